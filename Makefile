@@ -1,0 +1,17 @@
+# One command for the main job, one for the tests; both install what they need first.
+.PHONY: setup demo test test-fast lock
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	.venv/bin/lakehouse demo
+
+test: setup
+	.venv/bin/pytest -q
+
+test-fast: setup
+	.venv/bin/pytest -q tests/unit
+
+lock:
+	.venv/bin/uv pip compile -q --python 3.11 pyproject.toml --extra test -o requirements.lock --no-header

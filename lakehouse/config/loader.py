@@ -1,0 +1,194 @@
+"""Load and validate a ``conf/`` directory, reporting every problem in every file at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError, Problem
+from . import checks
+from .fields import URI_SCHEME
+from .findings import Finding, key_path
+from .messages import findings_from
+from .models import DEFER_CHECKS, Project, Settings, SourceContract, SourceSystem, SystemRegistry
+from .yaml_source import YamlSource, read_yaml
+
+SETTINGS_FILE = "lakehouse.yaml"
+SYSTEMS_FILE = "systems.yaml"
+SOURCES_DIR = "sources"
+ENV_OVERRIDES = {
+    ("root",): "LAKEHOUSE_ROOT",
+    ("landing",): "LAKEHOUSE_LANDING",
+    ("spark", "master"): "LAKEHOUSE_SPARK_MASTER",
+    ("spark", "remote"): "LAKEHOUSE_SPARK_REMOTE",
+}
+
+M = TypeVar("M", bound=BaseModel)
+Overrides = dict[tuple[str, ...], str]
+
+
+def load_project(conf_dir: str | Path) -> Project:
+    """The validated project in ``conf_dir``; raises ``ConfigError`` listing every problem."""
+    project, problems = _load(Path(conf_dir))
+    if problems:
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise ConfigError(f"{len(problems)} {noun} in {conf_dir}", problems=problems)
+    assert project is not None
+    return project
+
+
+def validate_project(conf_dir: str | Path) -> list[Problem]:
+    """Every problem in ``conf_dir`` (empty when the configuration is valid)."""
+    return _load(Path(conf_dir))[1]
+
+
+def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
+    if not conf.is_dir():
+        return None, [
+            Problem(
+                f"configuration directory not found: {conf}",
+                file=str(conf),
+                fix="pass the project's conf/ directory",
+            )
+        ]
+    conf_dir = Path(os.path.abspath(conf))
+    settings, problems = _load_settings(conf, conf_dir.parent)
+    systems, registered, found = _load_systems(conf)
+    problems += found
+    sources, found = _load_sources(conf, registered)
+    problems += found
+    if problems or settings is None:
+        return None, problems
+    return Project(conf_dir=conf_dir, settings=settings, systems=systems, sources=sources), []
+
+
+def _load_settings(conf: Path, project_dir: Path) -> tuple[Settings | None, list[Problem]]:
+    source = read_yaml(conf / SETTINGS_FILE)
+    if not source.ok:
+        return None, source.problems
+    data = source.data()
+    overrides = _apply_environment(data)
+    settings, problems = _validate(Settings, source, data, overrides=overrides)
+    if settings is None:
+        return None, problems
+
+    def resolved(key: str) -> str:
+        base = Path.cwd() if (key,) in overrides else project_dir
+        return _resolve(getattr(settings, key), base)
+
+    return settings.model_copy(update={"root": resolved("root"), "landing": resolved("landing")}), []
+
+
+def _load_systems(conf: Path) -> tuple[dict[str, SourceSystem], set[str] | None, list[Problem]]:
+    source = read_yaml(conf / SYSTEMS_FILE)
+    if not source.ok:
+        return {}, None, source.problems
+    data = source.data()
+    registry, problems = _validate(SystemRegistry, source, data, extra=checks.systems_findings(data))
+    systems = {system.code: system for system in registry.systems} if registry else {}
+    return systems, _registered_codes(data), problems
+
+
+def _load_sources(conf: Path, registered: set[str] | None) -> tuple[dict[str, SourceContract], list[Problem]]:
+    root = conf / SOURCES_DIR
+    files = sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file()) if root.is_dir() else []
+    sources: dict[str, SourceContract] = {}
+    problems: list[Problem] = []
+    for path in files:
+        source = read_yaml(path)
+        if not source.ok:
+            problems += source.problems
+            continue
+        data = source.data()
+        extra = checks.all_contract_findings(data) + checks.placement_findings(
+            data, path.relative_to(root), registered, str(conf / SYSTEMS_FILE)
+        )
+        contract, found = _validate(SourceContract, source, data, extra=extra, context={DEFER_CHECKS: True})
+        problems += found
+        if contract is not None:
+            contract.source_file = Path(os.path.abspath(path))
+            sources[contract.name] = contract
+    return dict(sorted(sources.items())), problems
+
+
+def _validate(
+    model: type[M],
+    source: YamlSource,
+    data: Any,
+    *,
+    extra: Iterable[Finding] = (),
+    context: dict | None = None,
+    overrides: Overrides | None = None,
+) -> tuple[M | None, list[Problem]]:
+    """``data`` as ``model`` (None if anything is wrong) and every located problem."""
+    try:
+        result: M | None = model.model_validate(data, context=context)
+        findings = list(extra)
+    except ValidationError as error:
+        result, findings = None, findings_from(error, model) + list(extra)
+    problems = [_locate(f, source, overrides or {}) for f in findings]
+    problems.sort(key=lambda p: p.line or 0)
+    return (None if problems else result), problems
+
+
+def _locate(finding: Finding, source: YamlSource, overrides: Overrides) -> Problem:
+    for loc, variable in overrides.items():
+        if finding.loc[: len(loc)] == loc:
+            return Problem(
+                f"{finding.message} (set by environment variable {variable})",
+                key=key_path(finding.loc),
+                value=finding.value,
+                fix=f"correct or unset {variable}",
+            )
+    return Problem(
+        finding.message,
+        file=source.display,
+        line=source.line_of(finding.loc),
+        key=key_path(finding.loc) or None,
+        value=finding.value,
+        fix=finding.fix,
+    )
+
+
+def _apply_environment(data: dict) -> Overrides:
+    """Replace file values by the LAKEHOUSE_* environment variables that are set."""
+    overrides: Overrides = {}
+    for loc, variable in ENV_OVERRIDES.items():
+        value = os.environ.get(variable)
+        if not value:
+            continue
+        *parents, key = loc
+        target = data
+        for part in parents:
+            if target.get(part) is None:
+                target[part] = {}
+            target = target[part]
+            if not isinstance(target, dict):
+                break
+        else:
+            target[key] = value
+            overrides[loc] = variable
+    # An explicit master in the environment must not be silently ignored for a remote in the file.
+    spark = data.get("spark")
+    if ("spark", "master") in overrides and ("spark", "remote") not in overrides and isinstance(spark, dict):
+        spark.pop("remote", None)
+    return overrides
+
+
+def _resolve(location: str, base: Path) -> str:
+    """A URI as it is; a local path made absolute against ``base``."""
+    if URI_SCHEME.match(location):
+        return location
+    path = Path(location).expanduser()
+    return os.path.normpath(path if path.is_absolute() else base / path)
+
+
+def _registered_codes(data: Mapping) -> set[str] | None:
+    systems = data.get("systems")
+    if not isinstance(systems, list):
+        return None
+    return {s["code"] for s in systems if isinstance(s, Mapping) and isinstance(s.get("code"), str)}

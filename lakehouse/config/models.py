@@ -1,0 +1,269 @@
+"""Typed models of the files in ``conf/``; every model rejects unknown keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path, PurePosixPath
+from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+
+from . import checks
+from .attribute_types import AttributeType, parse_type
+from .fields import DATA_DATE, ConfValue, DateFormat, Identifier, LandingPath, SystemCode, Text
+from .findings import Finding, did_you_mean, invalid, key_path
+
+DEFER_CHECKS = "defer_checks"
+"""Validation-context flag: the loader runs the cross-field checks itself, with locations."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _findings_error(findings: list[Finding]) -> ValueError:
+    return ValueError("; ".join(f"{key_path(f.loc)}: {f.message}" for f in findings))
+
+
+def _checks_deferred(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(DEFER_CHECKS))
+
+
+class SparkSettings(_Model):
+    """Where Spark runs: a master URL, or a Spark Connect endpoint (``remote`` wins)."""
+
+    master: str | None = Field("local[*]", description="local[*], spark://host:7077, yarn or k8s://...")
+    remote: str | None = Field(None, description="a Spark Connect URL, sc://host:15002")
+    conf: dict[str, ConfValue] = Field(default_factory=dict, description="extra Spark configuration")
+
+    @field_validator("remote")
+    @classmethod
+    def _remote_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("sc://"):
+            raise invalid("remote must be a Spark Connect URL starting with sc://", "use sc://host:15002")
+        return value
+
+    @property
+    def uses_connect(self) -> bool:
+        return self.remote is not None
+
+
+class Settings(_Model):
+    """The lakehouse's storage locations, time zone and Spark settings."""
+
+    root: Text = Field(description="directory or URI under which the zones live, e.g. ./lakehouse_data")
+    landing: Text = Field(description="directory where source systems deliver files, e.g. ./landing")
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the data date")
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise invalid(
+                f"unknown time zone '{value}'",
+                f"use an IANA time zone name such as Asia/Shanghai{did_you_mean(value, available_timezones())}",
+            ) from None
+        return value
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SourceSystem(_Model):
+    """A certified source system; its code prefixes the near-source tables."""
+
+    code: SystemCode = Field(description="short lowercase code, e.g. cbs")
+    name: Text = Field(description="the system's Chinese name")
+    name_en: str | None = None
+
+
+class SystemRegistry(_Model):
+    """The content of ``systems.yaml``."""
+
+    systems: list[SourceSystem] = Field(description="a list of source systems (code, name, name_en)")
+
+
+class BusinessName(_Model):
+    """An attribute's business name in Chinese and English."""
+
+    zh: Text = Field(description="the Chinese business name")
+    en: Text = Field(description="the English business name")
+
+
+class Attribute(_Model):
+    """One column of a source entity, with the metadata admission requires."""
+
+    name: Identifier = Field(description="the column name, e.g. customer_id")
+    type: str = Field(description="string, integer, boolean, date, timestamp or decimal(p,s)")
+    nullable: bool = True
+    business_name: BusinessName = Field(description="{zh: ..., en: ...}")
+    security_level: int = Field(ge=1, le=5, description="data security level 1 to 5")
+    standard: Text = Field(description="the data standard it follows, e.g. DS-PTY-0001")
+    width: int | None = Field(None, gt=0, description="field length in bytes (fixed-width only)")
+    format: DateFormat | None = Field(None, description="strptime format for this date/timestamp column")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return str(parse_type(value))
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        findings = checks.attribute_findings(self.model_dump())
+        if findings and not _checks_deferred(info):
+            raise _findings_error(findings)
+        return self
+
+    @property
+    def parsed_type(self) -> AttributeType:
+        return parse_type(self.type)
+
+    @property
+    def spark_type(self) -> str:
+        return self.parsed_type.spark_type
+
+    @property
+    def decimal_precision_scale(self) -> tuple[int, int] | None:
+        parsed = self.parsed_type
+        return (parsed.precision, parsed.scale) if parsed.kind == "decimal" else None
+
+
+class ControlSpec(_Model):
+    """The control file delivered next to the data file (row count, optional amount total)."""
+
+    path: LandingPath = Field(description="control file path relative to landing, with {data_date}")
+    amount_column: str | None = None
+
+    def control_path(self, data_date: dt.date, path_date_format: str = "%Y%m%d") -> str:
+        return self.path.replace(DATA_DATE, data_date.strftime(path_date_format))
+
+
+class Delivery(_Model):
+    """How and where a source delivers its extract files."""
+
+    format: Literal["csv", "json", "parquet", "fixed-width"] = Field(description="csv, json, parquet or fixed-width")
+    encoding: Literal["utf-8", "gbk"] = "utf-8"
+    delimiter: str = ","
+    quote: str = '"'
+    header: bool = True
+    path: LandingPath = Field(description="file path relative to landing, with {data_date}")
+    path_date_format: DateFormat = "%Y%m%d"
+    date_format: DateFormat = "%Y-%m-%d"
+    timestamp_format: DateFormat = "%Y-%m-%d %H:%M:%S"
+    control: ControlSpec | None = None
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1:
+            raise invalid("delimiter must be exactly one character", 'quote it, e.g. delimiter: "|"')
+        return value
+
+    @field_validator("quote")
+    @classmethod
+    def _quote_character(cls, value: str) -> str:
+        if len(value) > 1:
+            raise invalid("quote must be one character (or empty for none)", "use quote: '\"'")
+        return value
+
+    def data_path(self, data_date: dt.date) -> str:
+        """The data file's path (relative to landing) for ``data_date``."""
+        return self.path.replace(DATA_DATE, data_date.strftime(self.path_date_format))
+
+    def date_in_path(self, relative_path: str | PurePosixPath) -> dt.date | None:
+        """The data date of a landed file's relative path, or None if it does not match ``path``."""
+        text = PurePosixPath(relative_path).as_posix()
+        pattern = "(.+?)".join(re.escape(part) for part in self.path.split(DATA_DATE))
+        match = re.fullmatch(pattern, text)
+        if not match:
+            return None
+        try:
+            found = dt.datetime.strptime(match[1], self.path_date_format).date()
+        except ValueError:
+            return None
+        return found if self.data_path(found) == text else None
+
+
+class SourceContract(_Model):
+    """A data owner's declaration of one source entity: owner, load type, delivery, attributes."""
+
+    system: SystemCode = Field(description="the code of a system in systems.yaml")
+    entity: Identifier = Field(description="the entity name, e.g. customer")
+    description: str = ""
+    owner: Text = Field(description="the data owner's user name, e.g. li.na")
+    load_type: Literal["snapshot", "zipper", "append"] = Field(description="snapshot, zipper or append")
+    keys: list[str] = Field(default_factory=list, description="attributes that identify a row")
+    delivery: Delivery = Field(description="format, encoding and path of the delivered files")
+    attributes: list[Attribute] = Field(min_length=1, description="the entity's columns")
+
+    _source_file: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        findings = checks.contract_findings(self.model_dump())
+        if findings and not _checks_deferred(info):
+            raise _findings_error(findings)
+        return self
+
+    @property
+    def source_file(self) -> Path | None:
+        """The YAML file this contract was loaded from (None when built in code)."""
+        return self._source_file
+
+    @source_file.setter
+    def source_file(self, path: Path | None) -> None:
+        self._source_file = path
+
+    @property
+    def name(self) -> str:
+        return f"{self.system}.{self.entity}"
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.system}_{self.entity}"
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the contract's canonical JSON; changes whenever the contract does."""
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def attribute(self, name: str) -> Attribute:
+        for attribute in self.attributes:
+            if attribute.name == name:
+                return attribute
+        raise KeyError(f"{self.name} has no attribute '{name}'")
+
+    @property
+    def key_attributes(self) -> list[Attribute]:
+        return [self.attribute(key) for key in self.keys]
+
+
+class Project(_Model):
+    """A loaded, valid ``conf/`` directory."""
+
+    conf_dir: Path
+    settings: Settings
+    systems: dict[str, SourceSystem]
+    sources: dict[str, SourceContract]
+
+    @property
+    def project_dir(self) -> Path:
+        return self.conf_dir.parent
+
+    def source(self, name: str) -> SourceContract:
+        """The contract named ``system.entity``."""
+        try:
+            return self.sources[name]
+        except KeyError:
+            raise KeyError(f"no source '{name}'; known: {', '.join(self.sources)}") from None

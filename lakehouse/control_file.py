@@ -1,0 +1,87 @@
+"""Control files: the row count and amount total a source system declares for a delivery.
+
+Format, one ``key=value`` per line (blank lines and ``#`` comments ignored)::
+
+    data_date=20261125
+    row_count=10342
+    amount_total=1234567.89
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from lakehouse.errors import DeliveryError, Problem
+from lakehouse.values import decimal_or_none
+
+KNOWN_KEYS = {"data_date", "row_count", "amount_total"}
+
+
+@dataclass(frozen=True)
+class ControlTotals:
+    file: str
+    data_date: date | None
+    row_count: int
+    amount_total: Decimal | None
+
+
+def read_control_file(path: Path, encoding: str, date_format: str) -> ControlTotals:
+    """Parse a control file; every malformed line is reported with its number."""
+    problems: list[Problem] = []
+    fix = "write one key=value per line: data_date, row_count and (if declared) amount_total"
+    try:
+        text = path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DeliveryError(
+            f"control file {path} is not valid {encoding}",
+            [Problem(str(exc), file=str(path), fix=f"deliver the control file in {encoding}")],
+        ) from None
+    values: dict[str, tuple[int, str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        key = key.strip()
+        if not sep or key not in KNOWN_KEYS:
+            problems.append(Problem(f"unexpected line {stripped!r}", str(path), number, fix=fix))
+            continue
+        values[key] = (number, value.strip())
+
+    row_count = None
+    if "row_count" not in values:
+        problems.append(Problem("row_count is missing", str(path), fix=fix))
+    else:
+        number, raw = values["row_count"]
+        if raw.isdigit():
+            row_count = int(raw)
+        else:
+            problems.append(
+                Problem("row_count is not a whole number", str(path), number, key="row_count",
+                        value=raw, fix=fix)
+            )
+    amount = None
+    if "amount_total" in values:
+        number, raw = values["amount_total"]
+        amount = decimal_or_none(raw)
+        if amount is None:
+            problems.append(
+                Problem("amount_total is not a number", str(path), number, key="amount_total",
+                        value=raw, fix=fix)
+            )
+    data_date = None
+    if "data_date" in values:
+        number, raw = values["data_date"]
+        try:
+            data_date = datetime.strptime(raw, date_format).date()
+        except ValueError:
+            problems.append(
+                Problem(f"data_date is not a date in format {date_format}", str(path), number,
+                        key="data_date", value=raw, fix=fix)
+            )
+    if problems:
+        raise DeliveryError(f"control file {path} is malformed", problems)
+    return ControlTotals(str(path), data_date, row_count, amount)

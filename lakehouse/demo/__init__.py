@@ -1,0 +1,33 @@
+"""Fictitious, deterministic demo-bank data: valid-in-form identifiers and daily source extracts."""
+
+from lakehouse.demo.bank import KEYS, SCHEMAS, DemoBank
+from lakehouse.demo.identifiers import (
+    DEMO_CARD_BINS,
+    REGION_CODES,
+    id_number_check_digit,
+    is_luhn_valid,
+    is_valid_id_number,
+    is_valid_mobile,
+    luhn_check_digit,
+    make_card_number,
+    make_id_number,
+    make_mobile,
+    make_name,
+)
+
+__all__ = [
+    "DEMO_CARD_BINS",
+    "KEYS",
+    "REGION_CODES",
+    "SCHEMAS",
+    "DemoBank",
+    "id_number_check_digit",
+    "is_luhn_valid",
+    "is_valid_id_number",
+    "is_valid_mobile",
+    "luhn_check_digit",
+    "make_card_number",
+    "make_id_number",
+    "make_mobile",
+    "make_name",
+]

@@ -1,0 +1,135 @@
+"""The engine: the only place that talks to Spark and Delta Lake.
+
+Everything else in the framework hands it table specs, staged extracts and predicates, and
+gets back plain Python values.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from lakehouse.engine.delta_tables import DeltaTables
+from lakehouse.engine.session import build_session, delta_packages
+from lakehouse.engine.zipper import ZipperWindow, rebuild, row_hash
+from lakehouse.tables import TableSpec
+
+__all__ = ["Engine", "delta_packages"]
+
+
+def _sql_date(value: date) -> str:
+    return f"DATE'{value.isoformat()}'"
+
+
+class Engine:
+    """Spark session plus Delta operations, created lazily on first use."""
+
+    def __init__(self, master: str | None = "local[*]", remote: str | None = None,
+                 conf: dict[str, str] | None = None):
+        self._master, self._remote, self._conf = master, remote, dict(conf or {})
+        self._spark = None
+        self._delta: DeltaTables | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> "Engine":
+        from lakehouse.tables import join_path
+
+        conf = {"spark.sql.session.timeZone": settings.timezone,
+                "spark.sql.warehouse.dir": join_path(settings.root, "_catalog"),
+                **settings.spark.conf}
+        return cls(settings.spark.master, settings.spark.remote, conf)
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            self._spark = build_session(self._master, self._remote, self._conf)
+        return self._spark
+
+    @property
+    def delta(self) -> DeltaTables:
+        if self._delta is None:
+            self._delta = DeltaTables(self.spark)
+        return self._delta
+
+    # -- tables ------------------------------------------------------------------------------
+    def ensure_table(self, spec: TableSpec) -> None:
+        self.delta.ensure(spec)
+
+    def table_exists(self, spec: TableSpec) -> bool:
+        return self.delta.exists(spec.path)
+
+    def version(self, spec: TableSpec) -> int | None:
+        return self.delta.version(spec.path)
+
+    def rows(self, spec: TableSpec, where: str | None = None, order_by: list[str] | None = None
+             ) -> list[dict[str, Any]]:
+        """The table's rows as dictionaries (for small tables, reports and tests)."""
+        frame = self.delta.read(spec.path)
+        if where:
+            frame = frame.filter(where)
+        if order_by:
+            frame = frame.orderBy(*order_by)
+        return [row.asDict() for row in frame.collect()]
+
+    def count(self, spec: TableSpec, where: str | None = None) -> int:
+        frame = self.delta.read(spec.path)
+        return (frame.filter(where) if where else frame).count()
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        return [row.asDict() for row in self.spark.sql(query).collect()]
+
+    # -- governance records ------------------------------------------------------------------
+    def append_rows(self, spec: TableSpec, rows: list[dict[str, Any]]) -> None:
+        self.ensure_table(spec)
+        if rows:
+            self.delta.append(spec, self.delta.rows_frame(spec, rows))
+
+    def replace_rows(self, spec: TableSpec, rows: list[dict[str, Any]], predicate: str) -> None:
+        """Atomically replace the rows matching ``predicate`` with ``rows``."""
+        self.ensure_table(spec)
+        self.delta.replace_where(spec, self.delta.rows_frame(spec, rows), predicate, {})
+
+    # -- near-source loads -------------------------------------------------------------------
+    def _staged(self, staged_path: str, spec: TableSpec):
+        frame = self.spark.read.parquet(staged_path)
+        types = {c.name: c.spark_type for c in spec.columns}
+        return frame.select(*[frame[c].cast(types[c]).alias(c) for c in frame.columns])
+
+    def load_partition(self, spec: TableSpec, staged_path: str, data_date: date,
+                       metadata: dict[str, Any]) -> None:
+        """Snapshot and append loads: replace the data date's partition with the extract."""
+        from pyspark.sql import functions as F
+
+        self.ensure_table(spec)
+        frame = self._staged(staged_path, spec).withColumn(
+            "data_date", F.lit(data_date.isoformat()).cast("date"))
+        self.delta.replace_where(spec, frame, f"data_date = {_sql_date(data_date)}", metadata)
+
+    def zipper_loaded_dates(self, spec: TableSpec) -> list[date]:
+        """The data dates already folded into a zipper table (recorded in its commits)."""
+        for meta in self.delta.commit_metadata(spec.path):
+            if "loaded_dates" in meta:
+                return sorted(date.fromisoformat(d) for d in meta["loaded_dates"])
+        return []
+
+    def load_zipper(self, spec: TableSpec, staged_path: str, data_date: date,
+                    metadata: dict[str, Any], frozen_keys: list[tuple] | None = None) -> None:
+        """Fold one full extract into the zipper table, in or out of date order."""
+        self.ensure_table(spec)
+        loaded = self.zipper_loaded_dates(spec)
+        window = ZipperWindow.around(data_date, loaded)
+        keys = list(spec.keys)
+        attributes = [c.name for c in spec.columns
+                      if c.name not in keys and c.name not in ("row_hash", "start_dt", "end_dt")]
+        types = {c.name: c.spark_type for c in spec.columns}
+        extract = self._staged(staged_path, spec)
+        extract = extract.withColumn("row_hash", row_hash(attributes, types))
+        current = self.delta.read(spec.path)
+        frozen = None
+        if frozen_keys:
+            key_ddl = ", ".join(f"`{k}` {types[k]}" for k in keys)
+            frozen = self.spark.createDataFrame(frozen_keys, schema=key_ddl)
+        rebuilt = rebuild(current, extract, keys, attributes, window, frozen)
+        dates = sorted({*loaded, data_date})
+        self.delta.replace_where(spec, rebuilt, window.predicate(), {
+            **metadata, "loaded_dates": [d.isoformat() for d in dates]})

@@ -1,0 +1,95 @@
+"""Every Delta Lake call the framework makes: create, read, write, history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.tables import TableSpec
+
+METADATA_KEY = "lakehouse"
+
+
+class DeltaTables:
+    """Delta operations on tables described by ``TableSpec``."""
+
+    def __init__(self, spark: SparkSession):
+        self.spark = spark
+
+    def exists(self, path: str) -> bool:
+        return DeltaTable.isDeltaTable(self.spark, path)
+
+    def ensure(self, spec: TableSpec) -> None:
+        """Create the table with comments and properties if missing, and name it in the catalog."""
+        if not self.exists(spec.path):
+            builder = DeltaTable.createIfNotExists(self.spark).location(spec.path)
+            for col in spec.columns:
+                builder = builder.addColumn(
+                    col.name, col.spark_type, nullable=col.nullable, comment=col.comment or None
+                )
+            if spec.partition_by:
+                builder = builder.partitionedBy(*spec.partition_by)
+            if spec.comment:
+                builder = builder.comment(spec.comment)
+            for key, value in spec.properties.items():
+                builder = builder.property(key, value)
+            builder.execute()
+        self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {spec.schema_name}")
+        self.spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {spec.qualified_name} USING delta LOCATION '{spec.path}'"
+        )
+
+    def read(self, path: str) -> DataFrame:
+        return self.spark.read.format("delta").load(path)
+
+    def version(self, path: str) -> int | None:
+        if not self.exists(path):
+            return None
+        row = DeltaTable.forPath(self.spark, path).history(1).select("version").first()
+        return int(row[0])
+
+    def replace_where(
+        self, spec: TableSpec, df: DataFrame, predicate: str | None, metadata: dict[str, Any]
+    ) -> None:
+        """Atomically replace the rows matching ``predicate`` (all rows if None) with ``df``."""
+        writer = (
+            df.select(*spec.column_names)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("userMetadata", json.dumps({METADATA_KEY: metadata}, default=str))
+        )
+        if predicate:
+            writer = writer.option("replaceWhere", predicate)
+        writer.save(spec.path)
+
+    def append(self, spec: TableSpec, df: DataFrame, metadata: dict[str, Any] | None = None) -> None:
+        writer = df.select(*spec.column_names).write.format("delta").mode("append")
+        if metadata:
+            writer = writer.option("userMetadata", json.dumps({METADATA_KEY: metadata}, default=str))
+        writer.save(spec.path)
+
+    def rows_frame(self, spec: TableSpec, rows: list[dict[str, Any]]) -> DataFrame:
+        """A small DataFrame of Python rows with the spec's schema (for governance records)."""
+        ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in spec.columns)
+        tuples = [tuple(row.get(c.name) for c in spec.columns) for row in rows]
+        return self.spark.createDataFrame(tuples, schema=ddl)
+
+    def commit_metadata(self, path: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The framework's metadata of the latest commits, newest first."""
+        if not self.exists(path):
+            return []
+        history = DeltaTable.forPath(self.spark, path).history(limit)
+        found = []
+        for row in history.select("version", "userMetadata").collect():
+            if not row["userMetadata"]:
+                continue
+            try:
+                meta = json.loads(row["userMetadata"]).get(METADATA_KEY)
+            except (ValueError, AttributeError):
+                continue
+            if meta is not None:
+                found.append({"version": int(row["version"]), **meta})
+        return found

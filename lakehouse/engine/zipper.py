@@ -1,0 +1,148 @@
+"""Zipper (SCD type 2) loads that give the same table whatever order the data dates arrive in.
+
+A zipper table is the run-length compression of each key's state over the loaded data dates:
+a row ``[start_dt, end_dt)`` holds one version; open rows end at 9999-12-31. Loading date ``d``
+only changes the rows whose interval touches the window between the loaded dates around
+``d`` (``prev`` < d < ``next``). Those rows are turned back into change points, the points of
+``d`` are replaced by the new extract, and the points are compressed again. A forward load is
+the case with no ``next``: the window is the open rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse.tables import OPEN_END_DATE
+
+_VALUE, _ABSENT, _BOUNDARY = 0, 1, 2  # point kinds; at the same date a value wins
+
+
+@dataclass(frozen=True)
+class ZipperWindow:
+    """The loaded dates around the data date being loaded."""
+
+    data_date: date
+    prev: date | None
+    next: date | None
+
+    @classmethod
+    def around(cls, data_date: date, loaded_dates: list[date]) -> "ZipperWindow":
+        earlier = [d for d in loaded_dates if d < data_date]
+        later = [d for d in loaded_dates if d > data_date]
+        return cls(data_date, max(earlier) if earlier else None, min(later) if later else None)
+
+    def predicate(self) -> str | None:
+        """The rows of the table this load rewrites (None: the whole table)."""
+        parts = []
+        if self.prev is not None:
+            parts.append(f"end_dt > DATE'{self.prev.isoformat()}'")
+        if self.next is not None:
+            parts.append(f"start_dt <= DATE'{self.next.isoformat()}'")
+        return " AND ".join(parts) or None
+
+
+def row_hash(columns: list[str], types: dict[str, str]) -> Column:
+    """A null-safe md5 of the attribute values, independent of the session time zone."""
+    parts = []
+    for name in columns:
+        col = F.col(name)
+        if types[name] == "timestamp":
+            col = F.unix_micros(col)
+        parts.append(F.coalesce(col.cast("string"), F.lit("\u0000")))
+    return F.md5(F.concat_ws("\u001f", *parts))
+
+
+def rebuild(
+    current: DataFrame,
+    extract: DataFrame,
+    keys: list[str],
+    attributes: list[str],
+    window: ZipperWindow,
+    frozen: DataFrame | None = None,
+) -> DataFrame:
+    """The rows that replace ``current.filter(window.predicate())`` after loading the extract.
+
+    ``frozen`` holds keys whose row was quarantined on this date: they keep the versions they
+    had, as if the date had not been delivered for them.
+    """
+    d = F.lit(window.data_date.isoformat()).cast("date")
+    open_end = F.lit(OPEN_END_DATE).cast("date")
+    affected = current.filter(window.predicate()) if window.predicate() else current
+    payload = [*attributes, "row_hash"]
+    kept: DataFrame | None = None
+    if frozen is not None:
+        kept = affected.join(frozen, keys, "left_semi")
+        affected = affected.join(frozen, keys, "left_anti")
+        extract = extract.join(frozen, keys, "left_anti")
+
+    def points(frame: DataFrame, at: Column, kind: int, with_values: bool = True) -> DataFrame:
+        cols = [F.col(k) for k in keys] + [at.alias("pt_date"), F.lit(kind).alias("pt_kind")]
+        if with_values:
+            cols += [F.col(c) for c in payload]
+        else:
+            cols += [F.lit(None).cast(current.schema[c].dataType).alias(c) for c in payload]
+        return frame.select(*cols)
+
+    starts = points(affected.filter(F.col("start_dt") != d), F.col("start_dt"), _VALUE)
+    ends = points(
+        affected.filter((F.col("end_dt") != open_end) & (F.col("end_dt") != d)),
+        F.col("end_dt"),
+        _ABSENT,
+        with_values=False,
+    )
+    if window.next is not None:
+        n = F.lit(window.next.isoformat()).cast("date")
+        # Ends inside the window are absences; ends beyond it meet rows we do not rewrite.
+        ends = ends.withColumn(
+            "pt_kind", F.when(F.col("pt_date") <= n, F.lit(_ABSENT)).otherwise(F.lit(_BOUNDARY))
+        )
+    new_points = points(extract, d, _VALUE)
+    window_keys = affected.select(*keys).union(extract.select(*keys)).distinct()
+    gone_at_d = points(window_keys.join(extract.select(*keys), keys, "left_anti"), d, _ABSENT, False)
+    all_points = starts.unionByName(ends).unionByName(new_points).unionByName(gone_at_d)
+
+    if window.next is not None:
+        # State at the next loaded date stays as it was: the row covering it, or absent.
+        covering = affected.filter((F.col("start_dt") <= n) & (F.col("end_dt") > n))
+        next_values = points(covering.filter(F.col("start_dt") < n), n, _VALUE)
+        absent_keys = window_keys.join(covering.select(*keys), keys, "left_anti")
+        all_points = all_points.unionByName(next_values).unionByName(
+            points(absent_keys, n, _ABSENT, False)
+        )
+    rebuilt = _compress(all_points, keys, payload)
+    if kept is not None:
+        rebuilt = rebuilt.unionByName(kept.select(*rebuilt.columns))
+    return rebuilt
+
+
+def _compress(points: DataFrame, keys: list[str], payload: list[str]) -> DataFrame:
+    by_date = Window.partitionBy(*keys, "pt_date").orderBy("pt_kind")
+    in_order = Window.partitionBy(*keys).orderBy("pt_date")
+    state = (
+        F.when(F.col("pt_kind") == _VALUE, F.col("row_hash"))
+        .when(F.col("pt_kind") == _ABSENT, F.lit("absent"))
+        .otherwise(F.concat(F.lit("boundary@"), F.col("pt_date").cast("string")))
+    )
+    changes = (
+        points.withColumn("_rank", F.row_number().over(by_date))
+        .filter("_rank = 1")
+        .withColumn("_state", state)
+        .withColumn("_prev", F.lag("_state").over(in_order))
+        .filter(F.col("_prev").isNull() | (F.col("_prev") != F.col("_state")))
+        # a leading absence carries no information
+        .filter(~((F.col("_prev").isNull()) & (F.col("pt_kind") != _VALUE)))
+    )
+    return (
+        changes.withColumn("_next", F.lead("pt_date").over(in_order))
+        .filter(F.col("pt_kind") == _VALUE)
+        .select(
+            *keys,
+            *payload,
+            F.col("pt_date").alias("start_dt"),
+            F.coalesce(F.col("_next"), F.lit(OPEN_END_DATE).cast("date")).alias("end_dt"),
+        )
+    )

@@ -1,0 +1,79 @@
+"""One exception family for the framework.
+
+Every error says where the problem is and how to fix it. ``TerminalError`` means retrying
+cannot help (bad input, rejected admission); ``TransientError`` means a retry may succeed
+(storage or cluster hiccups). Orchestration decides retries from this split alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem: where it is, what is wrong, and how to fix it."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | str | None = None
+    key: str | None = None
+    value: object = None
+    fix: str | None = None
+
+    def location(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(str(self.file))
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts)
+
+    def render(self) -> str:
+        head = self.location()
+        text = f"{head}: {self.message}" if head else self.message
+        if self.key:
+            text += f"\n    key: {self.key}"
+        if self.value is not None:
+            text += f"\n    value: {self.value!r}"
+        if self.fix:
+            text += f"\n    fix: {self.fix}"
+        return text
+
+
+class LakehouseError(Exception):
+    """Base of every error the framework raises on purpose."""
+
+    transient = False
+
+    def __init__(self, summary: str, problems: list[Problem] | None = None):
+        self.summary = summary
+        self.problems = list(problems or [])
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if not self.problems:
+            return self.summary
+        body = "\n".join(f"  - {p.render()}".replace("\n", "\n  ") for p in self.problems)
+        return f"{self.summary}\n{body}"
+
+
+class TerminalError(LakehouseError):
+    """Retrying will not help: the input or the configuration must change."""
+
+
+class TransientError(LakehouseError):
+    """A retry may succeed (storage, network or cluster trouble)."""
+
+    transient = True
+
+
+class ConfigError(TerminalError):
+    """The configuration in ``conf/`` is invalid; ``problems`` lists every error found."""
+
+
+class DeliveryError(TerminalError):
+    """A delivered file cannot be loaded as a whole; the target table is left unchanged."""

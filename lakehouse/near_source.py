@@ -1,0 +1,49 @@
+"""Near-source layer tables: one per source contract, prefixed with the source system code."""
+
+from __future__ import annotations
+
+from lakehouse.tables import Column, TableSpec, join_path
+
+ZONE, LAYER = "standard", "near_source"
+
+
+def near_source_spec(contract, root: str) -> TableSpec:
+    """The Delta table a contract loads into, with comments and governance properties."""
+    keys = set(contract.keys)
+    columns = [
+        Column(a.name, a.spark_type,
+               f"{a.business_name.zh} / {a.business_name.en} [level {a.security_level}, "
+               f"standard {a.standard}]",
+               nullable=a.name not in keys)
+        for a in contract.attributes
+    ]
+    if contract.load_type == "zipper":
+        columns += [
+            Column("row_hash", "string", "行哈希 / row hash of the attribute values"),
+            Column("start_dt", "date", "开链日期 / version valid from (inclusive)", nullable=False),
+            Column("end_dt", "date", "闭链日期 / version valid until (exclusive), open rows 9999-12-31",
+                   nullable=False),
+        ]
+        partition_by = ("end_dt",)
+    else:
+        columns.append(Column("data_date", "date", "数据日期 / data date", nullable=False))
+        partition_by = ("data_date",)
+    level = max(a.security_level for a in contract.attributes)
+    return TableSpec(
+        name=contract.table_name,
+        zone=ZONE,
+        layer=LAYER,
+        path=join_path(root, ZONE, LAYER, contract.table_name),
+        columns=tuple(columns),
+        partition_by=partition_by,
+        load_type=contract.load_type,
+        keys=tuple(contract.keys),
+        comment=contract.description,
+        properties={
+            "lakehouse.source": contract.name,
+            "lakehouse.owner": contract.owner,
+            "lakehouse.security_level": str(level),
+            "lakehouse.load_type": contract.load_type,
+            "lakehouse.keys": ",".join(contract.keys),
+        },
+    )

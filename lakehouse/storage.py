@@ -1,0 +1,45 @@
+"""File access under the lakehouse root, local disk or object storage alike (pyarrow.fs)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pyarrow import fs as pafs
+
+# Hadoop-style schemes Spark uses, and the scheme pyarrow knows them by.
+_SCHEMES = {"s3a://": "s3://", "s3n://": "s3://", "gs://": "gs://", "abfss://": "abfs://"}
+
+
+def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow file system and path for a local path or a URI."""
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), str(Path(uri).absolute())
+    for hadoop, arrow in _SCHEMES.items():
+        if uri.startswith(hadoop):
+            uri = arrow + uri[len(hadoop):]
+    return pafs.FileSystem.from_uri(uri)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_at(fs: pafs.FileSystem, path: str) -> str:
+    digest = hashlib.sha256()
+    with fs.open_input_stream(path) as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_in(local: Path, fs: pafs.FileSystem, target: str) -> None:
+    """Copy a local file byte for byte to ``target``, creating folders as needed."""
+    fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+    with open(local, "rb") as src, fs.open_output_stream(target) as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)

@@ -1,0 +1,211 @@
+"""One source's T-1 load: find the delivery, land it raw, parse, check, load near-source.
+
+Any file-level problem stops the load before the target table is touched, so the table keeps
+its previous Delta version. Row-level problems go to quarantine; the load log records rows in,
+rows loaded and rows quarantined for every attempt, failed ones included.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from lakehouse import governance, raw_zone
+from lakehouse.control_file import read_control_file
+from lakehouse.delivery_checks import control_problems, key_problems
+from lakehouse.engine import Engine
+from lakehouse.errors import DeliveryError, LakehouseError, Problem
+from lakehouse.extract_parser import ParsedExtract, parse_extract
+from lakehouse.near_source import near_source_spec
+from lakehouse.storage import filesystem
+from lakehouse.tables import join_path
+
+
+@dataclass
+class LoadResult:
+    source: str
+    table: str
+    data_date: date
+    status: str
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str = ""
+    table_version: int | None = None
+    file: str = ""
+
+
+@dataclass
+class LoadContext:
+    engine: Engine
+    root: str
+    landing: str
+    run_id: str
+
+
+def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None = None) -> LoadResult:
+    """Load ``contract``'s delivery for ``data_date``; never raises for bad input, reports it."""
+    spec = near_source_spec(contract, ctx.root)
+    started = datetime.now()
+    result = LoadResult(contract.name, spec.qualified_name, data_date, "failed")
+    sha = ""
+    try:
+        data_file, control_file = _locate(ctx, contract, data_date, file)
+        result.file = str(data_file)
+        landed = _land(ctx, contract, data_date, data_file, control_file)
+        sha = landed.sha256
+        parsed = parse_extract(data_file, contract)
+        result.rows_in, result.rows_quarantined = parsed.rows_in, len(parsed.rejected)
+        _check(contract, parsed, data_date, control_file)
+        frozen = _frozen_keys(contract, parsed)
+        _write(ctx, contract, spec, parsed, data_date, frozen)
+        result.rows_loaded = parsed.rows_loaded
+        result.table_version = ctx.engine.version(spec)
+        result.status = "succeeded"
+    except LakehouseError as exc:
+        result.message = exc.render()
+        result.rows_loaded = 0
+    finally:
+        ctx.engine.append_rows(governance.load_log(ctx.root), [{
+            "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,
+            "data_date": data_date, "load_type": contract.load_type,
+            "file_name": Path(result.file).name if result.file else None, "sha256": sha or None,
+            "rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
+            "rows_quarantined": result.rows_quarantined, "status": result.status,
+            "message": result.message or None, "table_version": result.table_version,
+            "started_at": started, "finished_at": datetime.now(),
+        }])
+    return result
+
+
+def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> tuple[Path, Path | None]:
+    delivery = contract.delivery
+    landing = Path(ctx.landing)
+    if file is None:
+        file = landing / delivery.data_path(data_date)
+    else:
+        file = Path(file)
+        relative = _relative_to(file, landing)
+        found = delivery.date_in_path(relative) if relative else None
+        if found is None:
+            found = delivery.date_in_path(file.name) if "/" not in delivery.path else None
+        if found is not None and found != data_date:
+            raise DeliveryError(f"delivery {file} is for data date {found}, not {data_date}", [
+                Problem(f"the path says data date {found}, the run is for {data_date}", str(file),
+                        fix=f"run with --date {found.isoformat()}, or deliver the file for "
+                        f"{data_date} at {delivery.data_path(data_date)}")])
+    if not file.is_file():
+        raise DeliveryError(f"delivery for {contract.name} on {data_date} is missing", [
+            Problem("file not found", str(file),
+                    fix="wait for the source system to deliver it, or check delivery.path in "
+                    f"{contract.source_file or 'the contract'}")])
+    control = None
+    if delivery.control is not None:
+        control = file.parent / Path(delivery.control.control_path(
+            data_date, delivery.path_date_format)).name
+        if file.parent == landing / Path(delivery.data_path(data_date)).parent:
+            control = landing / delivery.control.control_path(data_date, delivery.path_date_format)
+        if not control.is_file():
+            raise DeliveryError(f"control file for {contract.name} on {data_date} is missing", [
+                Problem("control file not found", str(control),
+                        fix="the source system must deliver the control file with the data file")])
+    return file, control
+
+
+def _relative_to(file: Path, landing: Path) -> str | None:
+    try:
+        return file.resolve().relative_to(landing.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_file: Path | None):
+    landed_rows = []
+    totals = None
+    landed_data = None
+    for role, path in (("data", data_file), ("control", control_file)):
+        if path is None:
+            continue
+        landed = raw_zone.land(path, ctx.root, contract.system, contract.entity, data_date)
+        if role == "data":
+            landed_data = landed
+        if landed.is_new:
+            landed_rows.append({
+                "run_id": ctx.run_id, "source": contract.name, "data_date": data_date,
+                "file_name": landed.file_name, "role": role, "version": landed.version,
+                "raw_path": landed.raw_path, "size_bytes": landed.size_bytes,
+                "sha256": landed.sha256, "rows": totals, "received_at": landed.received_at,
+            })
+    if control_file is not None and landed_rows:
+        try:
+            declared = read_control_file(control_file, contract.delivery.encoding,
+                                         contract.delivery.path_date_format).row_count
+        except DeliveryError:
+            declared = None
+        for row in landed_rows:
+            row["rows"] = declared
+    ctx.engine.append_rows(governance.raw_manifest(ctx.root), landed_rows)
+    return landed_data
+
+
+def _check(contract, parsed: ParsedExtract, data_date: date, control_file: Path | None) -> None:
+    problems: list[Problem] = []
+    if control_file is not None:
+        totals = read_control_file(control_file, contract.delivery.encoding,
+                                   contract.delivery.path_date_format)
+        problems += control_problems(parsed, totals, data_date)
+    problems += key_problems(parsed, list(contract.keys))
+    if contract.load_type in ("snapshot", "zipper") and parsed.rows_loaded == 0:
+        problems.append(Problem(
+            "the full extract has no loadable rows; loading it would empty the table",
+            parsed.file, fix="redeliver the extract"))
+    if contract.load_type == "zipper":
+        unknown = [r for r in parsed.rejected if r.key is None]
+        for row in unknown[:20]:
+            problems.append(Problem(
+                f"rejected row has no readable key ({row.reason}); in a full extract its key "
+                "would look deleted", parsed.file, row.line,
+                fix="redeliver the extract with this row corrected"))
+    if problems:
+        raise DeliveryError(f"delivery {parsed.file} for {contract.name} on {data_date} "
+                            "was not loaded", problems)
+
+
+def _frozen_keys(contract, parsed: ParsedExtract) -> list[tuple]:
+    if contract.load_type != "zipper":
+        return []
+    return sorted({r.key for r in parsed.rejected if r.key is not None})
+
+
+def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, data_date: date,
+           frozen: list[tuple]) -> None:
+    engine = ctx.engine
+    quarantine = governance.quarantine(ctx.root)
+    now = datetime.now()
+    engine.replace_rows(quarantine, [{
+        "source": contract.name, "table_name": spec.qualified_name, "data_date": data_date,
+        "run_id": ctx.run_id, "file_name": Path(parsed.file).name, "line": row.line,
+        "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
+    } for row in parsed.rejected],
+        f"table_name = '{spec.qualified_name}' AND data_date = DATE'{data_date.isoformat()}'")
+
+    types = {a.name: a.spark_type for a in contract.attributes}
+    staging = join_path(ctx.root, "_staging", ctx.run_id, f"{contract.table_name}.parquet")
+    fs, staged = filesystem(staging)
+    fs.create_dir(staged.rsplit("/", 1)[0], recursive=True)
+    pq.write_table(parsed.to_arrow(types), staged, filesystem=fs)
+    metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
+                "operation": f"{contract.load_type} load"}
+    try:
+        if contract.load_type == "zipper":
+            engine.load_zipper(spec, staging, data_date, metadata, frozen)
+        else:
+            engine.load_partition(spec, staging, data_date, metadata)
+    finally:
+        fs.delete_file(staged)
+        if "://" not in staging:
+            shutil.rmtree(Path(staged).parent, ignore_errors=True)

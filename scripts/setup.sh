@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install everything the project needs into .venv (Python 3.11, locked packages, Delta jars).
+# Safe to run again: it does nothing when the lock file has not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+stamp=".venv/.installed-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  if ! command -v java >/dev/null 2>&1; then
+    echo "setup: Java 17+ is needed by Spark; installing openjdk-17-jre-headless" >&2
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
+  fi
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip uv
+  .venv/bin/uv pip install -q --python .venv/bin/python -r requirements.lock
+  .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
+  .venv/bin/python -m lakehouse.engine.jars
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi

@@ -1,0 +1,207 @@
+"""Bad deliveries: a located error, nothing loaded, the table keeps its Delta version.
+
+One project is shared by the module: each test delivers a broken file for D2 on top of a good
+load of D1 and checks the error text, the load log and that the target table did not move.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from lakehouse import governance
+from lakehouse.delivery_writer import write_control, write_delivery
+
+from .test_near_source_loads import account, customer, txn
+
+REPO_CONF = os.path.join(os.path.dirname(__file__), "..", "..", "conf")
+D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
+
+
+@pytest.fixture(scope="module")
+def lh(tmp_path_factory, engine):
+    from lakehouse.api import Lakehouse
+
+    base = tmp_path_factory.mktemp("bad_input")
+    shutil.copytree(REPO_CONF, base / "conf")
+    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_ROOT", "LAKEHOUSE_LANDING")}
+    os.environ["LAKEHOUSE_ROOT"] = str(base / "lakehouse")
+    os.environ["LAKEHOUSE_LANDING"] = str(base / "landing")
+    try:
+        lakehouse = Lakehouse(base / "conf", engine=engine)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    for source, records in (("cbs.account", [account("A1"), account("A2")]),
+                            ("cbs.customer", [customer("C1"), customer("C2")]),
+                            ("cbs.transaction", [txn("T1")])):
+        write_delivery(lakehouse.contract(source), lakehouse.settings.landing, D1, records)
+        assert lakehouse.run(D1, [source]).ok
+    return lakehouse
+
+
+def data_path(lh, source, data_date=D2):
+    contract = lh.contract(source)
+    return lh.settings.landing + "/" + contract.delivery.data_path(data_date)
+
+
+def failed_load(lh, source, data_date=D2, file=None):
+    """Run the load, assert it failed and left the table alone; return the message."""
+    spec = lh.table(source)
+    before = lh.engine.version(spec)
+    summary = lh.run(data_date, [source], file)
+    result = summary.results[0]
+    assert result.status == "failed"
+    assert lh.engine.version(spec) == before
+    log = lh.engine.rows(governance.load_log(lh.root), f"run_id = '{summary.run_id}'")
+    assert [(r["status"], r["message"]) for r in log] == [("failed", result.message)]
+    return result.message
+
+
+def write_file(path, data: bytes, control_rows: int | None = None, lh=None, source=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    if control_rows is not None:
+        write_control(lh.contract(source), lh.settings.landing, D2, [],
+                      row_count=control_rows, amount_total=Decimal("0"))
+
+
+def test_missing_file(lh):
+    message = failed_load(lh, "cbs.account", date(2026, 11, 20))
+    assert "delivery for cbs.account on 2026-11-20 is missing" in message
+    assert "account_20261120.csv: file not found" in message
+    assert "wait for the source system to deliver it" in message
+
+
+def test_empty_file(lh):
+    path = data_path(lh, "cbs.account")
+    write_file(path, b"", 0, lh, "cbs.account")
+    message = failed_load(lh, "cbs.account")
+    assert f"delivery {path} is empty" in message
+
+
+def test_header_that_does_not_match_the_contract(lh):
+    path = data_path(lh, "cbs.account")
+    header = b"account_id,customer_id,product_code,currency,balance,status,open_date,branch\n"
+    write_file(path, header + b"A1,C1,DEP001,CNY,1.00,A,2021-01-01,B01\n", 1, lh, "cbs.account")
+    message = failed_load(lh, "cbs.account")
+    assert f"{path}, line 1, column 8: column 'branch' is not in the contract (schema drift)" \
+        in message
+    assert "declare 'branch' in" in message
+
+
+def test_undecodable_bytes(lh):
+    path = data_path(lh, "cbs.customer")
+    good = "customer_id|customer_name|id_number|mobile|branch_id|open_date\n"
+    bad = "C1|张三|11010519491231002X|13800000001|B0101|2020-01-02\n".encode("gbk")
+    write_file(path, good.encode() + bad, 1, lh, "cbs.customer")
+    message = failed_load(lh, "cbs.customer")
+    assert f"delivery {path} is not valid utf-8 (1 lines affected)" in message
+    assert f"{path}, line 2, column 4: bytes 0xD5 are not valid utf-8" in message
+    assert "declare the encoding it really has" in message
+
+
+def test_control_file_row_count_and_amount_mismatch(lh):
+    records = [account("A1", "10.00"), account("A2", "20.00")]
+    write_delivery(lh.contract("cbs.account"), lh.settings.landing, D2, records, with_control=False)
+    write_control(lh.contract("cbs.account"), lh.settings.landing, D2, records,
+                  row_count=3, amount_total=Decimal("31.00"))
+    message = failed_load(lh, "cbs.account")
+    assert "control file declares 3 rows, the file has 2" in message
+    assert "control file declares amount total 31.00, the file sums to 30.00" in message
+
+
+def test_duplicate_and_null_keys(lh):
+    records = [account("A1"), account("A2"), account("A1", "3.00"), account(None)]
+    write_delivery(lh.contract("cbs.account"), lh.settings.landing, D2, records)
+    message = failed_load(lh, "cbs.account")
+    path = data_path(lh, "cbs.account")
+    assert f"{path}, line 5, column account_id: key column account_id is empty" in message
+    assert "duplicate key (account_id) = 'A1' on lines 2, 4" in message
+
+
+def test_date_in_path_is_not_the_run_date(lh):
+    write_delivery(lh.contract("cbs.account"), lh.settings.landing, D1, [account("A1")])
+    message = failed_load(lh, "cbs.account", D2, file=data_path(lh, "cbs.account", D1))
+    assert "is for data date 2026-11-01, not 2026-11-02" in message
+    assert "run with --date 2026-11-01" in message
+
+
+def test_control_file_for_another_date(lh):
+    records = [account("A1")]
+    write_delivery(lh.contract("cbs.account"), lh.settings.landing, D2, records)
+    control = lh.settings.landing + "/cbs/20261102/account_20261102.ctl"
+    with open(control, "w") as handle:
+        handle.write("data_date=20261101\nrow_count=1\namount_total=100.00\n")
+    message = failed_load(lh, "cbs.account")
+    assert "control file is for data date 2026-11-01, the run is for 2026-11-02" in message
+
+
+def test_malformed_rows_are_quarantined_and_counted(lh):
+    path = data_path(lh, "cbs.transaction")
+    lines = [
+        b'{"txn_id": "T10", "account_id": "A1", "txn_time": "2026-11-02 10:00:00", '
+        b'"amount": "5.00", "direction": "D", "channel": "ATM"}',
+        b'{"txn_id": "T11", "account_id": "A1", "txn_time": "not a time", '
+        b'"amount": "1.00", "direction": "D", "channel": "ATM"}',
+        b'{"txn_id": "T12", "account_id": "A1", "amount": 2.5',
+        b'{"txn_id": "T13", "account_id": "A1", "txn_time": "2026-11-02 11:00:00", '
+        b'"amount": "3.005", "direction": "C", "channel": "MOB"}',
+    ]
+    write_file(path, b"\n".join(lines) + b"\n")
+    write_control(lh.contract("cbs.transaction"), lh.settings.landing, D2, [],
+                  row_count=4, amount_total=Decimal("11.505"))
+    summary = lh.run(D2, ["cbs.transaction"])
+    result = summary.results[0]
+    assert result.status == "succeeded", result.message
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
+    quarantined = lh.engine.rows(governance.quarantine(lh.root),
+                                 f"run_id = '{summary.run_id}'", order_by=["line"])
+    assert [(q["line"], q["reason"]) for q in quarantined] == [
+        (2, "column 3 (txn_time): 'not a time' is not a timestamp in format %Y-%m-%d %H:%M:%S"),
+        (3, "malformed JSON at column 52: Expecting ',' delimiter"),
+        (4, "column 4 (amount): '3.005' has 3 decimal places, at most 2 allowed"),
+    ]
+    assert quarantined[1]["raw_line"] == lines[2].decode()
+    log = lh.engine.rows(governance.load_log(lh.root), f"run_id = '{summary.run_id}'")
+    assert [(r["rows_in"], r["rows_loaded"], r["rows_quarantined"]) for r in log] == [(4, 1, 3)]
+    rows = lh.engine.rows(lh.table("cbs.transaction"), f"data_date = DATE'{D2}'")
+    assert [r["txn_id"] for r in rows] == ["T10"]
+
+
+def test_wrong_field_count_in_zipper_extract_refuses_the_whole_file(lh):
+    path = data_path(lh, "cbs.customer")
+    text = ("customer_id|customer_name|id_number|mobile|branch_id|open_date\n"
+            "C1|张三|11010519491231002X|13800000001|B0101|2020-01-02\n"
+            "C2|李四|11010519491231002X|13800000002|B0101\n")
+    write_file(path, text.encode(), 2, lh, "cbs.customer")
+    message = failed_load(lh, "cbs.customer")
+    assert f"{path}, line 3: rejected row has no readable key (has 5 fields, expected 6)" in message
+
+
+def test_zipper_row_with_bad_value_keeps_previous_version_of_its_key(lh):
+    records = [customer("C1", "13911112222"), customer("C2")]
+    write_delivery(lh.contract("cbs.customer"), lh.settings.landing, D2, records)
+    path = data_path(lh, "cbs.customer")
+    text = open(path, encoding="utf-8").read().replace("C2|张三|11010519491231002X|13800000001|"
+                                                       "B0101|2020-01-02", "C2|张三|11010519491231002X|"
+                                                       "13800000001|B0101|2020-13-45")
+    write_file(path, text.encode())
+    summary = lh.run(D2, ["cbs.customer"])
+    result = summary.results[0]
+    assert result.status == "succeeded", result.message
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    rows = lh.engine.rows(lh.table("cbs.customer"), order_by=["customer_id", "start_dt"])
+    assert [(r["customer_id"], r["mobile"], str(r["start_dt"]), str(r["end_dt"])) for r in rows] == [
+        ("C1", "13800000001", "2026-11-01", "2026-11-02"),
+        ("C1", "13911112222", "2026-11-02", "9999-12-31"),
+        ("C2", "13800000001", "2026-11-01", "9999-12-31"),  # not closed: its row was quarantined
+    ]
