@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import ConfigError, LakehouseError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bank lakehouse pipelines: contracts, T-1 loads, zones and layers.")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 CONF = typer.Option(Path("conf"), "--conf", help="configuration folder", envvar="LAKEHOUSE_CONF")
 
 
@@ -34,7 +34,7 @@ def _parse_date(value: Optional[str]) -> Optional[date]:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-25")
+        raise ConfigError(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-25") from None
 
 
 @app.command()
@@ -122,7 +122,8 @@ def main() -> None:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except LakehouseError as exc:

@@ -1,0 +1,69 @@
+"""The CLI as a user calls it: exit codes and messages (no Spark session needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def lakehouse(*args, cwd=REPO, env=None):
+    return subprocess.run([sys.executable, "-m", "lakehouse.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def test_validate_accepts_the_repository_conf():
+    done = lakehouse("validate")
+    assert done.returncode == 0, done.stderr
+    assert "ok: 2 systems, 4 source contracts in conf" in done.stdout
+
+
+def test_validate_reports_every_error_with_file_line_key_and_fix(tmp_path):
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    customer = tmp_path / "conf/sources/cbs/customer.yaml"
+    text = customer.read_text(encoding="utf-8")
+    text = text.replace("    security_level: 4\n", "    security_level: 7\n", 1)
+    text = text.replace("  delimiter: \"|\"", "  delimter: \"|\"")
+    customer.write_text(text, encoding="utf-8")
+    card = tmp_path / "conf/sources/ccs/card.yaml"
+    card.write_text(card.read_text(encoding="utf-8").replace("load_type: zipper",
+                                                             "load_type: zip"), encoding="utf-8")
+    done = lakehouse("validate", "--conf", str(tmp_path / "conf"))
+    assert done.returncode == 2
+    err = " ".join(done.stderr.split())
+    assert "3 problem(s)" in err
+    assert "customer.yaml, line 10: unknown key 'delimter'" in err
+    assert "did you mean 'delimiter'?" in err
+    assert "customer.yaml, line 30: security_level must be between 1 and 5" in err
+    assert "key: attributes[2].security_level" in err
+    assert "card.yaml, line 5" in err and "load_type" in err
+
+
+def test_tables_json_lists_layer_zone_load_type_keys_and_path(tmp_path):
+    done = lakehouse("tables", "--json", env={"LAKEHOUSE_ROOT": str(tmp_path / "root")})
+    assert done.returncode == 0, done.stderr
+    tables = {t["name"]: t for t in json.loads(done.stdout)}
+    customer = tables["near_source.cbs_customer"]
+    assert customer == {
+        "name": "near_source.cbs_customer", "zone": "standard", "layer": "near_source",
+        "load_type": "zipper", "keys": ["customer_id"], "partition_by": ["end_dt"],
+        "path": f"{tmp_path}/root/standard/near_source/cbs_customer",
+        "properties": customer["properties"],
+    }
+    assert customer["properties"]["lakehouse.owner"] == "li.na"
+    assert {"governance.load_log", "governance.raw_manifest", "governance.quarantine"} <= set(tables)
+
+
+def test_run_rejects_a_bad_date_and_an_unknown_source():
+    done = lakehouse("run", "--date", "2026-13-01")
+    assert done.returncode == 2
+    assert "'2026-13-01' is not a date; use YYYY-MM-DD" in done.stderr
+    done = lakehouse("run", "--date", "2026-11-01", "--source", "cbs.custmer")
+    assert done.returncode == 2
+    assert "unknown source 'cbs.custmer'" in done.stderr
+    assert "use one of: cbs.account, cbs.customer, cbs.transaction, ccs.card" in done.stderr
