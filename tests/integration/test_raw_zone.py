@@ -1,0 +1,57 @@
+"""The raw zone keeps every distinct delivery byte for byte; identical re-delivery is a no-op."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lakehouse import governance
+from lakehouse.delivery_writer import write_delivery
+
+from .test_near_source_loads import account
+
+D1 = date(2026, 11, 1)
+
+
+def test_redelivery_identical_is_noop_and_changed_is_a_new_version(lakehouse):
+    contract = lakehouse.contract("cbs.account")
+    landing = lakehouse.settings.landing
+    path = write_delivery(contract, landing, D1, [account("A1")])
+    first_bytes = path.read_bytes()
+    assert lakehouse.run(D1, ["cbs.account"]).ok
+    assert lakehouse.run(D1, ["cbs.account"]).ok  # identical re-delivery
+    write_delivery(contract, landing, D1, [account("A1", "7.00")])  # corrected re-delivery
+    assert lakehouse.run(D1, ["cbs.account"]).ok
+
+    folder = Path(lakehouse.root) / "raw/cbs/account/data_date=2026-11-01"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.csv")) == [
+        "v1/account_20261101.csv", "v2/account_20261101.csv"]
+    assert (folder / "v1/account_20261101.csv").read_bytes() == first_bytes
+    assert (folder / "v2/account_20261101.csv").read_bytes() == path.read_bytes()
+
+    manifest = lakehouse.engine.rows(governance.raw_manifest(lakehouse.root),
+                                     "role = 'data'", order_by=["version"])
+    assert [(m["version"], m["file_name"]) for m in manifest] == [
+        (1, "account_20261101.csv"), (2, "account_20261101.csv")]
+    assert manifest[0]["sha256"] != manifest[1]["sha256"]
+    rows = lakehouse.engine.rows(lakehouse.table("cbs.account"))
+    assert [str(r["balance"]) for r in rows] == ["7.00"]
+
+
+def test_cli_run_loads_and_fails_with_exit_code_for_a_missing_delivery(lakehouse, project):
+    from lakehouse.cli import app
+
+    write_delivery(lakehouse.contract("cbs.account"), lakehouse.settings.landing, D1,
+                   [account("A1"), account("A2")])
+    runner = CliRunner()
+    conf = str(project / "conf")
+    result = runner.invoke(app, ["run", "--date", "2026-11-01", "--source", "cbs.account",
+                                 "--conf", conf])
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.output
+    result = runner.invoke(app, ["run", "--date", "2026-11-02", "--source", "cbs.account",
+                                 "--conf", conf])
+    assert result.exit_code == 1
+    assert "delivery for cbs.account on 2026-11-02 is missing" in result.output
