@@ -160,9 +160,9 @@ def baseline_merge(spark, path: str, parquet: str, attributes, data_date: date,
     else:
         differs = " OR ".join(f"NOT ({{t}}.{n} <=> {{s}}.{n})" for n, _ in attributes)
     current = target.toDF().where(f"end_dt = {OPEN_SQL}")
-    changed = (updates.alias("u").join(current.alias("c"), f"{KEY}")
+    changed = (updates.alias("u").join(current.alias("c"), KEY)
                .where(differs.format(t="c", s="u")).select("u.*"))
-    staged = (changed.selectExpr(f"CAST(NULL AS bigint) AS merge_key", "*")
+    staged = (changed.selectExpr("CAST(NULL AS bigint) AS merge_key", "*")
               .unionByName(updates.selectExpr(f"{KEY} AS merge_key", "*")))
     insert = {c: f"s.{c}" for c in [KEY, *[n for n, _ in attributes], "row_hash"]}
     (target.alias("t")

@@ -88,6 +88,9 @@ class Lakehouse:
         run_id = f"{data_date:%Y%m%d}-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
         ctx = LoadContext(self.engine, self.root, self.settings.landing, run_id)
         summary = RunSummary(run_id, data_date)
-        for contract in contracts:
-            summary.results.append(load_source(ctx, contract, data_date, file))
+        try:
+            for contract in contracts:
+                summary.results.append(load_source(ctx, contract, data_date, file))
+        finally:
+            ctx.flush()
         return summary

@@ -8,7 +8,7 @@ rows loaded and rows quarantined for every attempt, failed ones included.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -41,10 +41,19 @@ class LoadResult:
 
 @dataclass
 class LoadContext:
+    """What the loads of one run share; governance rows are written once per run (flush)."""
+
     engine: Engine
     root: str
     landing: str
     run_id: str
+    manifest_rows: list[dict] = field(default_factory=list)
+    log_rows: list[dict] = field(default_factory=list)
+
+    def flush(self) -> None:
+        self.engine.append_rows(governance.raw_manifest(self.root), self.manifest_rows)
+        self.engine.append_rows(governance.load_log(self.root), self.log_rows)
+        self.manifest_rows, self.log_rows = [], []
 
 
 def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None = None) -> LoadResult:
@@ -70,7 +79,7 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
         result.message = exc.render()
         result.rows_loaded = 0
     finally:
-        ctx.engine.append_rows(governance.load_log(ctx.root), [{
+        ctx.log_rows.append({
             "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,
             "data_date": data_date, "load_type": contract.load_type,
             "file_name": Path(result.file).name if result.file else None, "sha256": sha or None,
@@ -78,7 +87,7 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
             "rows_quarantined": result.rows_quarantined, "status": result.status,
             "message": result.message or None, "table_version": result.table_version,
             "started_at": started, "finished_at": datetime.now(),
-        }])
+        })
     return result
 
 
@@ -148,7 +157,7 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
             declared = None
         for row in landed_rows:
             row["rows"] = declared
-    ctx.engine.append_rows(governance.raw_manifest(ctx.root), landed_rows)
+    ctx.manifest_rows.extend(landed_rows)
     return landed_data
 
 
@@ -186,12 +195,13 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, data_date: d
     engine = ctx.engine
     quarantine = governance.quarantine(ctx.root)
     now = datetime.now()
-    engine.replace_rows(quarantine, [{
-        "source": contract.name, "table_name": spec.qualified_name, "data_date": data_date,
-        "run_id": ctx.run_id, "file_name": Path(parsed.file).name, "line": row.line,
-        "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
-    } for row in parsed.rejected],
-        f"table_name = '{spec.qualified_name}' AND data_date = DATE'{data_date.isoformat()}'")
+    earlier = f"table_name = '{spec.qualified_name}' AND data_date = DATE'{data_date.isoformat()}'"
+    if parsed.rejected or (engine.table_exists(quarantine) and engine.count(quarantine, earlier)):
+        engine.replace_rows(quarantine, [{
+            "source": contract.name, "table_name": spec.qualified_name, "data_date": data_date,
+            "run_id": ctx.run_id, "file_name": Path(parsed.file).name, "line": row.line,
+            "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
+        } for row in parsed.rejected], earlier)
 
     types = {a.name: a.spark_type for a in contract.attributes}
     staging = join_path(ctx.root, "_staging", ctx.run_id, f"{contract.table_name}.parquet")

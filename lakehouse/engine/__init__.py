@@ -82,7 +82,7 @@ class Engine:
     def append_rows(self, spec: TableSpec, rows: list[dict[str, Any]]) -> None:
         self.ensure_table(spec)
         if rows:
-            self.delta.append(spec, self.delta.rows_frame(spec, rows))
+            self.delta.append(spec, self.delta.rows_frame(spec, rows).coalesce(1))
 
     def replace_rows(self, spec: TableSpec, rows: list[dict[str, Any]], predicate: str) -> None:
         """Atomically replace the rows matching ``predicate`` with ``rows``."""

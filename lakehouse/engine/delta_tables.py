@@ -18,12 +18,15 @@ class DeltaTables:
 
     def __init__(self, spark: SparkSession):
         self.spark = spark
+        self._registered: dict[str, str] = {}  # catalog name -> storage path, this session
 
     def exists(self, path: str) -> bool:
         return DeltaTable.isDeltaTable(self.spark, path)
 
     def ensure(self, spec: TableSpec) -> None:
         """Create the table with comments and properties if missing, and name it in the catalog."""
+        if self._registered.get(spec.qualified_name) == spec.path:
+            return
         if not self.exists(spec.path):
             builder = DeltaTable.createIfNotExists(self.spark).location(spec.path)
             for col in spec.columns:
@@ -38,9 +41,12 @@ class DeltaTables:
                 builder = builder.property(key, value)
             builder.execute()
         self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {spec.schema_name}")
+        if spec.qualified_name in self._registered:  # the name pointed at another lakehouse root
+            self.spark.sql(f"DROP TABLE IF EXISTS {spec.qualified_name}")
         self.spark.sql(
             f"CREATE TABLE IF NOT EXISTS {spec.qualified_name} USING delta LOCATION '{spec.path}'"
         )
+        self._registered[spec.qualified_name] = spec.path
 
     def read(self, path: str) -> DataFrame:
         return self.spark.read.format("delta").load(path)
