@@ -11,7 +11,7 @@ from typing import Any
 
 from lakehouse.engine.delta_tables import DeltaTables
 from lakehouse.engine.session import build_session, delta_packages
-from lakehouse.engine.zipper import ZipperWindow, rebuild, row_hash
+from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
 from lakehouse.tables import TableSpec
 
 __all__ = ["Engine", "delta_packages"]
@@ -129,7 +129,11 @@ class Engine:
         if frozen_keys:
             key_ddl = ", ".join(f"`{k}` {types[k]}" for k in keys)
             frozen = self.spark.createDataFrame(frozen_keys, schema=key_ddl)
-        rebuilt = rebuild(current, extract, keys, attributes, window, frozen)
-        dates = sorted({*loaded, data_date})
-        self.delta.replace_where(spec, rebuilt, window.predicate(), {
-            **metadata, "loaded_dates": [d.isoformat() for d in dates]})
+        metadata = {**metadata,
+                    "loaded_dates": [d.isoformat() for d in sorted({*loaded, data_date})]}
+        if loaded and data_date > loaded[-1]:
+            changes = forward_changes(current, extract, keys, attributes, data_date, frozen)
+            self.delta.close_and_open(spec, changes, data_date.isoformat(), metadata)
+        else:
+            rebuilt = rebuild(current, extract, keys, attributes, window, frozen)
+            self.delta.replace_where(spec, rebuilt, window.predicate(), metadata)

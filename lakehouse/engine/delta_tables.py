@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -70,6 +71,46 @@ class DeltaTables:
         if predicate:
             writer = writer.option("replaceWhere", predicate)
         writer.save(spec.path)
+
+    def close_and_open(self, spec: TableSpec, changes: DataFrame, data_date: str,
+                       metadata: dict[str, Any]) -> None:
+        """One MERGE: close the open rows named in ``_close_<key>``, insert the new versions.
+
+        With deletion vectors on, only the changed rows are written, not the open partition.
+        """
+        keys = list(spec.keys)
+        condition = " AND ".join(f"t.`{k}` = s.`_close_{k}`" for k in keys)
+        condition += " AND t.end_dt = DATE'9999-12-31'"
+        opening = " AND ".join(f"s.`_close_{k}` IS NULL" for k in keys)
+        merge = (
+            DeltaTable.forPath(self.spark, spec.path).alias("t")
+            .merge(changes.alias("s"), condition)
+            .whenMatchedUpdate(set={"end_dt": f"DATE'{data_date}'"})
+            .whenNotMatchedInsert(condition=opening,
+                                  values={c: f"s.`{c}`" for c in spec.column_names})
+        )
+        with self._session_conf({
+            "spark.databricks.delta.commitInfo.userMetadata":
+                json.dumps({METADATA_KEY: metadata}, default=str),
+            # the change set is computed once, not once per merge phase
+            "spark.databricks.delta.merge.materializeSource": "all",
+        }):
+            merge.execute()
+
+    @contextmanager
+    def _session_conf(self, values: dict[str, str]):
+        conf = self.spark.conf
+        saved = {key: conf.get(key, None) for key in values}
+        for key, value in values.items():
+            conf.set(key, value)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    conf.unset(key)
+                else:
+                    conf.set(key, value)
 
     def append(self, spec: TableSpec, df: DataFrame, metadata: dict[str, Any] | None = None) -> None:
         writer = df.select(*spec.column_names).write.format("delta").mode("append")

@@ -101,14 +101,16 @@ def rebuild(
             "pt_kind", F.when(F.col("pt_date") <= n, F.lit(_ABSENT)).otherwise(F.lit(_BOUNDARY))
         )
     new_points = points(extract, d, _VALUE)
-    window_keys = affected.select(*keys).union(extract.select(*keys)).distinct()
-    gone_at_d = points(window_keys.join(extract.select(*keys), keys, "left_anti"), d, _ABSENT, False)
+    affected_keys = affected.select(*keys).distinct()
+    gone_at_d = points(affected_keys.join(extract.select(*keys), keys, "left_anti"), d, _ABSENT,
+                       False)
     all_points = starts.unionByName(ends).unionByName(new_points).unionByName(gone_at_d)
 
     if window.next is not None:
         # State at the next loaded date stays as it was: the row covering it, or absent.
         covering = affected.filter((F.col("start_dt") <= n) & (F.col("end_dt") > n))
         next_values = points(covering.filter(F.col("start_dt") < n), n, _VALUE)
+        window_keys = affected_keys.union(extract.select(*keys)).distinct()
         absent_keys = window_keys.join(covering.select(*keys), keys, "left_anti")
         all_points = all_points.unionByName(next_values).unionByName(
             points(absent_keys, n, _ABSENT, False)
@@ -128,7 +130,8 @@ def _compress(points: DataFrame, keys: list[str], payload: list[str]) -> DataFra
         .otherwise(F.concat(F.lit("boundary@"), F.col("pt_date").cast("string")))
     )
     changes = (
-        points.withColumn("_rank", F.row_number().over(by_date))
+        points.repartition(*keys)  # one shuffle serves both windows
+        .withColumn("_rank", F.row_number().over(by_date))
         .filter("_rank = 1")
         .withColumn("_state", state)
         .withColumn("_prev", F.lag("_state").over(in_order))
@@ -146,3 +149,40 @@ def _compress(points: DataFrame, keys: list[str], payload: list[str]) -> DataFra
             F.coalesce(F.col("_next"), F.lit(OPEN_END_DATE).cast("date")).alias("end_dt"),
         )
     )
+
+
+def forward_changes(
+    current: DataFrame,
+    extract: DataFrame,
+    keys: list[str],
+    attributes: list[str],
+    data_date: date,
+    frozen: DataFrame | None = None,
+) -> DataFrame:
+    """For a load after every loaded date: the open rows to close and the versions to open.
+
+    Only the key and hash of the open rows are read. Rows to close carry their key in
+    ``_close_<key>`` columns (the merge condition); rows to open carry nulls there.
+    """
+    d = F.lit(data_date.isoformat()).cast("date")
+    open_rows = current.filter(F.col("end_dt") == F.lit(OPEN_END_DATE).cast("date"))
+    open_rows = open_rows.select(*keys, F.col("row_hash").alias("_open_hash"))
+    if frozen is not None:
+        open_rows = open_rows.join(frozen, keys, "left_anti")
+        extract = extract.join(frozen, keys, "left_anti")
+    joined = open_rows.join(extract.withColumn("_in_extract", F.lit(True)), keys, "full_outer")
+    in_extract = F.col("_in_extract").isNotNull()
+    was_open = F.col("_open_hash").isNotNull()
+    changed = in_extract & was_open & (F.col("_open_hash") != F.col("row_hash"))
+    differences = joined.filter(changed | (in_extract & ~was_open) | (was_open & ~in_extract))
+    differences = differences.withColumn("_close", was_open).withColumn(
+        "_open", in_extract)
+    to_close = differences.filter("_close").select(
+        *[F.col(k).alias(f"_close_{k}") for k in keys],
+        *[F.lit(None).cast(current.schema[c].dataType).alias(c) for c in
+          [*keys, *attributes, "row_hash", "start_dt", "end_dt"]])
+    to_open = differences.filter("_open").select(
+        *[F.lit(None).cast(current.schema[k].dataType).alias(f"_close_{k}") for k in keys],
+        *keys, *attributes, "row_hash", d.alias("start_dt"),
+        F.lit(OPEN_END_DATE).cast("date").alias("end_dt"))
+    return to_close.unionByName(to_open)
