@@ -40,7 +40,14 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lakehouse.engine import Engine  # noqa: E402
-from lakehouse.tables import OPEN_END_DATE, Column, TableSpec  # noqa: E402
+from lakehouse.tables import (  # noqa: E402
+    OPEN_END_DATE,
+    ZIPPER_PARTITION_BY,
+    ZIPPER_PROPERTIES,
+    Column,
+    TableSpec,
+    zipper_columns,
+)
 
 KEY = "cust_id"
 KINDS = (("str", "string"), ("amt", "decimal(18,2)"), ("dt", "date"), ("num", "bigint"))
@@ -115,11 +122,10 @@ def zipper_spec(path: str, name: str, attributes) -> TableSpec:
     """The spec ``near_source_spec`` would build for a zipper contract with these attributes."""
     columns = [Column(KEY, "bigint", nullable=False)]
     columns += [Column(n, t) for n, t in attributes]
-    columns += [Column("row_hash", "string"), Column("start_dt", "date", nullable=False),
-                Column("end_dt", "date", nullable=False)]
+    columns += zipper_columns()
     return TableSpec(name=name, zone="standard", layer="near_source", path=path,
-                     columns=tuple(columns), partition_by=("end_dt",), load_type="zipper",
-                     keys=(KEY,))
+                     columns=tuple(columns), partition_by=ZIPPER_PARTITION_BY, load_type="zipper",
+                     keys=(KEY,), properties=dict(ZIPPER_PROPERTIES))
 
 
 def _typed(spark, parquet: str, attributes):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from lakehouse.tables import Column, TableSpec, join_path
+from lakehouse.tables import (
+    ZIPPER_PARTITION_BY,
+    ZIPPER_PROPERTIES,
+    Column,
+    TableSpec,
+    join_path,
+    zipper_columns,
+)
 
 ZONE, LAYER = "standard", "near_source"
 
@@ -18,15 +25,9 @@ def near_source_spec(contract, root: str) -> TableSpec:
         for a in contract.attributes
     ]
     if contract.load_type == "zipper":
-        columns += [
-            Column("row_hash", "string", "行哈希 / row hash of the attribute values"),
-            Column("start_dt", "date", "开链日期 / version valid from (inclusive)", nullable=False),
-            Column("end_dt", "date", "闭链日期 / version valid until (exclusive), open rows 9999-12-31",
-                   nullable=False),
-        ]
-        partition_by = ("end_dt",)
-        # daily loads close ~1% of open rows: mark them deleted instead of rewriting files
-        storage = {"delta.enableDeletionVectors": "true"}
+        columns += zipper_columns()
+        partition_by = ZIPPER_PARTITION_BY
+        storage = dict(ZIPPER_PROPERTIES)
     else:
         columns.append(Column("data_date", "date", "数据日期 / data date", nullable=False))
         partition_by = ("data_date",)

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 OPEN_END_DATE = "9999-12-31"
 ZIPPER_COLUMNS = ("row_hash", "start_dt", "end_dt")
+ZIPPER_PARTITION_BY = ("end_dt",)
+# daily loads close ~1% of the open rows: mark them deleted instead of rewriting their files
+ZIPPER_PROPERTIES = {"delta.enableDeletionVectors": "true"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ class TableSpec:
             "path": self.path,
             "properties": dict(self.properties),
         }
+
+
+def zipper_columns() -> list[Column]:
+    """The columns every zipper table has after its attributes."""
+    return [
+        Column("row_hash", "bigint", "行哈希 / row hash of the attribute values"),
+        Column("start_dt", "date", "开链日期 / version valid from (inclusive)", nullable=False),
+        Column("end_dt", "date", "闭链日期 / version valid until (exclusive), open rows 9999-12-31",
+               nullable=False),
+    ]
 
 
 def join_path(root: str, *parts: str) -> str:

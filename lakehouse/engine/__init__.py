@@ -12,7 +12,8 @@ from typing import Any
 from lakehouse.engine.delta_tables import DeltaTables
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
-from lakehouse.tables import TableSpec
+from lakehouse.errors import Problem, TerminalError
+from lakehouse.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
 __all__ = ["Engine", "delta_packages"]
 
@@ -110,20 +111,30 @@ class Engine:
         for meta in self.delta.commit_metadata(spec.path):
             if "loaded_dates" in meta:
                 return sorted(date.fromisoformat(d) for d in meta["loaded_dates"])
+        if self.count(spec):
+            raise TerminalError(
+                f"{spec.qualified_name} has rows but no commit in its retained history records "
+                "which data dates it holds", [Problem(
+                    "the zipper load needs the loaded dates to place this date correctly",
+                    file=spec.path, fix="do not let the Delta log retention drop every load "
+                    "commit (delta.logRetentionDuration), or rebuild the table by reloading "
+                    "its dates in order")])
         return []
 
     def load_zipper(self, spec: TableSpec, staged_path: str, data_date: date,
                     metadata: dict[str, Any], frozen_keys: list[tuple] | None = None) -> None:
         """Fold one full extract into the zipper table, in or out of date order."""
+        from pyspark.sql import functions as F
+
         self.ensure_table(spec)
         loaded = self.zipper_loaded_dates(spec)
         window = ZipperWindow.around(data_date, loaded)
         keys = list(spec.keys)
         attributes = [c.name for c in spec.columns
-                      if c.name not in keys and c.name not in ("row_hash", "start_dt", "end_dt")]
+                      if c.name not in keys and c.name not in ZIPPER_COLUMNS]
         types = {c.name: c.spark_type for c in spec.columns}
         extract = self._staged(staged_path, spec)
-        extract = extract.withColumn("row_hash", row_hash(attributes, types))
+        hashed = row_hash(attributes, types)
         current = self.delta.read(spec.path)
         frozen = None
         if frozen_keys:
@@ -131,9 +142,16 @@ class Engine:
             frozen = self.spark.createDataFrame(frozen_keys, schema=key_ddl)
         metadata = {**metadata,
                     "loaded_dates": [d.isoformat() for d in sorted({*loaded, data_date})]}
-        if loaded and data_date > loaded[-1]:
-            changes = forward_changes(current, extract, keys, attributes, data_date, frozen)
+        if not loaded:  # an empty table: every delivered row opens
+            first = extract.withColumn("row_hash", hashed) \
+                .withColumn("start_dt", F.lit(data_date)) \
+                .withColumn("end_dt", F.lit(date.fromisoformat(OPEN_END_DATE)))
+            self.delta.replace_where(spec, first, None, metadata)
+        elif data_date > loaded[-1]:
+            changes = forward_changes(current, extract, keys, attributes, data_date, hashed,
+                                      frozen)
             self.delta.close_and_open(spec, changes, data_date.isoformat(), metadata)
         else:
+            extract = extract.withColumn("row_hash", hashed)
             rebuilt = rebuild(current, extract, keys, attributes, window, frozen)
             self.delta.replace_where(spec, rebuilt, window.predicate(), metadata)

@@ -124,11 +124,11 @@ class DeltaTables:
         tuples = [tuple(row.get(c.name) for c in spec.columns) for row in rows]
         return self.spark.createDataFrame(tuples, schema=ddl)
 
-    def commit_metadata(self, path: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The framework's metadata of the latest commits, newest first."""
+    def commit_metadata(self, path: str) -> list[dict[str, Any]]:
+        """The framework's metadata of the retained commits, newest first."""
         if not self.exists(path):
             return []
-        history = DeltaTable.forPath(self.spark, path).history(limit)
+        history = DeltaTable.forPath(self.spark, path).history()
         found = []
         for row in history.select("version", "userMetadata").collect():
             if not row["userMetadata"]:
