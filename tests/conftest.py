@@ -21,7 +21,7 @@ def engine(tmp_path_factory):
                                     "spark.sql.warehouse.dir": warehouse,
                                     "spark.default.parallelism": "2",
                                     "spark.driver.memory": "2g"})
-    eng.spark  # start it once, up front
+    assert eng.spark is not None  # start it once, up front
     yield eng
     eng.spark.stop()
 

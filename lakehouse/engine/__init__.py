@@ -142,6 +142,7 @@ class Engine:
             frozen = self.spark.createDataFrame(frozen_keys, schema=key_ddl)
         metadata = {**metadata,
                     "loaded_dates": [d.isoformat() for d in sorted({*loaded, data_date})]}
+        before = self.delta.version(spec.path)
         if not loaded:  # an empty table: every delivered row opens
             first = extract.withColumn("row_hash", hashed) \
                 .withColumn("start_dt", F.lit(data_date)) \
@@ -155,3 +156,6 @@ class Engine:
             extract = extract.withColumn("row_hash", hashed)
             rebuilt = rebuild(current, extract, keys, attributes, window, frozen)
             self.delta.replace_where(spec, rebuilt, window.predicate(), metadata)
+        if self.delta.version(spec.path) == before:
+            # Nothing changed, so Delta wrote no commit: record the loaded date all the same.
+            self.delta.record_metadata(spec, metadata)

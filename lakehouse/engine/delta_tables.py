@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
 from typing import Any
 
@@ -96,6 +97,14 @@ class DeltaTables:
             "spark.databricks.delta.merge.materializeSource": "all",
         }):
             merge.execute()
+
+    def record_metadata(self, spec: TableSpec, metadata: dict[str, Any]) -> None:
+        """A commit that changes no rows but carries ``metadata``."""
+        stamp = f"{metadata.get('data_date', '')} {metadata.get('run_id', '')}".strip()
+        with self._session_conf({"spark.databricks.delta.commitInfo.userMetadata":
+                                 json.dumps({METADATA_KEY: metadata}, default=str)}):
+            self.spark.sql(f"ALTER TABLE delta.`{spec.path}` SET TBLPROPERTIES "
+                           f"('lakehouse.last_load' = '{stamp} {time.time_ns()}')")
 
     @contextmanager
     def _session_conf(self, values: dict[str, str]):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from datetime import date, timedelta
@@ -20,10 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakehouse.tables import Column, TableSpec
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from zipper_oracle import OPEN_END, expected_zipper, invariant_errors, to_rows  # noqa: E402
+from lakehouse.tables import Column, TableSpec, zipper_columns
+from tests.zipper_oracle import OPEN_END, expected_zipper, invariant_errors, to_rows
 
 KEYS = [f"k{i}" for i in range(6)]
 ATTRIBUTES = ["v", "n"]
@@ -43,9 +40,7 @@ class Zipper:
             name=f"zp_{uuid.uuid4().hex[:12]}", zone="standard", layer="near_source",
             path=str(self.dir / "table"),
             columns=(Column("id", "string", nullable=False), Column("v", "string"),
-                     Column("n", "bigint"), Column("row_hash", "string"),
-                     Column("start_dt", "date", nullable=False),
-                     Column("end_dt", "date", nullable=False)),
+                     Column("n", "bigint"), *zipper_columns()),
             partition_by=("end_dt",), load_type="zipper", keys=("id",))
         self.latest: dict[date, dict[tuple, tuple]] = {}
         self.history: list[str] = []
@@ -54,7 +49,10 @@ class Zipper:
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def load(self, data_date: date, extract: dict[str, tuple], frozen: list[str] | None = None):
+    def load(self, data_date: date, extract: dict[str, tuple], frozen: list[str] | None = None,
+             expect: dict[str, tuple] | None = None):
+        """Load ``extract`` for ``data_date``; the oracle takes ``expect`` as that date's state
+        when given (frozen keys), else the extract."""
         self._staged += 1
         path = str(self.dir / f"extract_{self._staged}.parquet")
         ids = sorted(extract)
@@ -67,10 +65,8 @@ class Zipper:
                             + (f" frozen={frozen}" if frozen else ""))
         self.engine.load_zipper(self.spec, path, data_date, META,
                                 frozen_keys=[(k,) for k in frozen] if frozen else None)
-
-    def record(self, data_date: date, extract: dict[str, tuple]):
-        """What the oracle should now believe about ``data_date``."""
-        self.latest[data_date] = {(k,): v for k, v in extract.items()}
+        state = extract if expect is None else expect
+        self.latest[data_date] = {(k,): v for k, v in state.items()}
 
     def rows(self):
         return self.engine.rows(self.spec)
@@ -159,7 +155,6 @@ def test_zipper_matches_oracle_after_every_load(engine, steps):
     try:
         for data_date, extract in steps:
             z.load(data_date, extract)
-            z.record(data_date, extract)
             z.check()
     finally:
         z.close()
@@ -167,20 +162,20 @@ def test_zipper_matches_oracle_after_every_load(engine, steps):
 
 # -- pinned cases --------------------------------------------------------------------------------
 def by_key(rows):
-    return {key[0]: sorted((values, start, end) for k, values, start, end in rows if k == key)
-            for key in {r[0] for r in rows}}
+    """``{id: [(values, start_dt, end_dt), ...]}`` in start order."""
+    out: dict[str, list] = {}
+    for (key,), values, start, end in sorted(rows, key=lambda r: (r[0], r[2])):
+        out.setdefault(key, []).append((values, start, end))
+    return out
 
 
 def test_backfill_between_loaded_dates_merges_with_later_state(zipper):
     zipper.load(D1, {"k0": ("a", 1), "k1": ("x", None), "k2": ("p", 0)})
-    zipper.record(D1, {"k0": ("a", 1), "k1": ("x", None), "k2": ("p", 0)})
     zipper.load(D5, {"k0": ("b", 1), "k1": ("x", None), "k3": ("q", 0)})
-    zipper.record(D5, {"k0": ("b", 1), "k1": ("x", None), "k3": ("q", 0)})
     zipper.check()
 
     # D3 already looks like D5: every change seen at D5 really happened at D3.
     zipper.load(D3, {"k0": ("b", 1), "k1": ("x", None), "k3": ("q", 0)})
-    zipper.record(D3, {"k0": ("b", 1), "k1": ("x", None), "k3": ("q", 0)})
     rows = zipper.check()
     assert by_key(rows) == {
         "k0": [(("a", 1), D1, D3), (("b", 1), D3, OPEN_END)],
@@ -196,7 +191,6 @@ def test_backfill_before_first_loaded_date(zipper):
     d1 = {"k0": ("a", 1), "k1": ("z", 1), "k2": (None, None), "k4": ("gone", 0)}
     for d, extract in ((D3, d3), (D5, d5), (D1, d1)):
         zipper.load(d, extract)
-        zipper.record(d, extract)
         rows = zipper.check()
     assert by_key(rows) == {
         "k0": [(("a", 1), D1, OPEN_END)],                                   # start moves back
@@ -213,7 +207,6 @@ def test_correction_of_middle_date_removes_change(zipper):
     d3 = {"k0": ("a", 1), "k1": ("a", None), "k2": ("s", 0)}
     for d, extract in ((D1, d1), (D2, d2), (D3, d3)):
         zipper.load(d, extract)
-        zipper.record(d, extract)
     rows = zipper.check()
     assert by_key(rows) == {
         "k0": [(("a", 1), D1, D2), (("b", 1), D2, D3), (("a", 1), D3, OPEN_END)],
@@ -223,7 +216,6 @@ def test_correction_of_middle_date_removes_change(zipper):
 
     # D2 was delivered wrong: it was the same as D1 and D3.
     zipper.load(D2, d1)
-    zipper.record(D2, d1)
     rows = zipper.check()
     assert by_key(rows) == {
         "k0": [(("a", 1), D1, OPEN_END)],
@@ -240,7 +232,6 @@ def test_deletion_then_resurrection_with_identical_values(zipper):
     present = {"k0": ("a", 1), "k1": (None, None)}
     for d, extract in ((D1, present), (D2, {}), (D3, {"k1": (None, None)}), (D4, present)):
         zipper.load(d, extract)
-        zipper.record(d, extract)
         rows = zipper.check()
     assert by_key(rows) == {
         "k0": [(("a", 1), D1, D2), (("a", 1), D4, OPEN_END)],
@@ -250,10 +241,9 @@ def test_deletion_then_resurrection_with_identical_values(zipper):
 
 def test_frozen_key_keeps_its_version_when_missing_from_extract(zipper):
     zipper.load(D1, {"k0": ("a", 1), "k1": ("a", 1), "k2": ("a", 1)})
-    zipper.record(D1, {"k0": ("a", 1), "k1": ("a", 1), "k2": ("a", 1)})
     # k0 is quarantined on D2 (missing from the extract), k2's D2 row too (its value is ignored).
-    zipper.load(D2, {"k1": ("b", 1), "k2": ("changed", 9)}, frozen=["k0", "k2"])
-    zipper.record(D2, {"k0": ("a", 1), "k1": ("b", 1), "k2": ("a", 1)})
+    zipper.load(D2, {"k1": ("b", 1), "k2": ("changed", 9)}, frozen=["k0", "k2"],
+                expect={"k0": ("a", 1), "k1": ("b", 1), "k2": ("a", 1)})
     rows = zipper.check()
     assert by_key(rows) == {
         "k0": [(("a", 1), D1, OPEN_END)],
@@ -262,5 +252,30 @@ def test_frozen_key_keeps_its_version_when_missing_from_extract(zipper):
     }
     # Without the freeze the next date closes k0 as usual.
     zipper.load(D3, {"k1": ("b", 1), "k2": ("a", 1)})
-    zipper.record(D3, {"k1": ("b", 1), "k2": ("a", 1)})
     assert by_key(zipper.check())["k0"] == [(("a", 1), D1, D3)]
+
+
+def test_empty_extract_is_still_a_loaded_date(zipper):
+    """An extract with no rows is a real state (every key gone), even when it rewrites nothing."""
+    zipper.load(D5, {})  # the very first load: no rows to write, but D5 is loaded
+    zipper.load(D3, {"k0": ("a", 1)})
+    assert by_key(zipper.check()) == {"k0": [(("a", 1), D3, D5)]}
+
+    later = Zipper(zipper.engine)
+    try:
+        later.load(D1, {"k0": ("a", 1)})
+        later.load(D2, {})  # closes k0: rows are rewritten
+        later.load(D4, {})  # nothing open to close, but D4 is loaded
+        later.load(D3, {"k0": ("a", 1)})  # so k0's comeback ends at D4
+        assert by_key(later.check()) == {"k0": [(("a", 1), D1, D2), (("a", 1), D3, D4)]}
+    finally:
+        later.close()
+
+
+def test_unchanged_extract_is_still_a_loaded_date(zipper):
+    """A forward load that changes no row still records its date."""
+    zipper.load(D1, {"k0": ("a", 1)})
+    zipper.load(D3, {"k0": ("a", 1)})  # nothing to close or open
+    assert by_key(zipper.check()) == {"k0": [(("a", 1), D1, OPEN_END)]}
+    zipper.load(D2, {})  # a gap between two loaded dates where k0 exists
+    assert by_key(zipper.check()) == {"k0": [(("a", 1), D1, D2), (("a", 1), D3, OPEN_END)]}
