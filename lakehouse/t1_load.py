@@ -114,10 +114,10 @@ def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> t
                     f"{contract.source_file or 'the contract'}")])
     control = None
     if delivery.control is not None:
-        control = file.parent / Path(delivery.control.control_path(
-            data_date, delivery.path_date_format)).name
-        if file.parent == landing / Path(delivery.data_path(data_date)).parent:
-            control = landing / delivery.control.control_path(data_date, delivery.path_date_format)
+        # beside a file given by path; at its declared place for the declared data file
+        control = landing / delivery.control.control_path(data_date, delivery.path_date_format)
+        if file.resolve() != (landing / delivery.data_path(data_date)).resolve():
+            control = file.parent / control.name
         if not control.is_file():
             raise DeliveryError(f"control file for {contract.name} on {data_date} is missing", [
                 Problem("control file not found", str(control),
@@ -133,31 +133,27 @@ def _relative_to(file: Path, landing: Path) -> str | None:
 
 
 def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_file: Path | None):
-    landed_rows = []
-    totals = None
+    """Keep both files in the raw zone (before any check: nothing delivered is lost)."""
+    declared = None
+    if control_file is not None:
+        try:
+            declared = read_control_file(control_file, contract.delivery.encoding,
+                                         contract.delivery.path_date_format).row_count
+        except DeliveryError:
+            pass  # reported by the checks; the bytes are landed all the same
     landed_data = None
     for role, path in (("data", data_file), ("control", control_file)):
         if path is None:
             continue
         landed = raw_zone.land(path, ctx.root, contract.system, contract.entity, data_date)
-        if role == "data":
-            landed_data = landed
+        landed_data = landed_data or landed
         if landed.is_new:
-            landed_rows.append({
+            ctx.manifest_rows.append({
                 "run_id": ctx.run_id, "source": contract.name, "data_date": data_date,
                 "file_name": landed.file_name, "role": role, "version": landed.version,
                 "raw_path": landed.raw_path, "size_bytes": landed.size_bytes,
-                "sha256": landed.sha256, "rows": totals, "received_at": landed.received_at,
+                "sha256": landed.sha256, "rows": declared, "received_at": landed.received_at,
             })
-    if control_file is not None and landed_rows:
-        try:
-            declared = read_control_file(control_file, contract.delivery.encoding,
-                                         contract.delivery.path_date_format).row_count
-        except DeliveryError:
-            declared = None
-        for row in landed_rows:
-            row["rows"] = declared
-    ctx.manifest_rows.extend(landed_rows)
     return landed_data
 
 
