@@ -14,18 +14,23 @@ import tempfile
 from lakehouse.engine.session import delta_packages
 
 PROBE = """
-from lakehouse.engine import Engine
 import sys
-spark = Engine("local[1]").spark
+from lakehouse.engine import Engine
+from lakehouse.engine.session import resolved_jars_file
+spark = Engine("local[1]", conf={"spark.jars.packages": sys.argv[2]}).spark
 path = sys.argv[1]
 spark.range(3).write.format("delta").mode("overwrite").save(path)
 assert spark.read.format("delta").load(path).count() == 3
+jars = [j.removeprefix("file://") for j in spark.conf.get("spark.jars").split(",") if j]
+resolved_jars_file().parent.mkdir(parents=True, exist_ok=True)
+resolved_jars_file().write_text(",".join(jars))
 """
 
 
 def _probe() -> tuple[bool, str]:
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run([sys.executable, "-c", PROBE, f"{tmp}/probe"],
+        done = subprocess.run([sys.executable, "-c", PROBE, f"{tmp}/probe",
+                               ",".join(delta_packages())],
                               capture_output=True, text=True)
     return done.returncode == 0, done.stderr[-3000:]
 

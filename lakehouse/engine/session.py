@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -43,6 +44,21 @@ def delta_packages() -> list[str]:
     return [f"io.delta:delta-spark_{spark_minor}_2.13:{delta_version}"]
 
 
+def resolved_jars_file() -> Path:
+    """Where setup records the jar files Spark's resolver found for ``delta_packages()``."""
+    key = "-".join(p.replace(":", "_") for p in delta_packages())
+    return Path.home() / ".cache" / "lakehouse" / f"{key}.jars"
+
+
+def _resolved_jars() -> str | None:
+    """The recorded jar files, when all of them are still there (no resolver run, no noise)."""
+    try:
+        jars = resolved_jars_file().read_text().split(",")
+    except OSError:
+        return None
+    return ",".join(jars) if jars and all(Path(j).is_file() for j in jars) else None
+
+
 def build_session(master: str | None, remote: str | None, conf: dict[str, str]) -> SparkSession:
     """Return the process-wide session, creating it on first use."""
     with _lock:
@@ -56,9 +72,15 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
         else:
             builder = builder.master(master or "local[*]")
             settings = {**EMBEDDED_DEFAULTS, **DELTA_CONF, **conf}
+            if (master or "local").startswith("local"):
+                os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # embedded: loopback only
             extra = os.environ.get("LAKEHOUSE_EXTRA_PACKAGES", "")
-            packages = delta_packages() + [p for p in extra.split(",") if p]
-            settings.setdefault("spark.jars.packages", ",".join(packages))
+            jars = _resolved_jars()
+            if jars and not extra and "spark.jars.packages" not in settings:
+                settings.setdefault("spark.jars", jars)
+            else:
+                packages = delta_packages() + [p for p in extra.split(",") if p]
+                settings.setdefault("spark.jars.packages", ",".join(packages))
         for key, value in settings.items():
             builder = builder.config(key, value)
         try:
