@@ -205,3 +205,26 @@ def test_zipper_row_with_bad_value_keeps_previous_version_of_its_key(lh):
         ("C1", "13911112222", "2026-11-02", "9999-12-31"),
         ("C2", "13800000001", "2026-11-01", "9999-12-31"),  # not closed: its row was quarantined
     ]
+
+
+def test_snapshot_rows_with_wrong_field_count_are_quarantined_and_the_rest_loaded(lh):
+    path = data_path(lh, "cbs.account")
+    text = ("account_id,customer_id,product_code,currency,balance,status,open_date\n"
+            "A1,C1,DEP001,CNY,1.00,A,2021-01-01\n"
+            "A2,C1,DEP001,CNY,2.00,A\n"
+            "A3,C1,DEP001,CNY,3.00,A,2021-01-01,extra\n"
+            "A4,C1,DEP001,CNY,4.00,A,2021-01-01\n")
+    write_file(path, text.encode(), 4, lh, "cbs.account")
+    summary = lh.run(D2, ["cbs.account"])
+    result = summary.results[0]
+    assert result.status == "succeeded", result.message
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
+    quarantined = lh.engine.rows(governance.quarantine(lh.root), f"run_id = '{summary.run_id}'",
+                                 order_by=["line"])
+    assert [(q["line"], q["reason"], q["raw_line"]) for q in quarantined] == [
+        (3, "has 6 fields, expected 7", "A2,C1,DEP001,CNY,2.00,A"),
+        (4, "has 8 fields, expected 7", "A3,C1,DEP001,CNY,3.00,A,2021-01-01,extra"),
+    ]
+    rows = lh.engine.rows(lh.table("cbs.account"), f"data_date = DATE'{D2}'",
+                          order_by=["account_id"])
+    assert [r["account_id"] for r in rows] == ["A1", "A4"]

@@ -67,3 +67,12 @@ def test_run_rejects_a_bad_date_and_an_unknown_source():
     assert done.returncode == 2
     assert "unknown source 'cbs.custmer'" in done.stderr
     assert "use one of: cbs.account, cbs.customer, cbs.transaction, ccs.card" in done.stderr
+
+
+def test_default_data_date_is_yesterday_in_shanghai():
+    from datetime import datetime, timedelta, timezone
+
+    from lakehouse.api import Lakehouse
+
+    shanghai_now = datetime.now(timezone.utc) + timedelta(hours=8)  # no daylight saving there
+    assert Lakehouse(REPO / "conf").yesterday() == shanghai_now.date() - timedelta(days=1)
