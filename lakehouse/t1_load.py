@@ -76,8 +76,9 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
         result.table_version = ctx.engine.version(spec)
         result.status = "succeeded"
     except LakehouseError as exc:
+        # the whole file is refused (its bytes stay in the raw zone): nothing loaded or quarantined
         result.message = exc.render()
-        result.rows_loaded = 0
+        result.rows_loaded = result.rows_quarantined = 0
     finally:
         ctx.log_rows.append({
             "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from pyspark.sql import functions as F
+
 from lakehouse.engine.delta_tables import DeltaTables
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
@@ -99,8 +101,6 @@ class Engine:
     def load_partition(self, spec: TableSpec, staged_path: str, data_date: date,
                        metadata: dict[str, Any]) -> None:
         """Snapshot and append loads: replace the data date's partition with the extract."""
-        from pyspark.sql import functions as F
-
         self.ensure_table(spec)
         frame = self._staged(staged_path, spec).withColumn(
             "data_date", F.lit(data_date.isoformat()).cast("date"))
@@ -124,8 +124,6 @@ class Engine:
     def load_zipper(self, spec: TableSpec, staged_path: str, data_date: date,
                     metadata: dict[str, Any], frozen_keys: list[tuple] | None = None) -> None:
         """Fold one full extract into the zipper table, in or out of date order."""
-        from pyspark.sql import functions as F
-
         self.ensure_table(spec)
         loaded = self.zipper_loaded_dates(spec)
         window = ZipperWindow.around(data_date, loaded)
