@@ -4,8 +4,9 @@ A zipper table is the run-length compression of each key's state over the loaded
 a row ``[start_dt, end_dt)`` holds one version; open rows end at 9999-12-31. Loading date ``d``
 only changes the rows whose interval touches the window between the loaded dates around
 ``d`` (``prev`` < d < ``next``). Those rows are turned back into change points, the points of
-``d`` are replaced by the new extract, and the points are compressed again. A forward load is
-the case with no ``next``: the window is the open rows.
+``d`` are replaced by the new extract, and the points are compressed again (``rebuild``).
+A load after every loaded date needs less: ``forward_changes`` compares keys and hashes with
+the open rows and yields only the rows to close and the versions to open.
 """
 
 from __future__ import annotations
