@@ -10,9 +10,14 @@ from typing import Any
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.tables import TableSpec
+from lakehouse.tables import OPEN_END_DATE, TableSpec
 
 METADATA_KEY = "lakehouse"
+
+
+def _user_metadata(metadata: dict[str, Any]) -> str:
+    """The framework's part of a commit's userMetadata (read back by ``commit_metadata``)."""
+    return json.dumps({METADATA_KEY: metadata}, default=str)
 
 
 class DeltaTables:
@@ -67,7 +72,7 @@ class DeltaTables:
             df.select(*spec.column_names)
             .write.format("delta")
             .mode("overwrite")
-            .option("userMetadata", json.dumps({METADATA_KEY: metadata}, default=str))
+            .option("userMetadata", _user_metadata(metadata))
         )
         if predicate:
             writer = writer.option("replaceWhere", predicate)
@@ -81,7 +86,7 @@ class DeltaTables:
         """
         keys = list(spec.keys)
         condition = " AND ".join(f"t.`{k}` = s.`_close_{k}`" for k in keys)
-        condition += " AND t.end_dt = DATE'9999-12-31'"
+        condition += f" AND t.end_dt = DATE'{OPEN_END_DATE}'"
         opening = " AND ".join(f"s.`_close_{k}` IS NULL" for k in keys)
         merge = (
             DeltaTable.forPath(self.spark, spec.path).alias("t")
@@ -92,7 +97,7 @@ class DeltaTables:
         )
         with self._session_conf({
             "spark.databricks.delta.commitInfo.userMetadata":
-                json.dumps({METADATA_KEY: metadata}, default=str),
+                _user_metadata(metadata),
             # the change set is computed once, not once per merge phase
             "spark.databricks.delta.merge.materializeSource": "all",
         }):
@@ -102,7 +107,7 @@ class DeltaTables:
         """A commit that changes no rows but carries ``metadata``."""
         stamp = f"{metadata.get('data_date', '')} {metadata.get('run_id', '')}".strip()
         with self._session_conf({"spark.databricks.delta.commitInfo.userMetadata":
-                                 json.dumps({METADATA_KEY: metadata}, default=str)}):
+                                 _user_metadata(metadata)}):
             self.spark.sql(f"ALTER TABLE delta.`{spec.path}` SET TBLPROPERTIES "
                            f"('lakehouse.last_load' = '{stamp} {time.time_ns()}')")
 
@@ -124,7 +129,7 @@ class DeltaTables:
     def append(self, spec: TableSpec, df: DataFrame, metadata: dict[str, Any] | None = None) -> None:
         writer = df.select(*spec.column_names).write.format("delta").mode("append")
         if metadata:
-            writer = writer.option("userMetadata", json.dumps({METADATA_KEY: metadata}, default=str))
+            writer = writer.option("userMetadata", _user_metadata(metadata))
         writer.save(spec.path)
 
     def rows_frame(self, spec: TableSpec, rows: list[dict[str, Any]]) -> DataFrame:

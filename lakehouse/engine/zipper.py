@@ -168,8 +168,8 @@ def forward_changes(
     """For a load after every loaded date: the open rows to close and the versions to open.
 
     Keys and hashes alone are compared, so the wide rows are read again only for the few keys
-    that changed (``hashed`` computes their row hash). Rows to close carry their key in ``_close_<key>`` columns (the merge
-    condition); rows to open carry nulls there.
+    that changed (``hashed`` computes their row hash). Rows to close carry their key in
+    ``_close_<key>`` columns (the merge condition); rows to open carry nulls there.
     """
     open_rows = current.filter(F.col("end_dt") == F.lit(OPEN_END_DATE).cast("date"))
     open_rows = open_rows.select(*keys, F.col("row_hash").alias("_open_hash"))
