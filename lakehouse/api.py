@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import getpass
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from lakehouse import governance
-from lakehouse.config import load_project, validate_project
+from lakehouse import admission, catalog, governance, registration, system_lifecycle
+from lakehouse.config import SourceContract, load_project, validate_project
+from lakehouse.config.project import SOURCES_DIR
 from lakehouse.engine import Engine
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.near_source import near_source_spec
+from lakehouse.registration import RegistrationResult, latest_registrations
 from lakehouse.t1_load import LoadContext, LoadResult, load_source
 from lakehouse.tables import TableSpec
 
@@ -86,7 +90,8 @@ class Lakehouse:
                 "a delivered file belongs to one source", key="--source",
                 fix="add --source SYSTEM.ENTITY")])
         run_id = f"{data_date:%Y%m%d}-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
-        ctx = LoadContext(self.engine, self.root, self.settings.landing, run_id)
+        ctx = LoadContext(self.engine, self.project, run_id,
+                          latest_registrations(self.engine, self.root))
         summary = RunSummary(run_id, data_date)
         try:
             for contract in contracts:
@@ -94,3 +99,83 @@ class Lakehouse:
         finally:
             ctx.flush()
         return summary
+
+    # -- governance: registration, admission, catalog, system lifecycle -----------------------
+    def today(self) -> date:
+        return datetime.now(self.settings.tzinfo).date()
+
+    def contracts_at(self, path: str | Path) -> list[SourceContract]:
+        """The project's contracts in the file or folder ``path``."""
+        target = Path(path).resolve()
+        found = [c for c in self.project.sources.values() if c.source_file is not None and (
+            c.source_file.resolve() == target or target in c.source_file.resolve().parents)]
+        if not found:
+            sources = self.project.file(SOURCES_DIR)
+            raise ConfigError(f"no source contract at {path}", [Problem(
+                "not a contract file or folder of this project", str(path),
+                fix=f"put the contract at {sources}/<system>/<entity>.yaml and pass that path "
+                    f"(or {sources} for all)")])
+        return found
+
+    def register(self, path: str | Path, by: str | None = None, reason: str | None = None
+                 ) -> list[RegistrationResult]:
+        """Register the contracts at ``path`` (a new version for each changed one)."""
+        return registration.register(self.project, self.engine, self.contracts_at(path),
+                                     self.today(), by or getpass.getuser(), reason)
+
+    def check_source(self, name: str, data_date: date | None = None) -> admission.Decision:
+        """The six checks for ``name`` on ``data_date`` (default: yesterday); quality comes from
+        the latest admission decision on that date's delivery, if there is one."""
+        contract = self.contract(name)
+        data_date = data_date or self.yesterday()
+        registered = latest_registrations(self.engine, self.root).get(name)
+        checks = admission.static_checks(self.project, contract, data_date, registered)
+        checks["quality"] = self._measured_quality(name, data_date)
+        return admission.Decision(name, data_date, contract.content_hash,
+                                  registered.version if registered else None, checks)
+
+    def _measured_quality(self, name: str, data_date: date) -> admission.CheckResult:
+        log = governance.admission_log(self.root)
+        if self.engine.table_exists(log):
+            rows = self.engine.rows(log, f"source = '{name}' AND data_date = DATE'{data_date}' "
+                                         "AND check_name = 'quality'", order_by=["decided_at"])
+            if rows:
+                last = rows[-1]
+                return admission.CheckResult("quality", last["status"], json.loads(last["evidence"]),
+                                             [Problem(p) for p in last["problems"]])
+        return admission.CheckResult("quality", admission.NOT_RUN, {
+            "note": f"measured when the delivery for {data_date} is loaded"})
+
+    def source_overview(self) -> list[dict]:
+        """Every source with owner, system certification today, level and registration."""
+        latest = latest_registrations(self.engine, self.root)
+        today = self.today()
+        overview = []
+        for name, contract in self.project.sources.items():
+            registered = latest.get(name)
+            system = self.project.systems[contract.system]
+            overview.append({
+                "source": name, "owner": contract.owner, "system": system.code,
+                "certified": system.certified_on(today), "load_type": contract.load_type,
+                "level": max(a.security_level for a in contract.attributes),
+                "version": registered.version if registered else None,
+                "registered_at": registered.registered_at if registered else None,
+                "current": bool(registered and registered.content_hash == contract.content_hash),
+            })
+        return overview
+
+    def decertify(self, code: str, reason: str, effective: date | None = None,
+                  replaced_by: str | None = None, by: str | None = None, note: str = "") -> dict:
+        """Decertify a source system from ``effective`` (default: today); recorded, not edited."""
+        event = system_lifecycle.decertify(self.project, self.engine, code, reason,
+                                           effective or self.today(), by or getpass.getuser(),
+                                           replaced_by, note)
+        self.project = load_project(self.conf_dir)
+        return event
+
+    def search(self, term: str) -> list[dict]:
+        """Registered tables and columns whose business metadata matches every word of ``term``."""
+        if not term.strip():
+            raise ConfigError("empty search term", [Problem(
+                "nothing to search for", key="TERM", fix="give a business name such as 客户号 or 'customer id'")])
+        return catalog.search(self.engine, self.root, term)

@@ -117,6 +117,132 @@ def demo(
         raise typer.Exit(1)
 
 
+source_app = typer.Typer(no_args_is_help=True, help="Data owners: register and check source contracts.")
+system_app = typer.Typer(no_args_is_help=True, help="Source system certification.")
+catalog_app = typer.Typer(no_args_is_help=True, help="Find data by business meaning.")
+app.add_typer(source_app, name="source")
+app.add_typer(system_app, name="system")
+app.add_typer(catalog_app, name="catalog")
+
+
+@source_app.command("register")
+def source_register(
+    path: Path = typer.Argument(..., help="a contract file, or a folder of contracts"),
+    by: Optional[str] = typer.Option(None, help="who registers (default: the current user)"),
+    reason: Optional[str] = typer.Option(None, help="why; required when security levels change"),
+    conf: Path = CONF,
+) -> None:
+    """Validate contracts, run the static admission checks, record a new version, evolve the table."""
+    results = _lakehouse(conf).register(path, by, reason)
+    table = Table(title="registration")
+    for column in ("source", "status", "version", "changes"):
+        table.add_column(column)
+    colours = {"registered": "green", "unchanged": "cyan", "refused": "red"}
+    for r in results:
+        colour = colours[r.status]
+        table.add_row(r.source, f"[{colour}]{r.status}[/{colour}]",
+                      "" if r.version is None else str(r.version), "; ".join(r.changes))
+    console.print(table)
+    refused = [r for r in results if r.error is not None]
+    for r in refused:
+        err_console.print(r.error.render(), markup=False, highlight=False)
+    if refused:
+        raise typer.Exit(2)
+
+
+@source_app.command("check")
+def source_check(
+    name: str = typer.Argument(..., help="SYSTEM.ENTITY"),
+    data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
+    conf: Path = CONF,
+) -> None:
+    """Show the six admission checks of a source for a data date."""
+    decision = _lakehouse(conf).check_source(name, _parse_date(data_date))
+    print_checks(decision)
+    if any(c.status == "failed" for c in decision.checks.values()):
+        raise typer.Exit(1)
+
+
+def print_checks(decision) -> None:
+    from lakehouse.admission import CHECKS
+    from lakehouse.delivery_profile import describe
+
+    version = decision.registration_version
+    table = Table(title=f"admission of {decision.source} for {decision.data_date} "
+                        f"(registered version {version if version else 'none'})")
+    for column in ("check", "result", "evidence / problem"):
+        table.add_column(column, overflow="fold")
+    colours = {"passed": "green", "failed": "red", "not run": "yellow"}
+    for name in CHECKS:
+        check = decision.checks[name]
+        detail = "\n".join(p.message + (f" -> fix: {p.fix}" if p.fix else "") for p in check.problems) \
+            or (describe(check.evidence) if name == "quality" else _evidence(check.evidence))
+        colour = colours.get(check.status, "white")
+        table.add_row(name, f"[{colour}]{check.status}[/{colour}]", detail)
+    console.print(table)
+
+
+def _evidence(evidence: dict) -> str:
+    parts = []
+    for key, value in evidence.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+@source_app.command("list")
+def source_list(conf: Path = CONF) -> None:
+    """List the source contracts with owner, certification, level and registration."""
+    table = Table(title="sources")
+    for column in ("source", "owner", "system certified today", "load type", "level",
+                   "registered version", "registered at", "contract"):
+        table.add_column(column)
+    for s in _lakehouse(conf).source_overview():
+        table.add_row(s["source"], s["owner"], "yes" if s["certified"] else "[red]no[/red]",
+                      s["load_type"], str(s["level"]), str(s["version"] or "-"),
+                      f"{s['registered_at']:%Y-%m-%d %H:%M}" if s["registered_at"] else "-",
+                      "registered" if s["current"] else "[yellow]changed or unregistered[/yellow]")
+    console.print(table)
+
+
+@system_app.command("decertify")
+def system_decertify(
+    code: str = typer.Argument(..., help="system code, e.g. cbs"),
+    reason: str = typer.Option(..., help="merged, split or retired"),
+    replaced_by: Optional[str] = typer.Option(None, "--replaced-by", help="the system that takes over"),
+    effective: Optional[str] = typer.Option(None, "--date", help="first day not certified (default: today)"),
+    by: Optional[str] = typer.Option(None, help="who decided (default: the current user)"),
+    note: str = typer.Option("", help="free text kept with the event"),
+    conf: Path = CONF,
+) -> None:
+    """Decertify a source system: its deliveries from that date on are refused admission."""
+    event = _lakehouse(conf).decertify(code, reason, _parse_date(effective), replaced_by, by, note)
+    replaced = f", replaced by {event['replaced_by']}" if event.get("replaced_by") else ""
+    console.print(f"system {code} decertified from {event['date']} ({event['reason']}{replaced}); "
+                  f"recorded in {conf / 'systems.yaml'} and governance.system_events")
+
+
+@catalog_app.command("search")
+def catalog_search(term: str = typer.Argument(..., help="business name, in Chinese or English"),
+                   conf: Path = CONF) -> None:
+    """Find registered tables and columns by business meaning (e.g. 客户号, 'customer id')."""
+    rows = _lakehouse(conf).search(term)
+    table = Table(title=f"catalog: {term}")
+    for column in ("table", "column", "business name", "standard", "level", "owner"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        standard = f"{r['standard_id']} {r['standard_zh']}" if r["standard_id"] else ""
+        table.add_row(r["table_name"], r["column_name"] or "(table)",
+                      f"{r['name_zh']} / {r['name_en']}", standard, str(r["security_level"]),
+                      f"{r['owner']} {r['owner_name'] or ''}".strip())
+    console.print(table)
+    if not rows:
+        err_console.print(f"nothing registered matches {term!r}; register sources with "
+                          "`lakehouse source register conf/sources`")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv or os.environ.get("LAKEHOUSE_DEBUG") == "1"
     if "--debug" in sys.argv:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from lakehouse.config.project import SOURCES_DIR
 from lakehouse.delivery_writer import write_delivery
 from lakehouse.demo import DemoBank
 
@@ -31,6 +32,11 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     began = time.perf_counter()
     console.print(f"demo bank: {customers} customers, {days} data dates from {start}, seed {seed}")
     dates = generate(lh, customers, days, start, seed)
+    registered = lh.register(lh.project.file(SOURCES_DIR), by="demo")
+    refused = [r for r in registered if r.error is not None]
+    for r in refused:
+        console.print(r.error.render(), markup=False, highlight=False)
+    console.print(f"registered {len(registered) - len(refused)} of {len(registered)} source contracts")
     generated = time.perf_counter()
     summaries = []
     with Progress(console=console, transient=True) as progress:

@@ -70,5 +70,94 @@ def quarantine(root: str) -> TableSpec:
     ], partition_by=("table_name",))
 
 
+def admission_log(root: str) -> TableSpec:
+    return _spec(root, "admission_log", "Every admission decision: one row per check of each delivery", [
+        ("run_id", "string", "run that decided"),
+        ("source", "string", "source contract, system.entity"),
+        ("data_date", "date", "data date of the delivery"),
+        ("file_name", "string", "delivered file"),
+        ("contract_hash", "string", "SHA-256 of the contract the delivery was checked against"),
+        ("registration_version", "int", "registered contract version (null if unregistered)"),
+        ("decision", "string", "admitted or rejected"),
+        ("check_order", "int", "1 owner, 2 standard, 3 source, 4 classification, 5 quality, 6 metadata"),
+        ("check_name", "string", "owner, standard, source, classification, quality or metadata"),
+        ("status", "string", "passed, failed or not run"),
+        ("evidence", "string", "what the check looked at, as JSON"),
+        ("problems", "array<string>", "what failed and how to fix it"),
+        ("decided_at", "timestamp", "when the decision was made"),
+    ])
+
+
+def registrations(root: str) -> TableSpec:
+    return _spec(root, "registrations", "Every registered version of every source contract", [
+        ("source", "string", "source contract, system.entity"),
+        ("version", "int", "registration version, 1 for the first"),
+        ("content_hash", "string", "SHA-256 of the contract's canonical JSON"),
+        ("contract_file", "string", "the contract file registered"),
+        ("contract_yaml", "string", "the contract file's text as registered"),
+        ("table_name", "string", "near-source table, schema.name"),
+        ("table_version", "bigint", "Delta version of the table after registration"),
+        ("changes", "array<string>", "what changed from the previous version"),
+        ("registered_by", "string", "who registered it"),
+        ("reason", "string", "why (given with --reason)"),
+        ("registered_at", "timestamp", "when"),
+    ])
+
+
+def catalog(root: str) -> TableSpec:
+    return _spec(root, "catalog", "Business metadata of the registered tables and columns (searchable)", [
+        ("source", "string", "source contract, system.entity"),
+        ("registration_version", "int", "registration the entry comes from"),
+        ("table_name", "string", "physical table, schema.name"),
+        ("column_name", "string", "physical column (null for the table itself)"),
+        ("data_type", "string", "physical type"),
+        ("is_key", "boolean", "part of the business key"),
+        ("name_zh", "string", "business name (Chinese): logical entity or attribute"),
+        ("name_en", "string", "business name (English)"),
+        ("description", "string", "the entity's description"),
+        ("standard_id", "string", "data standard the column follows"),
+        ("standard_zh", "string", "the standard's Chinese name"),
+        ("standard_en", "string", "the standard's English name"),
+        ("standard_definition", "string", "the standard's definition"),
+        ("security_level", "int", "security level (the table's is its highest column's)"),
+        ("pi_category", "string", "personal financial information category C1-C3"),
+        ("owner", "string", "data owner id"),
+        ("owner_name", "string", "data owner's name"),
+        ("department", "string", "data owner's department"),
+        ("system", "string", "source system code"),
+        ("system_name", "string", "source system name"),
+        ("registered_at", "timestamp", "when the registration was made"),
+    ])
+
+
+def level_changes(root: str) -> TableSpec:
+    return _spec(root, "level_changes", "Security level changes of columns and tables, with who, when and why", [
+        ("source", "string", "source contract, system.entity"),
+        ("table_name", "string", "table, schema.name"),
+        ("column_name", "string", "column (null for the table level)"),
+        ("old_level", "int", "level before"),
+        ("new_level", "int", "level after"),
+        ("direction", "string", "raised or lowered (declassified)"),
+        ("registration_version", "int", "registration that made the change"),
+        ("changed_by", "string", "who"),
+        ("reason", "string", "why"),
+        ("changed_at", "timestamp", "when"),
+    ])
+
+
+def system_events(root: str) -> TableSpec:
+    return _spec(root, "system_events", "Certification events of source systems", [
+        ("system", "string", "system code"),
+        ("event", "string", "certified or decertified"),
+        ("effective_date", "date", "the day the event takes effect"),
+        ("reason", "string", "merged, split or retired (decertified only)"),
+        ("replaced_by", "string", "the system that takes over, if any"),
+        ("decided_by", "string", "who decided"),
+        ("note", "string", "free text"),
+        ("recorded_at", "timestamp", "when it was recorded"),
+    ])
+
+
 def all_specs(root: str) -> list[TableSpec]:
-    return [raw_manifest(root), load_log(root), quarantine(root)]
+    return [raw_manifest(root), load_log(root), quarantine(root), admission_log(root),
+            registrations(root), catalog(root), level_changes(root), system_events(root)]

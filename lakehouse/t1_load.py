@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from lakehouse import governance, raw_zone
+from lakehouse import admission, delivery_profile, governance, raw_zone
+from lakehouse.admission import Registered
+from lakehouse.config import Project
 from lakehouse.control_file import read_control_file
 from lakehouse.delivery_checks import control_problems, key_problems
 from lakehouse.engine import Engine
@@ -37,6 +39,7 @@ class LoadResult:
     message: str = ""
     table_version: int | None = None
     file: str = ""
+    admission: dict | None = None
 
 
 @dataclass
@@ -44,34 +47,43 @@ class LoadContext:
     """What the loads of one run share; governance rows are written once per run (flush)."""
 
     engine: Engine
-    root: str
-    landing: str
+    project: Project
     run_id: str
+    registered: dict[str, Registered] = field(default_factory=dict)
     manifest_rows: list[dict] = field(default_factory=list)
     log_rows: list[dict] = field(default_factory=list)
+    admission_rows: list[dict] = field(default_factory=list)
+
+    @property
+    def root(self) -> str:
+        return self.project.settings.root
+
+    @property
+    def landing(self) -> str:
+        return self.project.settings.landing
 
     def flush(self) -> None:
         self.engine.append_rows(governance.raw_manifest(self.root), self.manifest_rows)
+        self.engine.append_rows(governance.admission_log(self.root), self.admission_rows)
         self.engine.append_rows(governance.load_log(self.root), self.log_rows)
-        self.manifest_rows, self.log_rows = [], []
+        self.manifest_rows, self.log_rows, self.admission_rows = [], [], []
 
 
 def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None = None) -> LoadResult:
-    """Load ``contract``'s delivery for ``data_date``; never raises for bad input, reports it."""
+    """Land, admit and load ``contract``'s delivery for ``data_date``; never raises for bad
+    input, reports it. A delivery refused admission stays in the raw zone only."""
     spec = near_source_spec(contract, ctx.root)
     started = datetime.now()
     result = LoadResult(contract.name, spec.qualified_name, data_date, "failed")
-    sha = ""
+    sha, staging = "", None
     try:
         data_file, control_file = _locate(ctx, contract, data_date, file)
         result.file = str(data_file)
         landed = _land(ctx, contract, data_date, data_file, control_file)
         sha = landed.sha256
-        parsed = parse_extract(data_file, contract)
-        result.rows_in, result.rows_quarantined = parsed.rows_in, len(parsed.rejected)
-        _check(contract, parsed, data_date, control_file)
+        parsed, staging = _admit(ctx, contract, spec, data_date, data_file, control_file, landed, result)
         frozen = _frozen_keys(contract, parsed)
-        _write(ctx, contract, spec, parsed, data_date, frozen)
+        _write(ctx, contract, spec, parsed, staging, data_date, frozen)
         result.rows_loaded = parsed.rows_loaded
         result.table_version = ctx.engine.version(spec)
         result.status = "succeeded"
@@ -80,6 +92,8 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
         result.message = exc.render()
         result.rows_loaded = result.rows_quarantined = 0
     finally:
+        if staging is not None:
+            _unstage(staging)
         ctx.log_rows.append({
             "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,
             "data_date": data_date, "load_type": contract.load_type,
@@ -90,6 +104,45 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
             "started_at": started, "finished_at": datetime.now(),
         })
     return result
+
+
+def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
+           control_file: Path | None, landed, result: LoadResult) -> tuple[ParsedExtract, str]:
+    """Run the six admission checks on the delivery and record the decision.
+
+    Returns the parsed extract and its staged Parquet (the caller removes it); raises
+    ``AdmissionRejected`` listing every failing check.
+    """
+    registered = ctx.registered.get(contract.name)
+    checks = admission.static_checks(ctx.project, contract, data_date, registered)
+    parsed, staging, profile, blocking = None, None, None, []
+    try:
+        parsed = parse_extract(data_file, contract)
+    except DeliveryError as exc:
+        blocking = [Problem(exc.summary, str(data_file)), *exc.problems]
+    if parsed is not None:
+        result.rows_in, result.rows_quarantined = parsed.rows_in, len(parsed.rejected)
+        control, blocking = _delivery_problems(contract, parsed, data_date, control_file)
+        staging = _stage(ctx, contract, parsed)
+        try:
+            metrics = ctx.engine.measure(staging, spec, delivery_profile.profile_expressions(
+                contract, ctx.project.standards))
+        except BaseException:
+            _unstage(staging)
+            raise
+        duplicates = sum(1 for p in blocking if p.message.startswith("duplicate key"))
+        profile = delivery_profile.summarize(contract, metrics, parsed.rows_in, len(parsed.rejected),
+                                             duplicates, control, landed.received_at, data_date)
+    checks["quality"] = admission.check_quality(profile, blocking)
+    decision = admission.Decision(contract.name, data_date, contract.content_hash,
+                                  registered.version if registered else None, checks)
+    ctx.admission_rows += decision.log_rows(ctx.run_id, data_file.name)
+    if not decision.admitted:
+        if staging is not None:
+            _unstage(staging)
+        raise decision.rejection(f"delivery {data_file} for {contract.name} on {data_date}")
+    result.admission = profile
+    return parsed, staging
 
 
 def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> tuple[Path, Path | None]:
@@ -158,12 +211,20 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
     return landed_data
 
 
-def _check(contract, parsed: ParsedExtract, data_date: date, control_file: Path | None) -> None:
+def _delivery_problems(contract, parsed: ParsedExtract, data_date: date, control_file: Path | None
+                       ) -> tuple[dict, list[Problem]]:
+    """Control-total results and the problems that make a delivery unusable as a whole."""
     problems: list[Problem] = []
+    control: dict = {}
     if control_file is not None:
         totals = read_control_file(control_file, contract.delivery.encoding,
                                    contract.delivery.path_date_format)
-        problems += control_problems(parsed, totals, data_date)
+        found = control_problems(parsed, totals, data_date)
+        problems += found
+        control = {"row_count": totals.row_count == parsed.rows_in,
+                   "amount_total": None if totals.amount_total is None
+                   else not any(p.key == "amount_total" for p in found),
+                   "data_date": not any(p.key == "data_date" for p in found)}
     problems += key_problems(parsed, list(contract.keys))
     if contract.load_type in ("snapshot", "zipper") and parsed.rows_loaded == 0:
         problems.append(Problem(
@@ -176,9 +237,7 @@ def _check(contract, parsed: ParsedExtract, data_date: date, control_file: Path 
                 f"rejected row has no readable key ({row.reason}); in a full extract its key "
                 "would look deleted", parsed.file, row.line,
                 fix="redeliver the extract with this row corrected"))
-    if problems:
-        raise DeliveryError(f"delivery {parsed.file} for {contract.name} on {data_date} "
-                            "was not loaded", problems)
+    return control, problems
 
 
 def _frozen_keys(contract, parsed: ParsedExtract) -> list[tuple]:
@@ -187,7 +246,24 @@ def _frozen_keys(contract, parsed: ParsedExtract) -> list[tuple]:
     return sorted({r.key for r in parsed.rejected if r.key is not None})
 
 
-def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, data_date: date,
+def _stage(ctx: LoadContext, contract, parsed: ParsedExtract) -> str:
+    """The good rows as Parquet in the run's staging folder (measured, then loaded from there)."""
+    types = {a.name: a.spark_type for a in contract.attributes}
+    staging = join_path(ctx.root, "_staging", ctx.run_id, f"{contract.table_name}.parquet")
+    fs, staged = filesystem(staging)
+    fs.create_dir(staged.rsplit("/", 1)[0], recursive=True)
+    pq.write_table(parsed.to_arrow(types), staged, filesystem=fs)
+    return staging
+
+
+def _unstage(staging: str) -> None:
+    fs, staged = filesystem(staging)
+    fs.delete_file(staged)
+    if "://" not in staging:
+        shutil.rmtree(Path(staged).parent, ignore_errors=True)
+
+
+def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str, data_date: date,
            frozen: list[tuple]) -> None:
     engine = ctx.engine
     quarantine = governance.quarantine(ctx.root)
@@ -199,20 +275,9 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, data_date: d
             "run_id": ctx.run_id, "file_name": Path(parsed.file).name, "line": row.line,
             "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
         } for row in parsed.rejected], earlier)
-
-    types = {a.name: a.spark_type for a in contract.attributes}
-    staging = join_path(ctx.root, "_staging", ctx.run_id, f"{contract.table_name}.parquet")
-    fs, staged = filesystem(staging)
-    fs.create_dir(staged.rsplit("/", 1)[0], recursive=True)
-    pq.write_table(parsed.to_arrow(types), staged, filesystem=fs)
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
                 "operation": f"{contract.load_type} load"}
-    try:
-        if contract.load_type == "zipper":
-            engine.load_zipper(spec, staging, data_date, metadata, frozen)
-        else:
-            engine.load_partition(spec, staging, data_date, metadata)
-    finally:
-        fs.delete_file(staged)
-        if "://" not in staging:
-            shutil.rmtree(Path(staged).parent, ignore_errors=True)
+    if contract.load_type == "zipper":
+        engine.load_zipper(spec, staging, data_date, metadata, frozen)
+    else:
+        engine.load_partition(spec, staging, data_date, metadata)

@@ -36,10 +36,19 @@ def project(tmp_path: Path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def lakehouse(project: Path, engine):
+def unregistered(project: Path, engine):
+    """The project's lakehouse before any source contract is registered."""
     from lakehouse.api import Lakehouse
 
     return Lakehouse(project / "conf", engine=engine)
+
+
+@pytest.fixture
+def lakehouse(unregistered, project: Path):
+    """The project's lakehouse with every source contract registered (deliveries can be admitted)."""
+    results = unregistered.register(project / "conf" / "sources", by="test")
+    assert all(r.status == "registered" for r in results), [r.error for r in results]
+    return unregistered
 
 
 def pytest_collection_modifyitems(items):

@@ -6,23 +6,33 @@ from .models import (
     BusinessName,
     ControlSpec,
     Delivery,
-    Project,
     Settings,
     SourceContract,
-    SourceSystem,
     SparkSettings,
+)
+from .project import Project
+from .registries import (
+    Classification,
+    DataStandard,
+    Owner,
+    SourceSystem,
+    ValueDomain,
 )
 
 __all__ = [
     "Attribute",
     "BusinessName",
+    "Classification",
     "ControlSpec",
+    "DataStandard",
     "Delivery",
+    "Owner",
     "Project",
     "Settings",
     "SourceContract",
     "SourceSystem",
     "SparkSettings",
+    "ValueDomain",
     "load_project",
     "validate_project",
 ]

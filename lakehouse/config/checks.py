@@ -59,30 +59,6 @@ def all_contract_findings(contract: Mapping) -> list[Finding]:
     return findings
 
 
-def systems_findings(registry: Mapping) -> list[Finding]:
-    """Every system code is registered once."""
-    systems = registry.get("systems")
-    if not isinstance(systems, list):
-        return []
-    first: dict[str, int] = {}
-    findings = []
-    for index, system in enumerate(systems):
-        code = system.get("code") if isinstance(system, Mapping) else None
-        if not isinstance(code, str):
-            continue
-        if code in first:
-            findings.append(
-                Finding(
-                    ("systems", index, "code"),
-                    f"duplicate system code '{code}'",
-                    code,
-                    f"remove or rename it: systems[{first[code]}] already uses this code",
-                )
-            )
-        first.setdefault(code, index)
-    return findings
-
-
 def placement_findings(
     contract: Mapping, relative: PurePath, registered: set[str] | None, systems_file: str
 ) -> list[Finding]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints, ValidationInfo
 
@@ -82,3 +82,4 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 LandingPath = Annotated[str, AfterValidator(_landing_path)]
 DateFormat = Annotated[str, AfterValidator(_date_format)]
 ConfValue = Annotated[str, BeforeValidator(_scalar_text)]
+PiCategory = Literal["C1", "C2", "C3"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,12 +14,19 @@ from . import checks
 from .fields import URI_SCHEME
 from .findings import Finding, key_path
 from .messages import findings_from
-from .models import DEFER_CHECKS, Project, Settings, SourceContract, SourceSystem, SystemRegistry
+from . import registry_checks
+from .models import DEFER_CHECKS, Settings, SourceContract
+from .project import (
+    CLASSIFICATION_FILE,
+    OWNERS_FILE,
+    SETTINGS_FILE,
+    SOURCES_DIR,
+    STANDARDS_FILE,
+    SYSTEMS_FILE,
+    Project,
+)
+from .registries import Classification, OwnerRegistry, StandardRegistry, SystemRegistry
 from .yaml_source import YamlSource, read_yaml
-
-SETTINGS_FILE = "lakehouse.yaml"
-SYSTEMS_FILE = "systems.yaml"
-SOURCES_DIR = "sources"
 ENV_OVERRIDES = {
     ("root",): "LAKEHOUSE_ROOT",
     ("landing",): "LAKEHOUSE_LANDING",
@@ -57,13 +64,33 @@ def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
         ]
     conf_dir = Path(os.path.abspath(conf))
     settings, problems = _load_settings(conf, conf_dir.parent)
-    systems, registered, found = _load_systems(conf)
+
+    classification, data, found = _load_registry(conf / CLASSIFICATION_FILE, Classification,
+                                                 registry_checks.classification_findings)
     problems += found
-    sources, found = _load_sources(conf, registered)
+    categories = registry_checks.category_levels(data)
+    owners, data, found = _load_registry(conf / OWNERS_FILE, OwnerRegistry, registry_checks.owners_findings)
     problems += found
-    if problems or settings is None:
+    owner_ids = registry_checks.names(data, "owners", "id")
+    systems, data, found = _load_registry(conf / SYSTEMS_FILE, SystemRegistry,
+                                          lambda d: registry_checks.systems_findings(d, owner_ids))
+    problems += found
+    standards, _, found = _load_registry(
+        conf / STANDARDS_FILE, StandardRegistry,
+        lambda d: registry_checks.standards_findings(d, owner_ids, categories))
+    problems += found
+    sources, found = _load_sources(conf, registry_checks.names(data, "systems", "code"))
+    problems += found
+    if problems or None in (settings, classification, owners, systems, standards):
         return None, problems
-    return Project(conf_dir=conf_dir, settings=settings, systems=systems, sources=sources), []
+    return Project(
+        conf_dir=conf_dir, settings=settings, classification=classification,
+        departments={d.code: d for d in owners.departments},
+        owners={o.id: o for o in owners.owners},
+        systems={s.code: s for s in systems.systems},
+        standards={s.id: s for s in standards.standards},
+        sources=sources,
+    ), []
 
 
 def _load_settings(conf: Path, project_dir: Path) -> tuple[Settings | None, list[Problem]]:
@@ -83,14 +110,15 @@ def _load_settings(conf: Path, project_dir: Path) -> tuple[Settings | None, list
     return settings.model_copy(update={"root": resolved("root"), "landing": resolved("landing")}), []
 
 
-def _load_systems(conf: Path) -> tuple[dict[str, SourceSystem], set[str] | None, list[Problem]]:
-    source = read_yaml(conf / SYSTEMS_FILE)
+def _load_registry(path: Path, model: type[M], integrity: Callable[[dict], list[Finding]]
+                   ) -> tuple[M | None, dict, list[Problem]]:
+    """A registry file as ``model``, its plain data ({} if unreadable) and every problem."""
+    source = read_yaml(path)
     if not source.ok:
-        return {}, None, source.problems
+        return None, {}, source.problems
     data = source.data()
-    registry, problems = _validate(SystemRegistry, source, data, extra=checks.systems_findings(data))
-    systems = {system.code: system for system in registry.systems} if registry else {}
-    return systems, _registered_codes(data), problems
+    registry, problems = _validate(model, source, data, extra=integrity(data))
+    return registry, data, problems
 
 
 def _load_sources(conf: Path, registered: set[str] | None) -> tuple[dict[str, SourceContract], list[Problem]]:
@@ -110,7 +138,7 @@ def _load_sources(conf: Path, registered: set[str] | None) -> tuple[dict[str, So
         contract, found = _validate(SourceContract, source, data, extra=extra, context={DEFER_CHECKS: True})
         problems += found
         if contract is not None:
-            contract.source_file = Path(os.path.abspath(path))
+            contract.locate(Path(os.path.abspath(path)), source.line_of)
             sources[contract.name] = contract
     return dict(sorted(sources.items())), problems
 
@@ -185,10 +213,3 @@ def _resolve(location: str, base: Path) -> str:
         return location
     path = Path(location).expanduser()
     return os.path.normpath(path if path.is_absolute() else base / path)
-
-
-def _registered_codes(data: Mapping) -> set[str] | None:
-    systems = data.get("systems")
-    if not isinstance(systems, list):
-        return None
-    return {s["code"] for s in systems if isinstance(s, Mapping) and isinstance(s.get("code"), str)}

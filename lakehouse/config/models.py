@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from pathlib import Path, PurePosixPath
+from collections.abc import Callable
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 
 from . import checks
 from .attribute_types import AttributeType, parse_type
-from .fields import DATA_DATE, ConfValue, DateFormat, Identifier, LandingPath, SystemCode, Text
+from .fields import DATA_DATE, ConfValue, DateFormat, Identifier, LandingPath, PiCategory, SystemCode, Text
 from .findings import Finding, did_you_mean, invalid, key_path
 
 DEFER_CHECKS = "defer_checks"
@@ -77,20 +78,6 @@ class Settings(_Model):
         return ZoneInfo(self.timezone)
 
 
-class SourceSystem(_Model):
-    """A certified source system; its code prefixes the near-source tables."""
-
-    code: SystemCode = Field(description="short lowercase code, e.g. cbs")
-    name: Text = Field(description="the system's Chinese name")
-    name_en: str | None = None
-
-
-class SystemRegistry(_Model):
-    """The content of ``systems.yaml``."""
-
-    systems: list[SourceSystem] = Field(description="a list of source systems (code, name, name_en)")
-
-
 class BusinessName(_Model):
     """An attribute's business name in Chinese and English."""
 
@@ -106,6 +93,8 @@ class Attribute(_Model):
     nullable: bool = True
     business_name: BusinessName = Field(description="{zh: ..., en: ...}")
     security_level: int = Field(ge=1, le=5, description="data security level 1 to 5")
+    pi_category: PiCategory | None = Field(None, description="personal financial information category "
+                                           "C1-C3 (default: the standard's)")
     standard: Text = Field(description="the data standard it follows, e.g. DS-PTY-0001")
     width: int | None = Field(None, gt=0, description="field length in bytes (fixed-width only)")
     format: DateFormat | None = Field(None, description="strptime format for this date/timestamp column")
@@ -198,6 +187,7 @@ class SourceContract(_Model):
     system: SystemCode = Field(description="the code of a system in systems.yaml")
     entity: Identifier = Field(description="the entity name, e.g. customer")
     description: str = ""
+    business_name: BusinessName | None = Field(None, description="the logical entity's {zh: ..., en: ...}")
     owner: Text = Field(description="the data owner's user name, e.g. li.na")
     load_type: Literal["snapshot", "zipper", "append"] = Field(description="snapshot, zipper or append")
     keys: list[str] = Field(default_factory=list, description="attributes that identify a row")
@@ -205,6 +195,7 @@ class SourceContract(_Model):
     attributes: list[Attribute] = Field(min_length=1, description="the entity's columns")
 
     _source_file: Path | None = PrivateAttr(None)
+    _line_of: Callable[[tuple], int | None] | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Self:
@@ -221,6 +212,14 @@ class SourceContract(_Model):
     @source_file.setter
     def source_file(self, path: Path | None) -> None:
         self._source_file = path
+
+    def locate(self, source_file: Path, line_of: Callable[[tuple], int | None]) -> None:
+        """Remember where this contract was read from, to point problems at a file and line."""
+        self._source_file, self._line_of = source_file, line_of
+
+    def line_of(self, *loc: str | int) -> int | None:
+        """The line of key path ``loc`` in the contract's file (None when built in code)."""
+        return self._line_of(loc) if self._line_of else None
 
     @property
     def name(self) -> str:
@@ -247,23 +246,3 @@ class SourceContract(_Model):
     @property
     def key_attributes(self) -> list[Attribute]:
         return [self.attribute(key) for key in self.keys]
-
-
-class Project(_Model):
-    """A loaded, valid ``conf/`` directory."""
-
-    conf_dir: Path
-    settings: Settings
-    systems: dict[str, SourceSystem]
-    sources: dict[str, SourceContract]
-
-    @property
-    def project_dir(self) -> Path:
-        return self.conf_dir.parent
-
-    def source(self, name: str) -> SourceContract:
-        """The contract named ``system.entity``."""
-        try:
-            return self.sources[name]
-        except KeyError:
-            raise KeyError(f"no source '{name}'; known: {', '.join(self.sources)}") from None

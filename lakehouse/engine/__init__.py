@@ -11,13 +11,13 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
-from lakehouse.engine.delta_tables import DeltaTables
+from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
 from lakehouse.errors import Problem, TerminalError
 from lakehouse.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
-__all__ = ["Engine", "delta_packages"]
+__all__ = ["Engine", "TableLayout", "delta_packages"]
 
 
 def _sql_date(value: date) -> str:
@@ -80,6 +80,28 @@ class Engine:
 
     def sql(self, query: str) -> list[dict[str, Any]]:
         return [row.asDict() for row in self.spark.sql(query).collect()]
+
+    def table_layout(self, spec: TableSpec) -> TableLayout | None:
+        """The existing table's column types, comments and properties (None if it does not exist)."""
+        return self.delta.layout(spec.path)
+
+    def evolve_table(self, spec: TableSpec, added: list[str]) -> None:
+        """Bring an existing table to ``spec``: add the ``added`` columns (nullable, in spec
+        order), and set every column comment and table property. A zipper table's row hashes
+        are recomputed when columns are added, so the next load sees no spurious change."""
+        self.delta.evolve(spec, added)
+        if added and spec.load_type == "zipper":
+            keys = list(spec.keys)
+            attributes = [c.name for c in spec.columns if c.name not in keys and c.name not in ZIPPER_COLUMNS]
+            types = {c.name: c.spark_type for c in spec.columns}
+            self.delta.rehash(spec, row_hash(attributes, types))
+
+    def measure(self, staged_path: str, spec: TableSpec, expressions: dict[str, str]) -> dict[str, Any]:
+        """Aggregate SQL ``expressions`` over a staged extract, in one scan."""
+        frame = self._staged(staged_path, spec)
+        names = list(expressions)
+        row = frame.selectExpr(*[f"{expressions[n]} AS m{i}" for i, n in enumerate(names)]).first()
+        return {name: row[f"m{i}"] for i, name in enumerate(names)}
 
     # -- governance records ------------------------------------------------------------------
     def append_rows(self, spec: TableSpec, rows: list[dict[str, Any]]) -> None:

@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.tables import OPEN_END_DATE, TableSpec
+from lakehouse.value_domains import quote_column, sql_string
 
 METADATA_KEY = "lakehouse"
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """An existing Delta table's columns (name -> Spark SQL type), comments and properties."""
+
+    types: dict[str, str]
+    comments: dict[str, str]
+    properties: dict[str, str]
 
 
 def _user_metadata(metadata: dict[str, Any]) -> str:
@@ -54,6 +65,36 @@ class DeltaTables:
             f"CREATE TABLE IF NOT EXISTS {spec.qualified_name} USING delta LOCATION '{spec.path}'"
         )
         self._registered[spec.qualified_name] = spec.path
+
+    def layout(self, path: str) -> TableLayout | None:
+        if not self.exists(path):
+            return None
+        fields = self.read(path).schema.fields
+        detail = DeltaTable.forPath(self.spark, path).detail().select("properties").first()
+        return TableLayout({f.name: f.dataType.simpleString() for f in fields},
+                           {f.name: f.metadata.get("comment", "") for f in fields},
+                           dict(detail["properties"] or {}))
+
+    def evolve(self, spec: TableSpec, added: list[str]) -> None:
+        table = f"delta.`{spec.path}`"
+        current = self.layout(spec.path)
+        previous = None
+        for column in spec.columns:
+            name = quote_column(column.name)
+            if column.name in added:
+                place = f" AFTER {quote_column(previous)}" if previous else " FIRST"
+                self.spark.sql(f"ALTER TABLE {table} ADD COLUMNS ({name} {column.spark_type} "
+                               f"COMMENT {sql_string(column.comment)}{place})")
+            elif current.comments.get(column.name, "") != column.comment:
+                self.spark.sql(f"ALTER TABLE {table} ALTER COLUMN {name} COMMENT {sql_string(column.comment)}")
+            previous = column.name
+        changed = {k: v for k, v in spec.properties.items() if current.properties.get(k) != v}
+        if changed:
+            pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in changed.items())
+            self.spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({pairs})")
+
+    def rehash(self, spec: TableSpec, row_hash) -> None:
+        DeltaTable.forPath(self.spark, spec.path).update(set={"row_hash": row_hash})
 
     def read(self, path: str) -> DataFrame:
         return self.spark.read.format("delta").load(path)

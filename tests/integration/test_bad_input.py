@@ -39,6 +39,7 @@ def lh(tmp_path_factory, engine):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    lakehouse.register(base / "conf" / "sources", by="test")
     for source, records in (("cbs.account", [account("A1"), account("A2")]),
                             ("cbs.customer", [customer("C1"), customer("C2")]),
                             ("cbs.transaction", [txn("T1")])):

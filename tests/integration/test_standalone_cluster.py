@@ -86,11 +86,12 @@ def test_t1_load_on_a_standalone_cluster(cluster, tmp_path):
     d1, d2 = date(2026, 11, 1), date(2026, 11, 2)
     write_delivery(contract, tmp_path / "landing", d1, [customer("C1"), customer("C2")])
     write_delivery(contract, tmp_path / "landing", d2, [customer("C1", "13900000009")])
-    for day in (d1, d2):
-        done = subprocess.run(
-            [sys.executable, "-m", "lakehouse.cli", "run", "--date", day.isoformat(),
-             "--source", "cbs.customer", "--conf", str(tmp_path / "conf")],
-            env=env, capture_output=True, text=True, timeout=600)
+    commands = [["source", "register", str(tmp_path / "conf/sources/cbs/customer.yaml")]]
+    commands += [["run", "--date", day.isoformat(), "--source", "cbs.customer"] for day in (d1, d2)]
+    for command in commands:
+        done = subprocess.run([sys.executable, "-m", "lakehouse.cli", *command,
+                               "--conf", str(tmp_path / "conf")],
+                              env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
     table = deltalake.DeltaTable(str(tmp_path / "lakehouse/standard/near_source/cbs_customer"))
     result = deltalake.QueryBuilder().register("t", table).execute(
@@ -102,8 +103,8 @@ def test_t1_load_on_a_standalone_cluster(cluster, tmp_path):
         ("C1", "13900000009", "2026-11-02", "9999-12-31"),
         ("C2", "13800000001", "2026-11-01", "2026-11-02"),
     ]
-    # both runs were applications of the cluster, not a local engine
-    assert master_log.read_text().count("Registering app lakehouse") == 2
+    # the registration and both runs were applications of the cluster, not a local engine
+    assert master_log.read_text().count("Registering app lakehouse") == 3
 
 
 def load_project_with(env: dict, conf: Path):

@@ -37,11 +37,11 @@ def test_validate_reports_every_error_with_file_line_key_and_fix(tmp_path):
     assert done.returncode == 2
     err = " ".join(done.stderr.split())
     assert "3 problem(s)" in err
-    assert "customer.yaml, line 10: unknown key 'delimter'" in err
+    assert "customer.yaml, line 11: unknown key 'delimter'" in err
     assert "did you mean 'delimiter'?" in err
-    assert "customer.yaml, line 30: security_level must be between 1 and 5" in err
+    assert "customer.yaml, line 31: security_level must be between 1 and 5" in err
     assert "key: attributes[2].security_level" in err
-    assert "card.yaml, line 5" in err and "load_type" in err
+    assert "card.yaml, line 6" in err and "load_type" in err
 
 
 def test_tables_json_lists_layer_zone_load_type_keys_and_path(tmp_path):

@@ -44,13 +44,19 @@ SYSTEMS = """
     systems:
       - code: cbs
         name: 核心银行系统
+        owner: zhang.wei
+        certification:
+          - {event: certified, date: 2018-06-30}
 """
+REGISTRIES = ("owners.yaml", "standards.yaml", "classification.yaml")
 
 
 def minimal_project(tmp_path: Path) -> Path:
     conf = tmp_path / "conf"
     write(conf, "lakehouse.yaml", SETTINGS)
     write(conf, "systems.yaml", SYSTEMS)
+    for name in REGISTRIES:
+        shutil.copy(REPO_CONF / name, conf / name)
     return conf
 
 
@@ -290,14 +296,17 @@ def test_missing_and_empty_files_and_duplicate_systems(tmp_path):
     conf = tmp_path / "conf"
     write(conf, "systems.yaml", """
         systems:
-          - {code: cbs, name: 核心银行系统}
-          - {code: cbs, name: 重复}
+          - {code: cbs, name: 核心银行系统, owner: zhang.wei, certification: [{event: certified, date: 2020-01-01}]}
+          - {code: cbs, name: 重复, owner: zhang.wei, certification: [{event: certified, date: 2020-01-01}]}
     """)
     write(conf, "sources/cbs/customer.yaml", "")
+    for name in ("owners.yaml", "standards.yaml"):
+        shutil.copy(REPO_CONF / name, conf / name)
 
     found = [(p.file, p.line, p.key, p.message) for p in validate_project(conf)]
     assert found == [
         (str(conf / "lakehouse.yaml"), None, None, f"file not found: {conf / 'lakehouse.yaml'}"),
+        (str(conf / "classification.yaml"), None, None, f"file not found: {conf / 'classification.yaml'}"),
         (str(conf / "systems.yaml"), 3, "systems[1].code", "duplicate system code 'cbs'"),
         (str(conf / "sources/cbs/customer.yaml"), None, None, "file is empty"),
     ]
@@ -305,8 +314,7 @@ def test_missing_and_empty_files_and_duplicate_systems(tmp_path):
 
 
 def test_settings_problems_and_uri_roots(tmp_path):
-    conf = tmp_path / "conf"
-    write(conf, "systems.yaml", SYSTEMS)
+    conf = minimal_project(tmp_path)
     write(conf, "lakehouse.yaml", """
         root: s3a://bank-lake/prod
         landing: file:///mnt/landing

@@ -1,0 +1,82 @@
+"""The business metadata catalog: registered tables and columns, searchable by business meaning."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lakehouse import governance
+from lakehouse.config import Project, SourceContract
+from lakehouse.near_source import near_source_spec
+from lakehouse.value_domains import sql_string
+
+SEARCHED = ("table_name", "column_name", "name_zh", "name_en", "description", "standard_id",
+            "standard_zh", "standard_en", "standard_definition", "owner", "owner_name")
+
+
+def entries(project: Project, contract: SourceContract, version: int, registered_at: datetime) -> list[dict]:
+    """Catalog rows for a registered contract: the table (logical entity) and each column."""
+    spec = near_source_spec(contract, project.settings.root)
+    owner = project.owners.get(contract.owner)
+    department = project.departments.get(owner.department) if owner else None
+    system = project.systems[contract.system]
+    common = {
+        "source": contract.name, "registration_version": version, "table_name": spec.qualified_name,
+        "owner": contract.owner, "owner_name": owner.name if owner else None,
+        "department": department.name if department else None, "system": system.code,
+        "system_name": system.name, "registered_at": registered_at,
+    }
+    entity = contract.business_name
+    rows = [{**common, "column_name": None, "data_type": None, "is_key": None,
+             "name_zh": entity.zh if entity else None, "name_en": entity.en if entity else None,
+             "description": contract.description,
+             "security_level": max(a.security_level for a in contract.attributes)}]
+    for attribute in contract.attributes:
+        standard = project.standards.get(attribute.standard)
+        rows.append({
+            **common, "column_name": attribute.name, "data_type": attribute.type,
+            "is_key": attribute.name in contract.keys, "name_zh": attribute.business_name.zh,
+            "name_en": attribute.business_name.en, "description": None,
+            "standard_id": attribute.standard,
+            "standard_zh": standard.name.zh if standard else None,
+            "standard_en": standard.name.en if standard else None,
+            "standard_definition": standard.definition if standard else None,
+            "security_level": attribute.security_level,
+            "pi_category": attribute.pi_category or (standard.pi_category if standard else None),
+        })
+    return rows
+
+
+def search_predicate(term: str) -> str:
+    """Every word of ``term`` appears (case-insensitively) in one entry's searchable text."""
+    words = term.lower().split()
+    if not words:
+        raise ValueError("search term is empty")
+    text = "lower(concat_ws(' ', " + ", ".join(SEARCHED) + "))"
+    like = [f"{text} LIKE {sql_string('%' + _escape_like(w) + '%')} ESCAPE '!'" for w in words]
+    return " AND ".join(like)
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def rank(rows: list[dict], term: str) -> list[dict]:
+    """Exact business-name matches first, then matches in a name (not only in a definition),
+    tables before columns, then by name."""
+    wanted = term.strip().lower()
+    words = wanted.split()
+
+    def key(row: dict) -> tuple:
+        names = [(row[k] or "").lower() for k in ("name_zh", "name_en", "standard_zh", "standard_en")]
+        in_names = all(any(w in n for n in names + [(row["column_name"] or "").lower()]) for w in words)
+        return (wanted not in names, not in_names, row["column_name"] is not None, row["table_name"],
+                row["column_name"] or "")
+
+    return sorted(rows, key=key)
+
+
+def search(engine, root: str, term: str) -> list[dict]:
+    spec = governance.catalog(root)
+    if not engine.table_exists(spec):
+        return []
+    return rank(engine.rows(spec, search_predicate(term)), term)

@@ -1,0 +1,114 @@
+"""Integrity rules of the registries (owners, systems, standards, classification), on plain YAML data.
+
+Like ``checks``, each rule looks only at well-typed values; the models report the rest. Rules
+that refer to another registry get the set of names that registry defines (None when that
+file could not be read, which silences them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from .findings import Finding, did_you_mean, one_of
+
+Names = set[str] | None
+
+
+def _items(data: Mapping, list_key: str) -> Iterator[tuple[int, Mapping]]:
+    items = data.get(list_key)
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, Mapping):
+                yield index, item
+
+
+def names(data: Mapping, list_key: str, field: str) -> Names:
+    """The text values of ``field`` in the list ``list_key`` (None when the list is malformed)."""
+    if not isinstance(data.get(list_key), list):
+        return None
+    return {str(item[field]) for _, item in _items(data, list_key) if isinstance(item.get(field), str | int)}
+
+
+def _duplicates(data: Mapping, list_key: str, field: str, noun: str) -> list[Finding]:
+    first: dict[str, int] = {}
+    findings = []
+    for index, item in _items(data, list_key):
+        value = item.get(field)
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            continue
+        if value in first:
+            findings.append(Finding((list_key, index, field), f"duplicate {noun} '{value}'", value,
+                                    f"remove or rename it: {list_key}[{first[value]}] already uses it"))
+        first.setdefault(value, index)
+    return findings
+
+
+def _reference(loc: tuple, value: object, known: Names, noun: str, where: str) -> list[Finding]:
+    if not isinstance(value, str) or known is None or value in known:
+        return []
+    return [Finding(loc, f"{noun} '{value}' is not registered in {where}", value,
+                    f"register it in {where} or use one of: {one_of(sorted(known))}"
+                    f"{did_you_mean(value, known)}")]
+
+
+def owners_findings(data: Mapping) -> list[Finding]:
+    """Department codes and owner ids are unique; every owner's department exists."""
+    departments = names(data, "departments", "code")
+    findings = _duplicates(data, "departments", "code", "department code")
+    findings += _duplicates(data, "owners", "id", "owner id")
+    for index, owner in _items(data, "owners"):
+        findings += _reference(("owners", index, "department"), owner.get("department"),
+                               departments, "department", "the departments of owners.yaml")
+    return findings
+
+
+def systems_findings(data: Mapping, owners: Names) -> list[Finding]:
+    """System codes are unique; owners are registered; a replacing system exists and is another."""
+    codes = names(data, "systems", "code")
+    findings = _duplicates(data, "systems", "code", "system code")
+    for index, system in _items(data, "systems"):
+        findings += _reference(("systems", index, "owner"), system.get("owner"), owners,
+                               "owner", "owners.yaml")
+        events = system.get("certification")
+        for position, event in enumerate(events if isinstance(events, list) else []):
+            replaced_by = event.get("replaced_by") if isinstance(event, Mapping) else None
+            loc = ("systems", index, "certification", position, "replaced_by")
+            if replaced_by is not None and replaced_by == system.get("code"):
+                findings.append(Finding(loc, "a system cannot be replaced by itself", replaced_by,
+                                        "name the system that takes over, or remove replaced_by"))
+            else:
+                findings += _reference(loc, replaced_by, codes, "system", "systems.yaml")
+    return findings
+
+
+def classification_findings(data: Mapping) -> list[Finding]:
+    return _duplicates(data, "personal_information_categories", "code", "category")
+
+
+def category_levels(data: Mapping) -> dict[str, int] | None:
+    """Personal information category -> its minimum security level (None when unreadable)."""
+    if not isinstance(data.get("personal_information_categories"), list):
+        return None
+    return {item["code"]: item["min_security_level"]
+            for _, item in _items(data, "personal_information_categories")
+            if isinstance(item.get("code"), str) and isinstance(item.get("min_security_level"), int)}
+
+
+def standards_findings(data: Mapping, owners: Names, categories: dict[str, int] | None) -> list[Finding]:
+    """Standard ids are unique; owners and categories exist; a category's minimum level is kept."""
+    findings = _duplicates(data, "standards", "id", "standard id")
+    for index, standard in _items(data, "standards"):
+        findings += _reference(("standards", index, "owner"), standard.get("owner"), owners,
+                               "owner", "owners.yaml")
+        category = standard.get("pi_category")
+        if categories is None or not isinstance(category, str):
+            continue
+        findings += _reference(("standards", index, "pi_category"), category, set(categories),
+                               "personal information category", "classification.yaml")
+        level, floor = standard.get("min_security_level"), categories.get(category)
+        if isinstance(level, int) and floor is not None and level < floor:
+            findings.append(Finding(
+                ("standards", index, "min_security_level"),
+                f"min_security_level {level} is below {floor}, the minimum for {category} data",
+                level, f"raise it to at least {floor} (classification.yaml), or change pi_category"))
+    return findings

@@ -1,0 +1,86 @@
+"""Certification events of source systems: appended to ``systems.yaml`` and to the governance log.
+
+The YAML keeps the whole history (comments and layout preserved), so the past is never
+edited away; ``governance.system_events`` records who recorded which event and when.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from lakehouse import governance
+from lakehouse.config import Project, load_project
+from lakehouse.config.findings import did_you_mean, one_of
+from lakehouse.config.project import SYSTEMS_FILE
+from lakehouse.config.registries import DECERTIFICATION_REASONS
+from lakehouse.errors import ConfigError, Problem
+
+
+def decertify(project: Project, engine, code: str, reason: str, effective: date, by: str,
+              replaced_by: str | None = None, note: str = "") -> dict:
+    """Record that system ``code`` stops being certified on ``effective``; returns the event."""
+    path = project.file(SYSTEMS_FILE)
+    problems = _problems(project, code, reason, effective, replaced_by, path)
+    if problems:
+        raise ConfigError(f"cannot decertify system {code!r}", problems)
+    event = {"event": "decertified", "date": effective, "by": by, "reason": reason}
+    if replaced_by:
+        event["replaced_by"] = replaced_by
+    if note:
+        event["note"] = note
+    _append_event(path, code, event)
+    engine.append_rows(governance.system_events(project.settings.root), [{
+        "system": code, "event": "decertified", "effective_date": effective, "reason": reason,
+        "replaced_by": replaced_by, "decided_by": by, "note": note or None,
+        "recorded_at": datetime.now(),
+    }])
+    return event
+
+
+def _problems(project: Project, code: str, reason: str, effective: date, replaced_by: str | None,
+              path: Path) -> list[Problem]:
+    systems = project.systems
+    if code not in systems:
+        return [Problem(f"system '{code}' is not registered", str(path), value=code,
+                        fix=f"use one of: {one_of(systems)}{did_you_mean(code, systems)}")]
+    problems = []
+    if reason not in DECERTIFICATION_REASONS:
+        problems.append(Problem(f"reason '{reason}' is not one of {one_of(DECERTIFICATION_REASONS)}",
+                                key="--reason", value=reason,
+                                fix=f"use --reason {' | '.join(DECERTIFICATION_REASONS)}"))
+    if replaced_by is not None and (replaced_by not in systems or replaced_by == code):
+        problems.append(Problem(f"replacing system '{replaced_by}' must be another registered system",
+                                str(path), key="--replaced-by", value=replaced_by,
+                                fix=f"register it in {path} first, or use one of: "
+                                    f"{one_of(c for c in systems if c != code)}"))
+    latest = systems[code].certification[-1]
+    if latest.event == "decertified":
+        problems.append(Problem(f"system '{code}' is already decertified since {latest.date}",
+                                str(path), value=code, fix="nothing to do"))
+    elif effective < latest.date:
+        problems.append(Problem(f"the decertification date {effective} is before the latest event "
+                                f"({latest.event} on {latest.date})", key="--date",
+                                value=effective.isoformat(), fix=f"use a date on or after {latest.date}"))
+    return problems
+
+
+def _append_event(path: Path, code: str, event: dict) -> None:
+    """Append ``event`` to the system's certification list, keeping the file's comments."""
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    original = path.read_text(encoding="utf-8")
+    tree = yaml.load(original)
+    system = next(s for s in tree["systems"] if s.get("code") == code)
+    system["certification"].append(CommentedMap(event))
+    with path.open("w", encoding="utf-8") as out:
+        yaml.dump(tree, out)
+    try:
+        load_project(path.parent)
+    except ConfigError:
+        path.write_text(original, encoding="utf-8")
+        raise
