@@ -49,8 +49,10 @@ def validate(conf: Path = CONF) -> None:
             err_console.print(f"  - {problem.render()}", markup=False, highlight=False)
         raise typer.Exit(2)
     lh = _lakehouse(conf)
-    console.print(f"[green]ok[/green]: {len(lh.project.systems)} systems, "
-                  f"{len(lh.project.sources)} source contracts in {conf}")
+    project = lh.project
+    console.print(f"[green]ok[/green]: {len(project.owners)} owners, {len(project.systems)} systems, "
+                  f"{len(project.standards)} data standards, {len(project.sources)} source "
+                  f"contracts in {conf}")
 
 
 @app.command()
@@ -185,6 +187,8 @@ def print_checks(decision) -> None:
 def _evidence(evidence: dict) -> str:
     parts = []
     for key, value in evidence.items():
+        if key == "contract_hash":
+            value = f"{value[:12]}…"
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
         parts.append(f"{key}: {value}")

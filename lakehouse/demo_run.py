@@ -69,7 +69,7 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
                      str(lh.engine.count(spec, current)))
     console.print(rows)
     finished = time.perf_counter()
-    console.print(f"generated deliveries in {generated - began:.1f}s, loaded in "
+    console.print(f"generated deliveries and registered sources in {generated - began:.1f}s, loaded in "
                   f"{finished - generated:.1f}s; lakehouse root: {lh.root}")
     console.print("next: `lakehouse tables`, or query the Delta tables under the root with Spark")
     return all(s.ok for s in summaries)

@@ -143,7 +143,7 @@ def register(project: Project, engine: Engine, contracts: list[SourceContract], 
         else:
             engine.ensure_table(spec)
         version = previous.version + 1 if previous else 1
-        notes = ([f"first registration"] if previous is None else []) + notes + [
+        notes = (["first registration"] if previous is None else []) + notes + [
             f"security level of {c or 'the table'} {'raised' if new > old else 'lowered'} {old} -> {new}"
             for c, old, new in changed_levels]
         registrations.append({
