@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.attribute_types import AttributeType
-from lakehouse.config.findings import did_you_mean
+from lakehouse.config.findings import did_you_mean, key_path
 from lakehouse.config.project import CLASSIFICATION_FILE, OWNERS_FILE, STANDARDS_FILE, SYSTEMS_FILE
 from lakehouse.errors import Problem, TerminalError
 
@@ -52,9 +52,8 @@ def _result(check: str, problems: list[Problem], evidence: dict) -> CheckResult:
 
 def _at(contract: SourceContract, *loc: str | int, **problem) -> Problem:
     """A problem located at key path ``loc`` of the contract's file."""
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     return Problem(file=str(contract.source_file or contract.name), line=contract.line_of(*loc),
-                   key=key or None, **problem)
+                   key=key_path(loc) or None, **problem)
 
 
 def check_owner(project: Project, contract: SourceContract) -> CheckResult:

@@ -30,6 +30,9 @@ def domain_sql(column: str, domain: ValueDomain) -> str:
 def profile_expressions(contract: SourceContract, standards: dict[str, DataStandard]) -> dict[str, str]:
     """Metric name -> aggregate SQL expression over the delivered rows."""
     expressions = {"rows": "count(1)"}
+    if contract.keys:
+        keys = ", ".join(vd.quote_column(k) for k in contract.keys)
+        expressions["duplicate_keys"] = f"count(1) - count(DISTINCT struct({keys}))"
     for attribute in contract.attributes:
         column = vd.quote_column(attribute.name)
         expressions[f"nulls.{attribute.name}"] = f"count_if({column} IS NULL)"
@@ -46,8 +49,7 @@ def profile_expressions(contract: SourceContract, standards: dict[str, DataStand
 
 
 def summarize(contract: SourceContract, metrics: dict[str, int], rows_in: int, quarantined: int,
-              duplicate_keys: int, control: dict, received_at: datetime | None,
-              data_date: date) -> dict:
+              control: dict, received_at: datetime | None, data_date: date) -> dict:
     """The admission evidence of the quality check, by dimension."""
 
     def by_prefix(prefix: str, names: set[str] | None = None) -> dict[str, int]:
@@ -66,7 +68,7 @@ def summarize(contract: SourceContract, metrics: dict[str, int], rows_in: int, q
         "completeness": {"required_nulls": by_prefix("nulls.", required),
                          "nulls": by_prefix("nulls."),
                          "row_count_matches_control": control.get("row_count")},
-        "uniqueness": {"keys": list(contract.keys), "duplicate_keys": duplicate_keys},
+        "uniqueness": {"keys": list(contract.keys), "duplicate_keys": int(metrics.get("duplicate_keys", 0))},
         "validity": {"unparseable_rows": quarantined, "domain_violations": by_prefix("domain."),
                      "length_violations": by_prefix("length.")},
         "accuracy": {"control_totals": control},

@@ -130,9 +130,8 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
         except BaseException:
             _unstage(staging)
             raise
-        duplicates = sum(1 for p in blocking if p.message.startswith("duplicate key"))
         profile = delivery_profile.summarize(contract, metrics, parsed.rows_in, len(parsed.rejected),
-                                             duplicates, control, landed.received_at, data_date)
+                                             control, landed.received_at, data_date)
     checks["quality"] = admission.check_quality(profile, blocking)
     decision = admission.Decision(contract.name, data_date, contract.content_hash,
                                   registered.version if registered else None, checks)

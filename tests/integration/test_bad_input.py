@@ -6,6 +6,7 @@ load of D1 and checks the error text, the load log and that the target table did
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import date
@@ -127,6 +128,15 @@ def test_duplicate_and_null_keys(lh):
     path = data_path(lh, "cbs.account")
     assert f"{path}, line 5, column account_id: key column account_id is empty" in message
     assert "duplicate key (account_id) = 'A1' on lines 2, 4" in message
+    assert message.startswith(f"delivery {path} for cbs.account on 2026-11-02 was refused "
+                              "admission: quality check failed")
+    [quality] = lh.engine.rows(governance.admission_log(lh.root),
+                               "source = 'cbs.account' AND data_date = DATE'2026-11-02' AND "
+                               "check_name = 'quality' AND decision = 'rejected'",
+                               order_by=["decided_at"])[-1:]
+    evidence = json.loads(quality["evidence"])
+    assert evidence["uniqueness"] == {"keys": ["account_id"], "duplicate_keys": 1}
+    assert evidence["completeness"]["required_nulls"] == {"account_id": 1}
 
 
 def test_date_in_path_is_not_the_run_date(lh):
