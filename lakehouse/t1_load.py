@@ -83,7 +83,7 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
         sha = landed.sha256
         parsed, staging = _admit(ctx, contract, spec, data_date, data_file, control_file, landed, result)
         frozen = _frozen_keys(contract, parsed)
-        _write(ctx, contract, spec, parsed, staging, data_date, frozen)
+        _write(ctx, contract, spec, parsed, staging, data_date, frozen, result.admission)
         result.rows_loaded = parsed.rows_loaded
         result.table_version = ctx.engine.version(spec)
         result.status = "succeeded"
@@ -263,7 +263,7 @@ def _unstage(staging: str) -> None:
 
 
 def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str, data_date: date,
-           frozen: list[tuple]) -> None:
+           frozen: list[tuple], admitted: dict | None) -> None:
     engine = ctx.engine
     quarantine = governance.quarantine(ctx.root)
     now = datetime.now()
@@ -274,8 +274,9 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
             "run_id": ctx.run_id, "file_name": Path(parsed.file).name, "line": row.line,
             "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
         } for row in parsed.rejected], earlier)
+    # the admission's quality measurement is published with the data, in the load's commit
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
-                "operation": f"{contract.load_type} load"}
+                "operation": f"{contract.load_type} load", "admission": admitted}
     if contract.load_type == "zipper":
         engine.load_zipper(spec, staging, data_date, metadata, frozen)
     else:

@@ -104,6 +104,9 @@ def test_quality_is_measured_and_published_without_blocking(lakehouse, capsys, m
     assert evidence["validity"]["length_violations"] == {"customer_name": 1}
     assert evidence["uniqueness"] == {"keys": ["customer_id"], "duplicate_keys": 0}
     assert evidence["accuracy"]["control_totals"]["row_count"] is True
+    [published] = [m for m in lh.engine.delta.commit_metadata(lh.table("cbs.customer").path)
+                   if m.get("data_date") == "2026-11-01"]
+    assert published["admission"] == evidence  # published with the data, in the load's commit
 
     decision = lh.check_source("cbs.customer", D1)
     assert decision.admitted and decision.registration_version == 1
@@ -190,3 +193,24 @@ def test_catalog_search_finds_columns_by_business_meaning_in_chinese_and_english
     assert (card[0]["table_name"], card[0]["column_name"]) == ("near_source.ccs_card", None)
     assert lh.search("身份证")[0]["standard_id"] == "DS-PTY-0003"
     assert lh.search("no such thing") == []
+
+
+def test_cli_lists_sources_and_searches_the_catalog(lakehouse, monkeypatch):
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(cli, "_lakehouse", lambda conf: lakehouse)
+    monkeypatch.setattr(cli.console, "width", 300)
+    edit(lakehouse.contract("ccs.card").source_file, "    security_level: 1\n", "    security_level: 2\n")
+    lakehouse.project = Lakehouse(lakehouse.conf_dir, engine=lakehouse.engine).project
+    runner = CliRunner()
+    listed = runner.invoke(cli.app, ["source", "list"])
+    assert listed.exit_code == 0, listed.output
+    lines = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if "│" in line}
+    assert "li.na" in lines["cbs.customer"] and "registered" in lines["cbs.customer"]
+    assert "changed or unregistered" in lines["ccs.card"]  # edited since registration
+
+    found = runner.invoke(cli.app, ["catalog", "search", "Card number"])
+    assert found.exit_code == 0, found.output
+    assert "near_source.ccs_card │ card_no" in found.output and "DS-AGT-0101 卡号" in found.output
+    missing = runner.invoke(cli.app, ["catalog", "search", "no such thing"])
+    assert missing.exit_code == 1
