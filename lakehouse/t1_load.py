@@ -122,7 +122,10 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
         blocking = [Problem(exc.summary, str(data_file)), *exc.problems]
     if parsed is not None:
         result.rows_in, result.rows_quarantined = parsed.rows_in, len(parsed.rejected)
-        control, blocking = _delivery_problems(contract, parsed, data_date, control_file)
+        try:
+            control, blocking = _delivery_problems(contract, parsed, data_date, control_file)
+        except DeliveryError as exc:  # an unreadable control file
+            control, blocking = {}, [Problem(exc.summary, str(control_file)), *exc.problems]
         staging = _stage(ctx, contract, parsed)
         try:
             metrics = ctx.engine.measure(staging, spec, delivery_profile.profile_expressions(

@@ -156,6 +156,17 @@ def test_control_file_for_another_date(lh):
     assert "control file is for data date 2026-11-01, the run is for 2026-11-02" in message
 
 
+def test_malformed_control_file_is_a_failed_quality_check(lh):
+    write_delivery(lh.contract("cbs.account"), lh.settings.landing, D2, [account("A1")])
+    control = lh.settings.landing + "/cbs/20261102/account_20261102.ctl"
+    with open(control, "w") as handle:
+        handle.write("data_date=20261102\nrow_count=one\n")
+    message = failed_load(lh, "cbs.account")
+    assert "refused admission: quality check failed" in message
+    assert f"control file {control} is malformed" in message
+    assert f"{control}, line 2: row_count is not a whole number" in message
+
+
 def test_malformed_rows_are_quarantined_and_counted(lh):
     path = data_path(lh, "cbs.transaction")
     lines = [
