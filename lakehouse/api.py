@@ -123,6 +123,18 @@ class Lakehouse:
         return registration.register(self.project, self.engine, self.contracts_at(path),
                                      self.today(), by or getpass.getuser(), reason)
 
+    def static_admission(self) -> list[admission.AdmissionRejected]:
+        """The contracts that would be refused by a static check today (no Spark needed)."""
+        refusals = []
+        for contract in self.project.sources.values():
+            checks = admission.static_checks(self.project, contract, self.today(),
+                                             require_registration=False)
+            decision = admission.Decision(contract.name, self.today(), contract.content_hash, None,
+                                          {**checks, "quality": admission.check_quality(None, [])})
+            if decision.failed:
+                refusals.append(decision.rejection(f"contract {contract.name}"))
+        return refusals
+
     def check_source(self, name: str, data_date: date | None = None) -> admission.Decision:
         """The six checks for ``name`` on ``data_date`` (default: yesterday); quality comes from
         the latest admission decision on that date's delivery, if there is one."""

@@ -49,6 +49,11 @@ def validate(conf: Path = CONF) -> None:
             err_console.print(f"  - {problem.render()}", markup=False, highlight=False)
         raise typer.Exit(2)
     lh = _lakehouse(conf)
+    refusals = lh.static_admission()
+    for refusal in refusals:
+        err_console.print(refusal.render(), markup=False, highlight=False)
+    if refusals:
+        raise typer.Exit(2)
     project = lh.project
     console.print(f"[green]ok[/green]: {len(project.owners)} owners, {len(project.systems)} systems, "
                   f"{len(project.standards)} data standards, {len(project.sources)} source "

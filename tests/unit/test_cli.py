@@ -44,6 +44,18 @@ def test_validate_reports_every_error_with_file_line_key_and_fix(tmp_path):
     assert "card.yaml, line 6" in err and "load_type" in err
 
 
+def test_validate_reports_contracts_that_admission_would_refuse(tmp_path):
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    card = tmp_path / "conf/sources/ccs/card.yaml"
+    card.write_text(card.read_text(encoding="utf-8").replace("owner: wang.fang", "owner: nobody"),
+                    encoding="utf-8")
+    done = lakehouse("validate", "--conf", str(tmp_path / "conf"))
+    assert done.returncode == 2
+    err = " ".join(done.stderr.split())
+    assert "contract ccs.card was refused admission: owner check failed" in err
+    assert f"{card}, line 5: owner 'nobody' is not in the owners registry" in err
+
+
 def test_tables_json_lists_layer_zone_load_type_keys_and_path(tmp_path):
     done = lakehouse("tables", "--json", env={"LAKEHOUSE_ROOT": str(tmp_path / "root")})
     assert done.returncode == 0, done.stderr
