@@ -172,7 +172,7 @@ def check_classification(project: Project, contract: SourceContract) -> CheckRes
                         f"{attribute.security_level}; {because} at least {floor}",
                 fix=f"set security_level: {floor} or higher (levels are defined in "
                     f"{project.file(CLASSIFICATION_FILE)})"))
-    table_level = max(levels.values())
+    table_level = contract.table_level
     return _result("classification", problems, {
         "table_level": table_level, "level_name": classification.level(table_level).name,
         "attributes": levels})

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from lakehouse import admission, catalog, governance, registration, system_lifecycle
 from lakehouse.config import SourceContract, load_project, validate_project
@@ -59,9 +58,13 @@ class Lakehouse:
     def root(self) -> str:
         return self.settings.root
 
+    def today(self) -> date:
+        """Today in the configured time zone."""
+        return datetime.now(self.settings.tzinfo).date()
+
     def yesterday(self) -> date:
         """Data date of today's T-1 batch in the configured time zone."""
-        return datetime.now(ZoneInfo(self.settings.timezone)).date() - timedelta(days=1)
+        return self.today() - timedelta(days=1)
 
     def contract(self, name: str):
         if name not in self.project.sources:
@@ -101,8 +104,6 @@ class Lakehouse:
         return summary
 
     # -- governance: registration, admission, catalog, system lifecycle -----------------------
-    def today(self) -> date:
-        return datetime.now(self.settings.tzinfo).date()
 
     def contracts_at(self, path: str | Path) -> list[SourceContract]:
         """The project's contracts in the file or folder ``path``."""
@@ -169,7 +170,7 @@ class Lakehouse:
             overview.append({
                 "source": name, "owner": contract.owner, "system": system.code,
                 "certified": system.certified_on(today), "load_type": contract.load_type,
-                "level": max(a.security_level for a in contract.attributes),
+                "level": contract.table_level,
                 "version": registered.version if registered else None,
                 "registered_at": registered.registered_at if registered else None,
                 "current": bool(registered and registered.content_hash == contract.content_hash),

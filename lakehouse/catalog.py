@@ -29,7 +29,7 @@ def entries(project: Project, contract: SourceContract, version: int, registered
     rows = [{**common, "column_name": None, "data_type": None, "is_key": None,
              "name_zh": entity.zh if entity else None, "name_en": entity.en if entity else None,
              "description": contract.description,
-             "security_level": max(a.security_level for a in contract.attributes)}]
+             "security_level": contract.table_level}]
     for attribute in contract.attributes:
         standard = project.standards.get(attribute.standard)
         rows.append({

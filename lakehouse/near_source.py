@@ -32,7 +32,6 @@ def near_source_spec(contract, root: str) -> TableSpec:
         columns.append(Column("data_date", "date", "数据日期 / data date", nullable=False))
         partition_by = ("data_date",)
         storage = {}
-    level = max(a.security_level for a in contract.attributes)
     return TableSpec(
         name=contract.table_name,
         zone=ZONE,
@@ -46,7 +45,7 @@ def near_source_spec(contract, root: str) -> TableSpec:
         properties={
             "lakehouse.source": contract.name,
             "lakehouse.owner": contract.owner,
-            "lakehouse.security_level": str(level),
+            "lakehouse.security_level": str(contract.table_level),
             "lakehouse.load_type": contract.load_type,
             "lakehouse.keys": ",".join(contract.keys),
             **storage,

@@ -42,13 +42,15 @@ def latest_registrations(engine: Engine, root: str) -> dict[str, admission.Regis
     return latest
 
 
-def registered_levels(engine: Engine, root: str, source: str) -> dict[str | None, int]:
-    """Column (None for the table) -> security level as last registered."""
+def registered_levels(engine: Engine, root: str) -> dict[str, dict[str | None, int]]:
+    """Source -> column (None for the table) -> security level as last registered."""
     spec = governance.catalog(root)
     if not engine.table_exists(spec):
         return {}
-    where = f"source = '{source}'"
-    return {row["column_name"]: row["security_level"] for row in engine.rows(spec, where)}
+    levels: dict[str, dict[str | None, int]] = {}
+    for row in engine.rows(spec):
+        levels.setdefault(row["source"], {})[row["column_name"]] = row["security_level"]
+    return levels
 
 
 def schema_changes(spec: TableSpec, layout: TableLayout | None, contract: SourceContract
@@ -58,7 +60,7 @@ def schema_changes(spec: TableSpec, layout: TableLayout | None, contract: Source
         return [], [f"created table {spec.qualified_name}"], []
     problems: list[Problem] = []
     where = str(contract.source_file or contract.name)
-    wanted = {c.name: c.spark_type for c in spec.columns}
+    wanted = spec.column_types
     for name, spark_type in layout.types.items():
         if name not in wanted:
             problems.append(Problem(
@@ -103,7 +105,7 @@ def _attribute_line(contract: SourceContract, name: str) -> int | None:
 def level_changes(contract: SourceContract, before: dict[str | None, int]) -> list[tuple[str | None, int, int]]:
     """(column or None for the table, old level, new level) for every changed level."""
     after: dict[str | None, int] = {a.name: a.security_level for a in contract.attributes}
-    after[None] = max(after.values())
+    after[None] = contract.table_level
     return [(column, before[column], level) for column, level in after.items()
             if column in before and before[column] != level]
 
@@ -113,6 +115,7 @@ def register(project: Project, engine: Engine, contracts: list[SourceContract], 
     """Register each contract (new version if changed); records are written in one go."""
     root = project.settings.root
     latest = latest_registrations(engine, root)
+    levels_before = registered_levels(engine, root)
     now = datetime.now()
     results, registrations, entries, levels = [], [], [], []
     for contract in contracts:
@@ -122,8 +125,9 @@ def register(project: Project, engine: Engine, contracts: list[SourceContract], 
             continue
         checks = admission.static_checks(project, contract, today, require_registration=False)
         spec = near_source_spec(contract, root)
-        added, notes, problems = schema_changes(spec, engine.table_layout(spec), contract)
-        changed_levels = level_changes(contract, registered_levels(engine, root, contract.name))
+        layout = engine.table_layout(spec)
+        added, notes, problems = schema_changes(spec, layout, contract)
+        changed_levels = level_changes(contract, levels_before.get(contract.name, {}))
         if changed_levels and not reason:
             described = ", ".join(f"{c or 'table'} {old} -> {new}" for c, old, new in changed_levels)
             problems.append(Problem(
@@ -138,10 +142,10 @@ def register(project: Project, engine: Engine, contracts: list[SourceContract], 
             results.append(RegistrationResult(contract.name, REFUSED, error=admission.AdmissionRejected(
                 f"registration of {contract.name} was refused: {names} failed", failed)))
             continue
-        if engine.table_exists(spec):
-            engine.evolve_table(spec, added)
-        else:
+        if layout is None:
             engine.ensure_table(spec)
+        else:
+            engine.evolve_table(spec, layout, added)
         version = previous.version + 1 if previous else 1
         notes = (["first registration"] if previous is None else []) + notes + [
             f"security level of {c or 'the table'} {'raised' if new > old else 'lowered'} {old} -> {new}"

@@ -46,6 +46,11 @@ class TableSpec:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def column_types(self) -> dict[str, str]:
+        """Column name -> Spark SQL type."""
+        return {c.name: c.spark_type for c in self.columns}
+
     def describe(self) -> dict:
         return {
             "name": self.qualified_name,

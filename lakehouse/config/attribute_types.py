@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from .findings import did_you_mean, invalid
 
@@ -66,3 +69,7 @@ def try_parse_type(value: object) -> AttributeType | None:
         return parse_type(value)
     except ValueError:
         return None
+
+
+TypeName = Annotated[str, AfterValidator(lambda text: str(parse_type(text)))]
+"""A declared type, checked and written canonically (``decimal( 18 , 2 )`` -> ``decimal(18,2)``)."""

@@ -10,11 +10,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Problem
-from . import checks
+from . import checks, registry_checks
 from .fields import URI_SCHEME
 from .findings import Finding, key_path
 from .messages import findings_from
-from . import registry_checks
 from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
     CLASSIFICATION_FILE,
@@ -27,6 +26,7 @@ from .project import (
 )
 from .registries import Classification, OwnerRegistry, StandardRegistry, SystemRegistry
 from .yaml_source import YamlSource, read_yaml
+
 ENV_OVERRIDES = {
     ("root",): "LAKEHOUSE_ROOT",
     ("landing",): "LAKEHOUSE_LANDING",

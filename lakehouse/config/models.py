@@ -6,15 +6,15 @@ import datetime as dt
 import hashlib
 import json
 import re
-from pathlib import Path, PurePosixPath
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from . import checks
-from .attribute_types import AttributeType, parse_type
+from .attribute_types import AttributeType, TypeName, parse_type
 from .fields import DATA_DATE, ConfValue, DateFormat, Identifier, LandingPath, PiCategory, SystemCode, Text
 from .findings import Finding, did_you_mean, invalid, key_path
 
@@ -89,7 +89,7 @@ class Attribute(_Model):
     """One column of a source entity, with the metadata admission requires."""
 
     name: Identifier = Field(description="the column name, e.g. customer_id")
-    type: str = Field(description="string, integer, boolean, date, timestamp or decimal(p,s)")
+    type: TypeName = Field(description="string, integer, boolean, date, timestamp or decimal(p,s)")
     nullable: bool = True
     business_name: BusinessName = Field(description="{zh: ..., en: ...}")
     security_level: int = Field(ge=1, le=5, description="data security level 1 to 5")
@@ -98,11 +98,6 @@ class Attribute(_Model):
     standard: Text = Field(description="the data standard it follows, e.g. DS-PTY-0001")
     width: int | None = Field(None, gt=0, description="field length in bytes (fixed-width only)")
     format: DateFormat | None = Field(None, description="strptime format for this date/timestamp column")
-
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        return str(parse_type(value))
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Self:
@@ -246,3 +241,8 @@ class SourceContract(_Model):
     @property
     def key_attributes(self) -> list[Attribute]:
         return [self.attribute(key) for key in self.keys]
+
+    @property
+    def table_level(self) -> int:
+        """The table's security level: its highest attribute level."""
+        return max(a.security_level for a in self.attributes)

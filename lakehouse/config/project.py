@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .models import SourceContract, Settings, _Model
+from .models import Settings, SourceContract, _Model
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
 
 SETTINGS_FILE = "lakehouse.yaml"

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .attribute_types import AttributeType, parse_type
+from .attribute_types import AttributeType, TypeName, parse_type
 from .fields import PiCategory, SystemCode, Text
 from .findings import invalid
 from .models import BusinessName, _Model
@@ -171,18 +171,13 @@ class DataStandard(_Model):
     id: Text = Field(description="standard id, e.g. DS-PTY-0001")
     name: BusinessName = Field(description="{zh: ..., en: ...}")
     definition: Text = Field(description="what the data element means")
-    data_type: str = Field(description="string, integer, boolean, date, timestamp or decimal(p,s)")
+    data_type: TypeName = Field(description="string, integer, boolean, date, timestamp or decimal(p,s)")
     length: int | None = Field(None, gt=0, description="maximum length in characters (string only)")
     domain: ValueDomain | None = None
     owner: Text = Field(description="the standard owner's id in owners.yaml")
     min_security_level: int = Field(ge=1, le=5, description="lowest security level data of this kind may carry")
     pi_category: PiCategory | None = Field(None, description="personal financial information category C1-C3")
     status: Literal["published", "draft", "retired"] = "published"
-
-    @field_validator("data_type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        return str(parse_type(value))
 
     @model_validator(mode="after")
     def _length_for_strings(self) -> DataStandard:

@@ -24,6 +24,11 @@ def _sql_date(value: date) -> str:
     return f"DATE'{value.isoformat()}'"
 
 
+def _hashed_attributes(spec: TableSpec) -> list[str]:
+    """The columns a zipper row hash covers: all but the keys and the zipper columns."""
+    return [c.name for c in spec.columns if c.name not in spec.keys and c.name not in ZIPPER_COLUMNS]
+
+
 class Engine:
     """Spark session plus Delta operations, created lazily on first use."""
 
@@ -85,16 +90,14 @@ class Engine:
         """The existing table's column types, comments and properties (None if it does not exist)."""
         return self.delta.layout(spec.path)
 
-    def evolve_table(self, spec: TableSpec, added: list[str]) -> None:
-        """Bring an existing table to ``spec``: add the ``added`` columns (nullable, in spec
-        order), and set every column comment and table property. A zipper table's row hashes
-        are recomputed when columns are added, so the next load sees no spurious change."""
-        self.delta.evolve(spec, added)
+    def evolve_table(self, spec: TableSpec, layout: TableLayout, added: list[str]) -> None:
+        """Bring an existing table, now laid out as ``layout``, to ``spec``: add the ``added``
+        columns (nullable, in spec order), and set every changed column comment and table
+        property. A zipper table's row hashes are recomputed when columns are added, so the
+        next load sees no spurious change."""
+        self.delta.evolve(spec, layout, added)
         if added and spec.load_type == "zipper":
-            keys = list(spec.keys)
-            attributes = [c.name for c in spec.columns if c.name not in keys and c.name not in ZIPPER_COLUMNS]
-            types = {c.name: c.spark_type for c in spec.columns}
-            self.delta.rehash(spec, row_hash(attributes, types))
+            self.delta.rehash(spec, row_hash(_hashed_attributes(spec), spec.column_types))
 
     def measure(self, staged_path: str, spec: TableSpec, expressions: dict[str, str]) -> dict[str, Any]:
         """Aggregate SQL ``expressions`` over a staged extract, in one scan."""
@@ -117,7 +120,7 @@ class Engine:
     # -- near-source loads -------------------------------------------------------------------
     def _staged(self, staged_path: str, spec: TableSpec):
         frame = self.spark.read.parquet(staged_path)
-        types = {c.name: c.spark_type for c in spec.columns}
+        types = spec.column_types
         return frame.select(*[frame[c].cast(types[c]).alias(c) for c in frame.columns])
 
     def load_partition(self, spec: TableSpec, staged_path: str, data_date: date,
@@ -150,9 +153,8 @@ class Engine:
         loaded = self.zipper_loaded_dates(spec)
         window = ZipperWindow.around(data_date, loaded)
         keys = list(spec.keys)
-        attributes = [c.name for c in spec.columns
-                      if c.name not in keys and c.name not in ZIPPER_COLUMNS]
-        types = {c.name: c.spark_type for c in spec.columns}
+        attributes = _hashed_attributes(spec)
+        types = spec.column_types
         extract = self._staged(staged_path, spec)
         hashed = row_hash(attributes, types)
         current = self.delta.read(spec.path)

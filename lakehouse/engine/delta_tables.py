@@ -75,9 +75,8 @@ class DeltaTables:
                            {f.name: f.metadata.get("comment", "") for f in fields},
                            dict(detail["properties"] or {}))
 
-    def evolve(self, spec: TableSpec, added: list[str]) -> None:
+    def evolve(self, spec: TableSpec, current: TableLayout, added: list[str]) -> None:
         table = f"delta.`{spec.path}`"
-        current = self.layout(spec.path)
         previous = None
         for column in spec.columns:
             name = quote_column(column.name)
