@@ -15,6 +15,7 @@ from lakehouse.config.project import SOURCES_DIR
 from lakehouse.engine import Engine
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.near_source import near_source_spec
+from lakehouse.quality.readmission import Readmission
 from lakehouse.registration import RegistrationResult, latest_registrations
 from lakehouse.t1_load import LoadContext, LoadResult, load_source
 from lakehouse.tables import TableSpec
@@ -33,6 +34,16 @@ class RunSummary:
     @property
     def failed(self) -> list[LoadResult]:
         return [r for r in self.results if r.status != "succeeded"]
+
+
+@dataclass
+class QualityReport:
+    data_date: date
+    scorecard: list[dict]
+    html: Path
+    data_docs: Path
+    failed: list[dict]  # the failed rule results of the date
+    statuses: list[dict]  # the latest promotion decision per table
 
 
 class Lakehouse:
@@ -80,14 +91,14 @@ class Lakehouse:
     def tables(self) -> list[TableSpec]:
         """Every table the framework writes, near-source and governance."""
         specs = [near_source_spec(c, self.root) for c in self.project.sources.values()]
-        return specs + governance.all_specs(self.root)
+        return specs + governance.all_specs(self.root, [c.table_name for c in self.project.sources.values()])
 
     def run(self, data_date: date | None = None, sources: list[str] | None = None,
             file: Path | None = None) -> RunSummary:
         """Land and load the deliveries of ``data_date`` (default: yesterday) for the sources."""
         data_date = data_date or self.yesterday()
         names = sources or list(self.project.sources)
-        contracts = [self.contract(n) for n in names]
+        contracts = self._in_reference_order([self.contract(n) for n in names])
         if file is not None and len(contracts) != 1:
             raise ConfigError("--file needs exactly one --source", [Problem(
                 "a delivered file belongs to one source", key="--source",
@@ -102,6 +113,80 @@ class Lakehouse:
         finally:
             ctx.flush()
         return summary
+
+    def _in_reference_order(self, contracts: list[SourceContract]) -> list[SourceContract]:
+        """``contracts`` with the tables that reference rules look up loaded before their users."""
+        from lakehouse.quality.assessment import referenced_tables
+
+        by_table = {c.table_name: c for c in contracts}
+        ordered: list[SourceContract] = []
+
+        def visit(contract: SourceContract, path: tuple[str, ...]) -> None:
+            if contract in ordered or contract.table_name in path:
+                return  # done, or a reference cycle: keep the given order
+            for table in sorted(referenced_tables(self.project, contract)):
+                if table in by_table:
+                    visit(by_table[table], (*path, contract.table_name))
+            ordered.append(contract)
+
+        for contract in contracts:
+            visit(contract, ())
+        return ordered
+
+    # -- quality -------------------------------------------------------------------------------
+
+    def promotion(self, source: str, data_date: date) -> dict | None:
+        """The latest promotion decision on ``source``'s table for ``data_date`` (None if the
+        date has not been validated): ``promotable`` is false when a fail rule failed."""
+        spec, status = self.table(source), governance.quality_status(self.root)
+        if not self.engine.table_exists(status):
+            return None
+        rows = self.engine.rows(status, f"table_name = '{spec.qualified_name}' AND "
+                                        f"data_date = DATE'{data_date}'", order_by=["decided_at"])
+        return rows[-1] if rows else None
+
+    def quality_report(self, data_date: date, table: str | None = None, days: int = 14) -> QualityReport:
+        """The scorecard of ``data_date`` (one table or all), an HTML report with the trend over
+        the ``days`` dates up to it, and the Great Expectations Data Docs."""
+        from lakehouse.quality import ge_adapter, report
+
+        since = data_date - timedelta(days=days - 1)
+        window = f"data_date BETWEEN DATE'{since}' AND DATE'{data_date}'"
+        if table is not None:
+            table = self._qualified(table)
+            window += f" AND table_name = '{table}'"
+        day = window.replace(f"BETWEEN DATE'{since}' AND DATE'{data_date}'", f"= DATE'{data_date}'")
+
+        def read(spec, where):
+            return self.engine.rows(spec, where) if self.engine.table_exists(spec) else []
+
+        scores = read(governance.quality_scorecard(self.root), window)
+        results = read(governance.quality_results(self.root), day + " AND NOT success")
+        statuses = read(governance.quality_status(self.root), day)
+        html = report.render_html(data_date, scores, results, statuses, table=table, days=days)
+        path = report.write_html(self.project.reports_dir / f"quality_{data_date}.html", html)
+        docs = ge_adapter.build_data_docs(self.project.reports_dir / "data_docs")
+        latest = report.latest(statuses, ["table_name", "data_date"], "decided_at")
+        return QualityReport(data_date, report.scorecard(scores, data_date, table), path, docs,
+                             results, latest)
+
+    def _qualified(self, table: str) -> str:
+        """``cbs_account``, ``near_source.cbs_account`` or ``cbs.account`` -> the qualified name."""
+        for contract in self.project.sources.values():
+            spec = near_source_spec(contract, self.root)
+            if table in (spec.name, spec.qualified_name, contract.name):
+                return spec.qualified_name
+        known = ", ".join(c.table_name for c in self.project.sources.values())
+        raise ConfigError(f"unknown table {table!r}", [Problem(
+            f"no table {table!r} in this project", key="--table", value=table,
+            fix=f"use one of: {known}")])
+
+    def readmit(self, source: str, data_date: date, file: Path) -> Readmission:
+        """Re-admit corrected rows for rows quarantined by drop rules on ``data_date``."""
+        from lakehouse.quality.readmission import readmit
+
+        run_id = f"{data_date:%Y%m%d}-readmit-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
+        return readmit(self.engine, self.project, self.contract(source), data_date, Path(file), run_id)
 
     # -- governance: registration, admission, catalog, system lifecycle -----------------------
 

@@ -78,14 +78,17 @@ def run(
 
 def print_run(summary) -> None:
     table = Table(title=f"T-1 run {summary.run_id} for data date {summary.data_date}")
-    for column in ("source", "table", "status", "rows in", "loaded", "quarantined", "version"):
+    for column in ("source", "table", "status", "rows in", "loaded", "quarantined", "version",
+                   "promotion"):
         table.add_column(column, justify="right" if column in ("rows in", "loaded",
                                                                "quarantined", "version") else "left")
     for r in summary.results:
         colour = "green" if r.status == "succeeded" else "red"
+        promotion = "" if r.promotable is None else "promoted" if r.promotable else \
+            "[red]held: " + ", ".join(r.blocking_rules) + "[/red]"
         table.add_row(r.source, r.table, f"[{colour}]{r.status}[/{colour}]", str(r.rows_in),
                       str(r.rows_loaded), str(r.rows_quarantined),
-                      "" if r.table_version is None else str(r.table_version))
+                      "" if r.table_version is None else str(r.table_version), promotion)
     console.print(table)
     for r in summary.failed:
         err_console.print(f"[red]{r.source}[/red]: {r.message}", markup=True, highlight=False)
@@ -129,7 +132,9 @@ system_app = typer.Typer(no_args_is_help=True, help="Source system certification
 catalog_app = typer.Typer(no_args_is_help=True, help="Find data by business meaning.")
 app.add_typer(source_app, name="source")
 app.add_typer(system_app, name="system")
+quality_app = typer.Typer(no_args_is_help=True, help="Data quality: scorecards, reports, re-admission.")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(quality_app, name="quality")
 
 
 @source_app.command("register")
@@ -172,7 +177,7 @@ def source_check(
 
 def print_checks(decision) -> None:
     from lakehouse.admission import CHECKS
-    from lakehouse.delivery_profile import describe
+    from lakehouse.quality.scorecard import describe
 
     version = decision.registration_version
     table = Table(title=f"admission of {decision.source} for {decision.data_date} "
@@ -230,6 +235,44 @@ def system_decertify(
     replaced = f", replaced by {event['replaced_by']}" if event.get("replaced_by") else ""
     console.print(f"system {code} decertified from {event['date']} ({event['reason']}{replaced}); "
                   f"recorded in {conf / 'systems.yaml'} and governance.system_events")
+
+
+@quality_app.command("report")
+def quality_report(
+    data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
+    table: Optional[str] = typer.Option(None, "--table", help="one table, e.g. cbs_account"),
+    days: int = typer.Option(14, help="dates of trend shown in the HTML report"),
+    conf: Path = CONF,
+) -> None:
+    """Print the quality scorecard of a data date and write the HTML report and Data Docs."""
+    from lakehouse.views import scorecard_table
+
+    lh = _lakehouse(conf)
+    result = lh.quality_report(_parse_date(data_date) or lh.yesterday(), table, days)
+    console.print(scorecard_table(result))
+    console.print(f"report: {result.html}\nData Docs: {result.data_docs}")
+    if not result.scorecard:
+        err_console.print(f"no quality results for {result.data_date}; run the loads first")
+        raise typer.Exit(1)
+
+
+@quality_app.command("readmit")
+def quality_readmit(
+    source: str = typer.Option(..., "--source", help="SYSTEM.ENTITY"),
+    data_date: str = typer.Option(..., "--date", help="the data date the rows were quarantined for"),
+    file: Path = typer.Option(..., "--file", help="the corrected rows, in the delivery's format"),
+    conf: Path = CONF,
+) -> None:
+    """Re-admit corrected rows that a drop rule quarantined for a data date."""
+    outcome = _lakehouse(conf).readmit(source, _parse_date(data_date), file)
+    console.print(f"{outcome.readmitted} corrected rows of {source} re-admitted for "
+                  f"{outcome.data_date} (run {outcome.run_id}, table version {outcome.table_version})")
+    for held in outcome.still_held:
+        err_console.print(f"still held, fails again: {held}")
+    for line in outcome.not_held:
+        err_console.print(f"line {line}: its key is not held in quarantine for {outcome.data_date}")
+    if outcome.still_held or outcome.not_held:
+        raise typer.Exit(1)
 
 
 @catalog_app.command("search")

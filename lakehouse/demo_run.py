@@ -13,6 +13,7 @@ from rich.table import Table
 from lakehouse.config.project import SOURCES_DIR
 from lakehouse.delivery_writer import write_delivery
 from lakehouse.demo import DemoBank
+from lakehouse.views import scorecard_table
 
 
 def generate(lh, customers: int, days: int, start: date, seed: int) -> list[date]:
@@ -46,13 +47,15 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
             summaries.append(lh.run(data_date))
             progress.advance(task)
     table = Table(title="demo run")
-    for column in ("data date", "source", "status", "rows in", "loaded", "quarantined"):
+    for column in ("data date", "source", "status", "rows in", "loaded", "quarantined", "promotion"):
         table.add_column(column)
     for summary in summaries:
         for r in summary.results:
             colour = "green" if r.status == "succeeded" else "red"
+            promotion = "-" if r.promotable is None else "promoted" if r.promotable else \
+                "[red]held: " + ", ".join(r.blocking_rules) + "[/red]"
             table.add_row(str(r.data_date), r.source, f"[{colour}]{r.status}[/{colour}]",
-                          str(r.rows_in), str(r.rows_loaded), str(r.rows_quarantined))
+                          str(r.rows_in), str(r.rows_loaded), str(r.rows_quarantined), promotion)
     console.print(table)
     rows = Table(title="near-source tables after the last date")
     rows.add_column("table")
@@ -69,7 +72,11 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
                      str(lh.engine.count(spec, current)))
     console.print(rows)
     finished = time.perf_counter()
+    report = lh.quality_report(last)
+    console.print(scorecard_table(report))
     console.print(f"generated deliveries and registered sources in {generated - began:.1f}s, loaded in "
                   f"{finished - generated:.1f}s; lakehouse root: {lh.root}")
-    console.print("next: `lakehouse tables`, or query the Delta tables under the root with Spark")
+    console.print(f"quality report: {report.html}\nGreat Expectations Data Docs: {report.data_docs}")
+    console.print("next: `lakehouse quality report --date D`, `lakehouse tables`, or query the "
+                  "Delta tables under the root with Spark")
     return all(s.ok for s in summaries)

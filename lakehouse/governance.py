@@ -8,12 +8,12 @@ ZONE = "governance"
 
 
 def _spec(root: str, name: str, comment: str, columns: list[tuple[str, str, str]],
-          partition_by: tuple[str, ...] = ()) -> TableSpec:
+          partition_by: tuple[str, ...] = (), path_parts: tuple[str, ...] | None = None) -> TableSpec:
     return TableSpec(
         name=name,
         zone=ZONE,
         layer=None,
-        path=join_path(root, ZONE, name),
+        path=join_path(root, ZONE, *(path_parts or (name,))),
         columns=tuple(Column(n, t, c) for n, t, c in columns),
         partition_by=partition_by,
         comment=comment,
@@ -56,18 +56,26 @@ def load_log(root: str) -> TableSpec:
     ])
 
 
-def quarantine(root: str) -> TableSpec:
-    return _spec(root, "quarantine", "Rejected rows with the reason, kept as delivered", [
+def quarantine(root: str, table: str) -> TableSpec:
+    """One quarantine table per source: rows that could not be parsed, and rows dropped by a
+    quality rule of severity drop (kept masked), with the rule and the reason."""
+    return _spec(root, f"quarantine_{table}", f"Quarantined rows of {table}, with the rule and reason", [
         ("source", "string", "source contract, system.entity"),
         ("table_name", "string", "target table, schema.name"),
         ("data_date", "date", "data date of the delivery"),
-        ("run_id", "string", "run that rejected the row"),
+        ("run_id", "string", "run that quarantined the row"),
         ("file_name", "string", "delivered file"),
         ("line", "bigint", "line number in the file (row number for Parquet)"),
-        ("reason", "string", "why the row was rejected"),
-        ("raw_line", "string", "the row as delivered"),
-        ("quarantined_at", "timestamp", "when the row was rejected"),
-    ], partition_by=("table_name",))
+        ("stage", "string", "parse (unreadable row) or quality (dropped by a rule)"),
+        ("rule", "string", "the quality rule that dropped the row (parse: null)"),
+        ("dimension", "string", "the rule's quality dimension"),
+        ("reason", "string", "why the row was quarantined"),
+        ("raw_line", "string", "the row as delivered (parse stage)"),
+        ("row_json", "string", "the row as JSON, security level 3 and above masked (quality stage)"),
+        ("key_hash", "string", "SHA-256 of the row's key, to match corrected rows"),
+        ("quarantined_at", "timestamp", "when the row was quarantined"),
+        ("readmitted_run", "string", "run that re-admitted the corrected row (null while held)"),
+    ], path_parts=("quarantine", table), partition_by=("data_date",))
 
 
 def admission_log(root: str) -> TableSpec:
@@ -158,6 +166,75 @@ def system_events(root: str) -> TableSpec:
     ])
 
 
-def all_specs(root: str) -> list[TableSpec]:
-    return [raw_manifest(root), load_log(root), quarantine(root), admission_log(root),
-            registrations(root), catalog(root), level_changes(root), system_events(root)]
+def quality_results(root: str) -> TableSpec:
+    return _spec(root, "quality_results", "Every quality rule result, passed or failed, per table and data date", [
+        ("run_id", "string", "run that validated"),
+        ("source", "string", "source contract, system.entity"),
+        ("table_name", "string", "validated table, schema.name"),
+        ("data_date", "date", "data date validated"),
+        ("rule", "string", "rule name"),
+        ("origin", "string", "derived (from the contract and standards) or declared (quality_rules/)"),
+        ("dimension", "string", "completeness, timeliness, accuracy, consistency, uniqueness or validity"),
+        ("severity", "string", "warn, drop or fail"),
+        ("scope", "string", "new_rows (before the load) or table (after it)"),
+        ("description", "string", "what the rule expects"),
+        ("expectation", "string", "the Great Expectations expectation that ran it"),
+        ("arguments", "string", "the expectation's arguments, as JSON"),
+        ("success", "boolean", "whether the rule passed"),
+        ("element_count", "bigint", "rows checked (row rules)"),
+        ("unexpected_count", "bigint", "rows failing (row rules)"),
+        ("unexpected_percent", "double", "percent of checked rows failing"),
+        ("observed_value", "string", "the measured value (aggregate rules), as JSON"),
+        ("rows_dropped", "bigint", "rows quarantined by this rule (drop severity)"),
+        ("score", "double", "0-100: share of rows passing, or 100/0 for aggregate rules"),
+        ("error", "string", "why the rule could not be evaluated"),
+        ("ge_version", "string", "Great Expectations version"),
+        ("validated_at", "timestamp", "when"),
+    ], partition_by=("data_date",))
+
+
+def quality_samples(root: str) -> TableSpec:
+    return _spec(root, "quality_samples", "Sample failing rows per rule (security level 3 and above masked)", [
+        ("run_id", "string", "run that validated"),
+        ("table_name", "string", "validated table, schema.name"),
+        ("data_date", "date", "data date validated"),
+        ("rule", "string", "rule name"),
+        ("line", "bigint", "line in the delivered file (new rows)"),
+        ("row_json", "string", "the failing row as JSON, masked"),
+        ("sampled_at", "timestamp", "when"),
+    ])
+
+
+def quality_scorecard(root: str) -> TableSpec:
+    return _spec(root, "quality_scorecard", "Quality score 0-100 per table, data date and dimension", [
+        ("run_id", "string", "run that scored"),
+        ("source", "string", "source contract, system.entity"),
+        ("table_name", "string", "table, schema.name"),
+        ("data_date", "date", "data date scored"),
+        ("dimension", "string", "one of the six quality dimensions"),
+        ("score", "double", "mean rule score of the dimension (null when no rule measures it)"),
+        ("rules", "int", "rules measuring the dimension"),
+        ("rules_failed", "int", "of which failed"),
+        ("scored_at", "timestamp", "when"),
+    ])
+
+
+def quality_status(root: str) -> TableSpec:
+    return _spec(root, "quality_status", "Whether each table's data date may be promoted to the downstream layers", [
+        ("run_id", "string", "run that decided"),
+        ("source", "string", "source contract, system.entity"),
+        ("table_name", "string", "table, schema.name"),
+        ("data_date", "date", "data date"),
+        ("promotable", "boolean", "false when a rule of severity fail failed"),
+        ("blocking_rules", "array<string>", "the failed fail-severity rules"),
+        ("message", "string", "why it is held"),
+        ("decided_at", "timestamp", "when"),
+    ])
+
+
+def all_specs(root: str, tables: list[str] = ()) -> list[TableSpec]:
+    """The governance tables; ``tables`` adds the quarantine table of each of those tables."""
+    return [raw_manifest(root), load_log(root), admission_log(root), registrations(root),
+            catalog(root), level_changes(root), system_events(root), quality_results(root),
+            quality_samples(root), quality_scorecard(root), quality_status(root),
+            *[quarantine(root, t) for t in tables]]

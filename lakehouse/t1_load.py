@@ -12,17 +12,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakehouse import admission, delivery_profile, governance, raw_zone
+from lakehouse import admission, governance, raw_zone
 from lakehouse.admission import Registered
 from lakehouse.config import Project
-from lakehouse.control_file import read_control_file
+from lakehouse.control_file import ControlTotals, read_control_file
 from lakehouse.delivery_checks import control_problems, key_problems
-from lakehouse.engine import Engine
+from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.extract_parser import ParsedExtract, parse_extract
 from lakehouse.near_source import near_source_spec
+from lakehouse.quality import assessment as quality
 from lakehouse.storage import filesystem
 from lakehouse.tables import join_path
 
@@ -40,6 +42,9 @@ class LoadResult:
     table_version: int | None = None
     file: str = ""
     admission: dict | None = None
+    rows_dropped: int = 0
+    promotable: bool | None = None
+    blocking_rules: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +58,8 @@ class LoadContext:
     manifest_rows: list[dict] = field(default_factory=list)
     log_rows: list[dict] = field(default_factory=list)
     admission_rows: list[dict] = field(default_factory=list)
+    quality_rows: dict[str, list[dict]] = field(default_factory=dict)
+    validations: list = field(default_factory=list)
 
     @property
     def root(self) -> str:
@@ -62,11 +69,24 @@ class LoadContext:
     def landing(self) -> str:
         return self.project.settings.landing
 
+    def keep(self, table: str, rows: list[dict]) -> None:
+        """Quality records to append at ``flush`` to the governance table named ``table``."""
+        self.quality_rows.setdefault(table, []).extend(rows)
+
     def flush(self) -> None:
-        self.engine.append_rows(governance.raw_manifest(self.root), self.manifest_rows)
-        self.engine.append_rows(governance.admission_log(self.root), self.admission_rows)
+        """Append the run's governance records (the load log last: it says the run is done) and
+        keep its Great Expectations results for the Data Docs."""
+        self.engine.append_many([
+            (governance.raw_manifest(self.root), self.manifest_rows),
+            (governance.admission_log(self.root), self.admission_rows),
+            *[(getattr(governance, table)(self.root), rows) for table, rows in self.quality_rows.items()],
+        ])
         self.engine.append_rows(governance.load_log(self.root), self.log_rows)
+        if self.validations:
+            from lakehouse.quality import ge_adapter
+            ge_adapter.store_results(self.validations, self.project.reports_dir / "data_docs")
         self.manifest_rows, self.log_rows, self.admission_rows = [], [], []
+        self.quality_rows, self.validations = {}, []
 
 
 def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None = None) -> LoadResult:
@@ -81,10 +101,9 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
         result.file = str(data_file)
         landed = _land(ctx, contract, data_date, data_file, control_file)
         sha = landed.sha256
-        parsed, staging = _admit(ctx, contract, spec, data_date, data_file, control_file, landed, result)
-        frozen = _frozen_keys(contract, parsed)
-        _write(ctx, contract, spec, parsed, staging, data_date, frozen, result.admission)
-        result.rows_loaded = parsed.rows_loaded
+        parsed, staging, checked = _admit(ctx, contract, spec, data_date, data_file, control_file,
+                                          result)
+        _write(ctx, contract, spec, parsed, staging, data_date, checked, result)
         result.table_version = ctx.engine.version(spec)
         result.status = "succeeded"
     except LakehouseError as exc:
@@ -107,15 +126,17 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
 
 
 def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
-           control_file: Path | None, landed, result: LoadResult) -> tuple[ParsedExtract, str]:
-    """Run the six admission checks on the delivery and record the decision.
+           control_file: Path | None, result: LoadResult
+           ) -> tuple[ParsedExtract, str, quality.Assessment]:
+    """Run the six admission checks on the delivery and record the decision; the quality
+    check runs the table's new-rows rules on the staged extract.
 
-    Returns the parsed extract and its staged Parquet (the caller removes it); raises
-    ``AdmissionRejected`` listing every failing check.
+    Returns the parsed extract, its staged Parquet (the caller removes it) and the quality
+    assessment; raises ``AdmissionRejected`` listing every failing check.
     """
     registered = ctx.registered.get(contract.name)
     checks = admission.static_checks(ctx.project, contract, data_date, registered)
-    parsed, staging, profile, blocking = None, None, None, []
+    parsed, staging, profile, checked, blocking = None, None, None, None, []
     try:
         parsed = parse_extract(data_file, contract)
     except DeliveryError as exc:
@@ -123,18 +144,20 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
     if parsed is not None:
         result.rows_in, result.rows_quarantined = parsed.rows_in, len(parsed.rejected)
         try:
-            control, blocking = _delivery_problems(contract, parsed, data_date, control_file)
+            totals, blocking = _delivery_problems(contract, parsed, data_date, control_file)
         except DeliveryError as exc:  # an unreadable control file
-            control, blocking = {}, [Problem(exc.summary, str(control_file)), *exc.problems]
+            totals, blocking = None, [Problem(exc.summary, str(control_file)), *exc.problems]
         staging = _stage(ctx, contract, parsed)
+        facts = quality.DeliveryFacts(
+            parsed.rows_in, len(parsed.rejected), totals.row_count if totals else None,
+            _expected_amount(contract, parsed, totals), _arrival(ctx, data_file))
         try:
-            metrics = ctx.engine.measure(staging, spec, delivery_profile.profile_expressions(
-                contract, ctx.project.standards))
+            checked = quality.assess_new_rows(ctx.engine, ctx.project, contract, spec, staging,
+                                              data_date, facts)
         except BaseException:
             _unstage(staging)
             raise
-        profile = delivery_profile.summarize(contract, metrics, parsed.rows_in, len(parsed.rejected),
-                                             control, landed.received_at, data_date)
+        profile = quality.evidence(checked, facts)
     checks["quality"] = admission.check_quality(profile, blocking)
     decision = admission.Decision(contract.name, data_date, contract.content_hash,
                                   registered.version if registered else None, checks)
@@ -144,7 +167,24 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
             _unstage(staging)
         raise decision.rejection(f"delivery {data_file} for {contract.name} on {data_date}")
     result.admission = profile
-    return parsed, staging
+    return parsed, staging, checked
+
+
+def _arrival(ctx: LoadContext, data_file: Path) -> datetime:
+    """When the delivery arrived in landing (its modification time), in the lakehouse time zone."""
+    tz = ctx.project.settings.tzinfo
+    return datetime.fromtimestamp(data_file.stat().st_mtime, tz).replace(tzinfo=None)
+
+
+def _expected_amount(contract, parsed: ParsedExtract, totals) -> float | None:
+    """The amount the loadable rows must sum to: the control total less the rejected rows'
+    amounts (unknown when a rejected row's amount could not be read)."""
+    control = contract.delivery.control
+    if totals is None or totals.amount_total is None or control is None or not control.amount_column \
+            or parsed.amount_total is None or parsed.amount_unreadable:
+        return None
+    loaded = sum(v for v in parsed.columns[control.amount_column] if v is not None)
+    return float(totals.amount_total - (parsed.amount_total - loaded))
 
 
 def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> tuple[Path, Path | None]:
@@ -214,19 +254,14 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
 
 
 def _delivery_problems(contract, parsed: ParsedExtract, data_date: date, control_file: Path | None
-                       ) -> tuple[dict, list[Problem]]:
-    """Control-total results and the problems that make a delivery unusable as a whole."""
+                       ) -> tuple[ControlTotals | None, list[Problem]]:
+    """The control file's totals and the problems that make a delivery unusable as a whole."""
     problems: list[Problem] = []
-    control: dict = {}
+    totals = None
     if control_file is not None:
         totals = read_control_file(control_file, contract.delivery.encoding,
                                    contract.delivery.path_date_format)
-        found = control_problems(parsed, totals, data_date)
-        problems += found
-        control = {"row_count": totals.row_count == parsed.rows_in,
-                   "amount_total": None if totals.amount_total is None
-                   else not any(p.key == "amount_total" for p in found),
-                   "data_date": not any(p.key == "data_date" for p in found)}
+        problems += control_problems(parsed, totals, data_date)
     problems += key_problems(parsed, list(contract.keys))
     if contract.load_type in ("snapshot", "zipper") and parsed.rows_loaded == 0:
         problems.append(Problem(
@@ -239,7 +274,7 @@ def _delivery_problems(contract, parsed: ParsedExtract, data_date: date, control
                 f"rejected row has no readable key ({row.reason}); in a full extract its key "
                 "would look deleted", parsed.file, row.line,
                 fix="redeliver the extract with this row corrected"))
-    return control, problems
+    return totals, problems
 
 
 def _frozen_keys(contract, parsed: ParsedExtract) -> list[tuple]:
@@ -254,33 +289,64 @@ def _stage(ctx: LoadContext, contract, parsed: ParsedExtract) -> str:
     staging = join_path(ctx.root, "_staging", ctx.run_id, f"{contract.table_name}.parquet")
     fs, staged = filesystem(staging)
     fs.create_dir(staged.rsplit("/", 1)[0], recursive=True)
-    pq.write_table(parsed.to_arrow(types), staged, filesystem=fs)
+    table = parsed.to_arrow(types)
+    pq.write_table(table.append_column(LINE, pa.array(parsed.lines, pa.int64())), staged, filesystem=fs)
     return staging
 
 
 def _unstage(staging: str) -> None:
+    """Remove the run's staging folder of this extract (and what was split off it)."""
     fs, staged = filesystem(staging)
-    fs.delete_file(staged)
+    fs.delete_dir_contents(staged.rsplit("/", 1)[0], missing_dir_ok=True)
     if "://" not in staging:
         shutil.rmtree(Path(staged).parent, ignore_errors=True)
 
 
 def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str, data_date: date,
-           frozen: list[tuple], admitted: dict | None) -> None:
+           checked: quality.Assessment, result: LoadResult) -> None:
+    """Quarantine what the parser and the drop rules rejected, load the rest, then check the
+    whole-table rules and record the quality results, scorecard and promotion status."""
     engine = ctx.engine
-    quarantine = governance.quarantine(ctx.root)
+    file_name = Path(parsed.file).name
+    dropped, frozen = None, _frozen_keys(contract, parsed)
+    if checked.failed("drop"):
+        kept_path, dropped_path = staging + ".kept", staging + ".dropped"
+        result.rows_dropped = quality.drop_failing(engine, checked, kept_path, dropped_path)
+        dropped = quality.dropped_rows(checked, dropped_path, ctx.run_id, file_name)
+        if contract.load_type == "zipper":
+            frozen = sorted({*frozen, *engine.distinct_rows(dropped_path, list(contract.keys))})
+        staging = kept_path
     now = datetime.now()
-    earlier = f"table_name = '{spec.qualified_name}' AND data_date = DATE'{data_date.isoformat()}'"
-    if parsed.rejected or (engine.table_exists(quarantine) and engine.count(quarantine, earlier)):
-        engine.replace_rows(quarantine, [{
+    held = quality.quarantine_spec(contract, ctx.root)
+    if parsed.rejected or dropped or engine.has_rows(held, f"data_date = DATE'{data_date}'"):
+        engine.write_quarantine(held, data_date, [{
             "source": contract.name, "table_name": spec.qualified_name, "data_date": data_date,
-            "run_id": ctx.run_id, "file_name": Path(parsed.file).name, "line": row.line,
-            "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
-        } for row in parsed.rejected], earlier)
+            "run_id": ctx.run_id, "file_name": file_name, "line": row.line, "stage": "parse",
+            "dimension": "validity", "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
+        } for row in parsed.rejected], dropped)
+    result.rows_loaded = parsed.rows_loaded - result.rows_dropped
+    result.rows_quarantined = len(parsed.rejected) + result.rows_dropped
     # the admission's quality measurement is published with the data, in the load's commit
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
-                "operation": f"{contract.load_type} load", "admission": admitted}
+                "operation": f"{contract.load_type} load", "admission": result.admission}
     if contract.load_type == "zipper":
         engine.load_zipper(spec, staging, data_date, metadata, frozen)
     else:
         engine.load_partition(spec, staging, data_date, metadata)
+    _record_quality(ctx, spec, data_date, checked, result)
+
+
+def _record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Assessment,
+                    result: LoadResult) -> None:
+    assessments = [checked]
+    whole = quality.assess_table(ctx.engine, ctx.project, checked.contract, spec, data_date)
+    if whole is not None:
+        assessments.append(whole)
+    for assessment in assessments:
+        ctx.keep("quality_results", quality.result_rows(assessment, ctx.run_id))
+        ctx.keep("quality_samples", quality.sample_rows(assessment, ctx.run_id))
+        ctx.validations.append(assessment.validation)
+    ctx.keep("quality_scorecard", quality.scorecard_rows(assessments, ctx.run_id))
+    status = quality.status_row(assessments, ctx.run_id)
+    ctx.keep("quality_status", [status])
+    result.promotable, result.blocking_rules = status["promotable"], status["blocking_rules"]

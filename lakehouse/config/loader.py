@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from lakehouse.tables import ZIPPER_COLUMNS
+
 from ..errors import ConfigError, Problem
 from . import checks, registry_checks
 from .fields import URI_SCHEME
@@ -18,18 +20,22 @@ from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
     CLASSIFICATION_FILE,
     OWNERS_FILE,
+    RULES_DIR,
     SETTINGS_FILE,
     SOURCES_DIR,
     STANDARDS_FILE,
     SYSTEMS_FILE,
     Project,
 )
+from .quality_rule_checks import rule_file_findings
+from .quality_rules import RuleFile
 from .registries import Classification, OwnerRegistry, StandardRegistry, SystemRegistry
 from .yaml_source import YamlSource, read_yaml
 
 ENV_OVERRIDES = {
     ("root",): "LAKEHOUSE_ROOT",
     ("landing",): "LAKEHOUSE_LANDING",
+    ("reports",): "LAKEHOUSE_REPORTS",
     ("spark", "master"): "LAKEHOUSE_SPARK_MASTER",
     ("spark", "remote"): "LAKEHOUSE_SPARK_REMOTE",
 }
@@ -83,13 +89,18 @@ def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
     problems += found
     if problems or None in (settings, classification, owners, systems, standards):
         return None, problems
+    standards_by_id = {s.id: s for s in standards.standards}
+    quality_rules, problems = _load_quality_rules(conf_dir.parent / RULES_DIR, sources, standards_by_id)
+    if problems:
+        return None, problems
     return Project(
         conf_dir=conf_dir, settings=settings, classification=classification,
         departments={d.code: d for d in owners.departments},
         owners={o.id: o for o in owners.owners},
         systems={s.code: s for s in systems.systems},
-        standards={s.id: s for s in standards.standards},
+        standards=standards_by_id,
         sources=sources,
+        quality_rules=quality_rules,
     ), []
 
 
@@ -107,7 +118,7 @@ def _load_settings(conf: Path, project_dir: Path) -> tuple[Settings | None, list
         base = Path.cwd() if (key,) in overrides else project_dir
         return _resolve(getattr(settings, key), base)
 
-    return settings.model_copy(update={"root": resolved("root"), "landing": resolved("landing")}), []
+    return settings.model_copy(update={key: resolved(key) for key in ("root", "landing", "reports")}), []
 
 
 def _load_registry(path: Path, model: type[M], integrity: Callable[[dict], list[Finding]]
@@ -141,6 +152,37 @@ def _load_sources(conf: Path, registered: set[str] | None) -> tuple[dict[str, So
             contract.locate(Path(os.path.abspath(path)), source.line_of)
             sources[contract.name] = contract
     return dict(sorted(sources.items())), problems
+
+
+def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standards: dict
+                        ) -> tuple[dict[str, RuleFile], list[Problem]]:
+    """``quality_rules/<table>.yaml`` of every table that has one, checked against the project."""
+    from lakehouse.quality import derived
+
+    new_rows, whole, derived_names = {}, {}, {}
+    for contract in sources.values():
+        columns = {a.name for a in contract.attributes}
+        if contract.load_type == "zipper":
+            new_rows[contract.table_name] = columns | {"data_date"}
+            whole[contract.table_name] = columns | set(ZIPPER_COLUMNS)
+        else:
+            new_rows[contract.table_name] = whole[contract.table_name] = columns | {"data_date"}
+        derived_names[contract.table_name] = {r.name for r in derived.contract_rules(contract, standards)}
+    files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
+    found: dict[str, RuleFile] = {}
+    problems: list[Problem] = []
+    for path in files:
+        source = read_yaml(path)
+        if not source.ok:
+            problems += source.problems
+            continue
+        data = source.data()
+        extra = rule_file_findings(data, path, new_rows, derived_names, whole) if isinstance(data, dict) else []
+        rules, errors = _validate(RuleFile, source, data, extra=extra)
+        problems += errors
+        if rules is not None:
+            found[rules.table] = rules
+    return found, problems
 
 
 def _validate(

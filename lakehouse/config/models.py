@@ -11,11 +11,28 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from . import checks
 from .attribute_types import AttributeType, TypeName, parse_type
-from .fields import DATA_DATE, ConfValue, DateFormat, Identifier, LandingPath, PiCategory, SystemCode, Text
+from .fields import (
+    DATA_DATE,
+    ConfValue,
+    DateFormat,
+    Identifier,
+    LandingPath,
+    PiCategory,
+    SystemCode,
+    Text,
+)
 from .findings import Finding, did_you_mean, invalid, key_path
 
 DEFER_CHECKS = "defer_checks"
@@ -58,6 +75,7 @@ class Settings(_Model):
 
     root: Text = Field(description="directory or URI under which the zones live, e.g. ./lakehouse_data")
     landing: Text = Field(description="directory where source systems deliver files, e.g. ./landing")
+    reports: Text = Field("./reports", description="local directory for quality reports and Data Docs")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the data date")
     spark: SparkSettings = Field(default_factory=SparkSettings)
 
@@ -143,6 +161,15 @@ class Delivery(_Model):
     date_format: DateFormat = "%Y-%m-%d"
     timestamp_format: DateFormat = "%Y-%m-%d %H:%M:%S"
     control: ControlSpec | None = None
+    expected_by: dt.time | None = Field(None, description="HH:MM the day after the data date by "
+                                        "which the delivery is due (timeliness)")
+
+    @field_validator("expected_by", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise invalid("expected_by must be a time of day written as text", 'quote it: "06:00"')
+        return value
 
     @field_validator("delimiter")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .models import Settings, SourceContract, _Model
+from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
 
 SETTINGS_FILE = "lakehouse.yaml"
@@ -13,6 +14,8 @@ SYSTEMS_FILE = "systems.yaml"
 STANDARDS_FILE = "standards.yaml"
 CLASSIFICATION_FILE = "classification.yaml"
 SOURCES_DIR = "sources"
+RULES_DIR = "quality_rules"
+"""Beside conf/: one YAML of quality rules per table."""
 
 
 class Project(_Model):
@@ -26,6 +29,7 @@ class Project(_Model):
     standards: dict[str, DataStandard]
     classification: Classification
     sources: dict[str, SourceContract]
+    quality_rules: dict[str, RuleFile] = {}
 
     @property
     def project_dir(self) -> Path:
@@ -34,6 +38,15 @@ class Project(_Model):
     def file(self, name: str) -> Path:
         """A registry file of this project, e.g. ``project.file(OWNERS_FILE)``."""
         return self.conf_dir / name
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where quality reports and Data Docs are written (settings ``reports``)."""
+        return Path(self.settings.reports)
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.project_dir / RULES_DIR
 
     def source(self, name: str) -> SourceContract:
         """The contract named ``system.entity``."""

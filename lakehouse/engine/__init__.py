@@ -11,13 +11,15 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from lakehouse.engine import quality_batches
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
+from lakehouse.engine.quality_batches import LINE, Lookup
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
 from lakehouse.errors import Problem, TerminalError
 from lakehouse.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
-__all__ = ["Engine", "TableLayout", "delta_packages"]
+__all__ = ["LINE", "Engine", "Lookup", "TableLayout", "delta_packages"]
 
 
 def _sql_date(value: date) -> str:
@@ -99,18 +101,100 @@ class Engine:
         if added and spec.load_type == "zipper":
             self.delta.rehash(spec, row_hash(_hashed_attributes(spec), spec.column_types))
 
-    def measure(self, staged_path: str, spec: TableSpec, expressions: dict[str, str]) -> dict[str, Any]:
-        """Aggregate SQL ``expressions`` over a staged extract, in one scan."""
-        frame = self._staged(staged_path, spec)
-        names = list(expressions)
-        row = frame.selectExpr(*[f"{expressions[n]} AS m{i}" for i, n in enumerate(names)]).first()
-        return {name: row[f"m{i}"] for i, name in enumerate(names)}
+    # -- quality -----------------------------------------------------------------------------
+    def new_rows_batch(self, staged_path: str, spec: TableSpec, literals: dict[str, Any]):
+        """The staged extract as a Spark DataFrame for quality rules: the table's columns, the
+        delivered line (``_line``) and one literal column per ``literals`` item."""
+        frame = self.spark.read.parquet(staged_path)
+        types = spec.column_types
+        columns = [frame[c].cast(types[c]).alias(c) if c in types else frame[c] for c in frame.columns]
+        return frame.select(*columns, *[F.lit(v).alias(k) for k, v in literals.items()])
+
+    def table_batch(self, spec: TableSpec):
+        """The whole table as a Spark DataFrame for table-scope quality rules."""
+        return self.delta.read(spec.path)
+
+    def with_lookups(self, frame, lookups: list[Lookup], data_date: date):
+        """``frame`` with the flag column of every reference lookup, each table as of ``data_date``."""
+        tables = []
+        for lookup in lookups:
+            table = self.delta.read(lookup.table.path) if self.table_exists(lookup.table) \
+                else self.spark.createDataFrame([], ", ".join(
+                    f"`{c.name}` {c.spark_type}" for c in lookup.table.columns))
+            tables.append((lookup, quality_batches.as_of(table, lookup.table, data_date)))
+        return quality_batches.with_lookups(frame, tables)
+
+    def validating(self):
+        """Session settings while quality rules run: adaptive execution off, because it splits
+        each of the many small aggregate queries into more jobs than it saves."""
+        return self.delta.session_conf({"spark.sql.adaptive.enabled": "false"})
+
+    def failing_samples(self, frame, fails: dict[str, str], rows: int = 5) -> list[dict[str, Any]]:
+        """Up to ``rows`` rows of ``frame`` per rule of ``fails`` (rule -> SQL condition true when
+        a row fails it), each with its rule in ``_rule``."""
+        return quality_batches.failing_samples(frame, fails, rows)
+
+    def split_batch(self, frame, fails: dict[str, str], kept_path: str, dropped_path: str) -> int:
+        """Write the rows of ``frame`` failing none of ``fails`` (rule -> SQL condition true
+        when a row fails it) to ``kept_path``, the others to ``dropped_path``; returns how many
+        were dropped."""
+        return quality_batches.split(frame, fails, kept_path, dropped_path)
+
+    def failed_lines(self, dropped_path: str) -> list[tuple[int, list[str]]]:
+        """(line, failed rules) of the rows ``split_batch`` dropped, in line order."""
+        frame = self.spark.read.parquet(dropped_path)
+        return [(r[0], list(r[1])) for r in
+                frame.select(LINE, quality_batches.FAILED_RULES).orderBy(LINE).collect()]
+
+    def merge_corrected(self, spec: TableSpec, data_date: date, corrected_path: str, out_path: str) -> int:
+        """Write to ``out_path`` the table's extract for ``data_date`` with the corrected rows in
+        place of the rows of the same key; returns the number of corrected rows."""
+        corrected = self._staged(corrected_path, spec)
+        count = corrected.count()
+        if count:
+            table = self.delta.read(spec.path)
+            current = quality_batches.as_of(table, spec, data_date) if spec.load_type == "zipper" \
+                else table.filter(f"data_date = {_sql_date(data_date)}")
+            columns = corrected.columns
+            keys = list(spec.keys)
+            current.select(*columns).join(corrected.select(*keys), keys, "left_anti") \
+                .unionByName(corrected).write.mode("overwrite").parquet(out_path)
+        return count
+
+    def distinct_rows(self, parquet_path: str, columns: list[str]) -> list[tuple]:
+        """The distinct values of ``columns`` in a Parquet file or folder."""
+        return [tuple(r) for r in self.spark.read.parquet(parquet_path).select(*columns).distinct().collect()]
+
+    def write_quarantine(self, spec: TableSpec, data_date: date, parse_rows: list[dict[str, Any]],
+                         dropped: dict[str, Any] | None = None) -> None:
+        """Replace ``data_date``'s rows of the quarantine table ``spec`` with the rows that could
+        not be parsed and, if ``dropped`` is given (path, columns, masked, keys, reasons,
+        literals), the rows dropped by quality rules."""
+        self.ensure_table(spec)
+        frame = self.delta.rows_frame(spec, parse_rows)
+        if dropped is not None:
+            rows = self.spark.read.parquet(dropped.pop("path"))
+            frame = frame.unionByName(quality_batches.quarantined(rows, **dropped)
+                                      .select(*[F.col(c.name).cast(c.spark_type) for c in spec.columns]))
+        self.delta.replace_where(spec, frame, f"data_date = {_sql_date(data_date)}", {})
 
     # -- governance records ------------------------------------------------------------------
     def append_rows(self, spec: TableSpec, rows: list[dict[str, Any]]) -> None:
         self.ensure_table(spec)
         if rows:
             self.delta.append(spec, self.delta.rows_frame(spec, rows).coalesce(1))
+
+    def append_many(self, batches: list[tuple[TableSpec, list[dict[str, Any]]]]) -> None:
+        """``append_rows`` to several different tables at once (concurrent Spark jobs)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for done in [pool.submit(self.append_rows, spec, rows) for spec, rows in batches]:
+                done.result()
+
+    def has_rows(self, spec: TableSpec, where: str) -> bool:
+        """Whether the table exists and has a row matching ``where``."""
+        return self.table_exists(spec) and bool(self.delta.read(spec.path).filter(where).limit(1).count())
 
     def replace_rows(self, spec: TableSpec, rows: list[dict[str, Any]], predicate: str) -> None:
         """Atomically replace the rows matching ``predicate`` with ``rows``."""
@@ -119,9 +203,10 @@ class Engine:
 
     # -- near-source loads -------------------------------------------------------------------
     def _staged(self, staged_path: str, spec: TableSpec):
+        """A staged extract's columns of ``spec``, typed as the table has them."""
         frame = self.spark.read.parquet(staged_path)
         types = spec.column_types
-        return frame.select(*[frame[c].cast(types[c]).alias(c) for c in frame.columns])
+        return frame.select(*[frame[c].cast(types[c]).alias(c) for c in frame.columns if c in types])
 
     def load_partition(self, spec: TableSpec, staged_path: str, data_date: date,
                        metadata: dict[str, Any]) -> None:

@@ -135,7 +135,7 @@ class DeltaTables:
             .whenNotMatchedInsert(condition=opening,
                                   values={c: f"s.`{c}`" for c in spec.column_names})
         )
-        with self._session_conf({
+        with self.session_conf({
             "spark.databricks.delta.commitInfo.userMetadata":
                 _user_metadata(metadata),
             # the change set is computed once, not once per merge phase
@@ -146,13 +146,13 @@ class DeltaTables:
     def record_metadata(self, spec: TableSpec, metadata: dict[str, Any]) -> None:
         """A commit that changes no rows but carries ``metadata``."""
         stamp = f"{metadata.get('data_date', '')} {metadata.get('run_id', '')}".strip()
-        with self._session_conf({"spark.databricks.delta.commitInfo.userMetadata":
+        with self.session_conf({"spark.databricks.delta.commitInfo.userMetadata":
                                  _user_metadata(metadata)}):
             self.spark.sql(f"ALTER TABLE delta.`{spec.path}` SET TBLPROPERTIES "
                            f"('lakehouse.last_load' = '{stamp} {time.time_ns()}')")
 
     @contextmanager
-    def _session_conf(self, values: dict[str, str]):
+    def session_conf(self, values: dict[str, str]):
         conf = self.spark.conf
         saved = {key: conf.get(key, None) for key in values}
         for key, value in values.items():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from lakehouse.api import Lakehouse
 from lakehouse import cli, governance
+from lakehouse.api import Lakehouse
 
 from .test_near_source_loads import customer, deliver
 
@@ -100,10 +100,11 @@ def test_quality_is_measured_and_published_without_blocking(lakehouse, capsys, m
     evidence = json.loads(quality["evidence"])
     assert quality["decision"] == "admitted" and quality["status"] == "passed"
     assert evidence["rows_in"] == 3
-    assert evidence["validity"]["domain_violations"] == {"customer_id": 1, "id_number": 1, "mobile": 1}
-    assert evidence["validity"]["length_violations"] == {"customer_name": 1}
-    assert evidence["uniqueness"] == {"keys": ["customer_id"], "duplicate_keys": 0}
-    assert evidence["accuracy"]["control_totals"]["row_count"] is True
+    failed = {f["rule"]: (f["dimension"], f["unexpected"], f["checked"]) for f in evidence["failed_rules"]
+              if f["rule"] != "delivery.on_time"}  # delivered today, for a past data date
+    assert failed == {"customer_id.domain": ("validity", 1, 3), "id_number.domain": ("validity", 1, 3),
+                      "mobile.domain": ("validity", 1, 3), "customer_name.length": ("validity", 1, 3)}
+    assert evidence["scores"]["uniqueness"] == 100 and evidence["scores"]["accuracy"] == 100
     [published] = [m for m in lh.engine.delta.commit_metadata(lh.table("cbs.customer").path)
                    if m.get("data_date") == "2026-11-01"]
     assert published["admission"] == evidence  # published with the data, in the load's commit
@@ -114,7 +115,9 @@ def test_quality_is_measured_and_published_without_blocking(lakehouse, capsys, m
     cli.print_checks(decision)
     out = capsys.readouterr().out
     assert "admission of cbs.customer for 2026-11-01 (registered version 1)" in out
-    assert "validity: domain violations customer_id 1, id_number 1, mobile 1; too long customer_name 1" in out
+    assert ("validity: 86.7; failed: customer_id.domain (warn, 1 of 3 rows), customer_name.length "
+            "(warn, 1 of 3 rows), id_number.domain (warn, 1 of 3 rows), mobile.domain (warn, 1 of 3 "
+            "rows)") in out
 
 
 def test_a_contract_change_creates_a_new_registration_version_and_evolves_the_table(lakehouse, engine):

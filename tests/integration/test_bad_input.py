@@ -135,8 +135,9 @@ def test_duplicate_and_null_keys(lh):
                                "check_name = 'quality' AND decision = 'rejected'",
                                order_by=["decided_at"])[-1:]
     evidence = json.loads(quality["evidence"])
-    assert evidence["uniqueness"] == {"keys": ["account_id"], "duplicate_keys": 1}
-    assert evidence["completeness"]["required_nulls"] == {"account_id": 1}
+    failed = {f["rule"]: (f["dimension"], f["unexpected"]) for f in evidence["failed_rules"]}
+    assert failed["keys.unique"] == ("uniqueness", 2)  # both rows of key A1
+    assert failed["account_id.not_null"] == ("completeness", 1)
 
 
 def test_date_in_path_is_not_the_run_date(lh):
@@ -185,7 +186,7 @@ def test_malformed_rows_are_quarantined_and_counted(lh):
     result = summary.results[0]
     assert result.status == "succeeded", result.message
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
-    quarantined = lh.engine.rows(governance.quarantine(lh.root),
+    quarantined = lh.engine.rows(governance.quarantine(lh.root, "cbs_transaction"),
                                  f"run_id = '{summary.run_id}'", order_by=["line"])
     assert [(q["line"], q["reason"]) for q in quarantined] == [
         (2, "column 3 (txn_time): 'not a time' is not a timestamp in format %Y-%m-%d %H:%M:%S"),
@@ -241,8 +242,8 @@ def test_snapshot_rows_with_wrong_field_count_are_quarantined_and_the_rest_loade
     result = summary.results[0]
     assert result.status == "succeeded", result.message
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
-    quarantined = lh.engine.rows(governance.quarantine(lh.root), f"run_id = '{summary.run_id}'",
-                                 order_by=["line"])
+    quarantined = lh.engine.rows(governance.quarantine(lh.root, "cbs_account"),
+                                 f"run_id = '{summary.run_id}'", order_by=["line"])
     assert [(q["line"], q["reason"], q["raw_line"]) for q in quarantined] == [
         (3, "has 6 fields, expected 7", "A2,C1,DEP001,CNY,2.00,A"),
         (4, "has 8 fields, expected 7", "A3,C1,DEP001,CNY,3.00,A,2021-01-01,extra"),

@@ -75,11 +75,11 @@ def test_standard_check_fails_for_unknown_unpublished_and_ill_fitting_standards(
          "    owner: zhao.min\n    min_security_level: 1\n    status: draft\n  - id: DS-AGT-0001")
     problems = only_failure(checks_of(conf, "cbs.account", registered="current"), "standard")
     assert [(p.line, p.key, p.message) for p in problems] == [
-        (34, "attributes[2].standard",
+        (35, "attributes[2].standard",
          "attribute 'product_code' references standard 'DS-PRD-0009', which is not in the data standards"),
-        (39, "attributes[3].standard",
+        (40, "attributes[3].standard",
          "attribute 'currency' references standard DS-GEN-0001, which is draft, not published"),
-        (41, "attributes[4].type",
+        (42, "attributes[4].type",
          "attribute 'balance' has type decimal(20,2), which does not fit its standard DS-AGT-0002 "
          "(账户余额, decimal(18,2))"),
     ]

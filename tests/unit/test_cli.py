@@ -39,7 +39,7 @@ def test_validate_reports_every_error_with_file_line_key_and_fix(tmp_path):
     assert "3 problem(s)" in err
     assert "customer.yaml, line 11: unknown key 'delimter'" in err
     assert "did you mean 'delimiter'?" in err
-    assert "customer.yaml, line 31: security_level must be between 1 and 5" in err
+    assert "customer.yaml, line 32: security_level must be between 1 and 5" in err
     assert "key: attributes[2].security_level" in err
     assert "card.yaml, line 6" in err and "load_type" in err
 
@@ -68,7 +68,8 @@ def test_tables_json_lists_layer_zone_load_type_keys_and_path(tmp_path):
         "properties": customer["properties"],
     }
     assert customer["properties"]["lakehouse.owner"] == "li.na"
-    assert {"governance.load_log", "governance.raw_manifest", "governance.quarantine"} <= set(tables)
+    assert {"governance.load_log", "governance.raw_manifest", "governance.quarantine_cbs_account",
+            "governance.quality_results", "governance.quality_scorecard"} <= set(tables)
 
 
 def test_run_rejects_a_bad_date_and_an_unknown_source():

@@ -1,0 +1,245 @@
+"""Quality rules: our own format, one typed model per rule, compiled to Great Expectations elsewhere.
+
+A rule measures one quality dimension with exactly one check. Its severity says what a failure
+does: ``warn`` records it, ``drop`` quarantines the failing rows and loads the rest, ``fail``
+holds the data date back from the downstream layers. Its scope is the data date's new rows
+(``new_rows``, checked before they are loaded) or the whole table after the load (``table``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from .fields import Identifier, Text
+from .findings import invalid
+
+Dimension = Literal["completeness", "timeliness", "accuracy", "consistency", "uniqueness", "validity"]
+DIMENSIONS: tuple[str, ...] = Dimension.__args__
+Severity = Literal["warn", "drop", "fail"]
+Scope = Literal["new_rows", "table"]
+NamedCheck = Literal["gb11643", "luhn", "cn_mobile"]
+
+RULE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
+ROW_CHECKS = ("not_null", "unique", "in_set", "pattern", "between", "valid", "max_length", "sql",
+              "reference")
+"""Checks that judge each row (a ``drop`` rule can quarantine the rows that fail them)."""
+AGGREGATE_CHECKS = ("row_count", "freshness", "sum_equals", "arrives_by")
+"""Checks that judge the batch as a whole."""
+CHECKS = ROW_CHECKS + AGGREGATE_CHECKS
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Bound = int | float | dt.date | dt.datetime | None
+
+
+class InSet(_Model):
+    column: Identifier
+    values: list[str] = Field(min_length=1, description="the allowed values, compared as text")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v).lower() if isinstance(v, bool) else str(v) for v in value]
+        return value
+
+
+class Pattern(_Model):
+    column: Identifier
+    regex: str = Field(description="a regular expression the whole value must match")
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise invalid(f"regex is not a valid regular expression: {exc}",
+                          "correct the expression; quote it with single quotes in YAML") from None
+        return value
+
+
+class Between(_Model):
+    column: Identifier
+    min: Bound = None
+    max: Bound = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.min is None and self.max is None:
+            raise invalid("between needs min, max or both", "add 'min: ...' and/or 'max: ...'")
+        return self
+
+
+class Valid(_Model):
+    column: Identifier
+    check: NamedCheck = Field(description="gb11643 (ID number), luhn (card number) or cn_mobile")
+
+
+class MaxLength(_Model):
+    column: Identifier
+    max: int = Field(gt=0, description="the most characters a value may have")
+
+
+class Reference(_Model):
+    """Each row's ``columns`` are found in ``table`` (a foreign key); with ``equal``, the matched
+    row also carries the same values (the same customer has the same ID number in two systems)."""
+
+    table: Identifier = Field(description="the near-source table looked up, e.g. cbs_customer")
+    columns: dict[Identifier, Identifier] = Field(min_length=1, description="this column: its column there")
+    equal: dict[Identifier, Identifier] = Field(default_factory=dict,
+                                                description="this column: the column there it must equal")
+    required: bool = Field(True, description="a row with no match fails (false: only mismatches fail)")
+
+
+class RowCount(_Model):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.min is None and self.max is None:
+            raise invalid("row_count needs min, max or both", "add 'min: ...' and/or 'max: ...'")
+        return self
+
+
+class Freshness(_Model):
+    """The latest business date or timestamp is no older than ``max_lag_days`` before the data date."""
+
+    column: Identifier
+    max_lag_days: int = Field(0, ge=0)
+
+
+class SumEquals(_Model):
+    """The column sums to ``total`` (within ``tolerance``): control totals."""
+
+    column: Identifier
+    total: float
+    tolerance: float = Field(0.005, ge=0)
+
+
+class ArrivesBy(_Model):
+    """The delivery is received by ``at`` on the ``days_after`` day after the data date."""
+
+    at: dt.time = Field(description="HH:MM in the lakehouse time zone")
+    days_after: int = Field(1, ge=0)
+
+
+class QualityRule(_Model):
+    """One rule: a dimension, a severity, a scope and exactly one check."""
+
+    name: str = Field(description="unique within the table, e.g. balance_not_negative")
+    dimension: Dimension
+    severity: Severity = "warn"
+    scope: Scope = "new_rows"
+    where: str | None = Field(None, description="a Spark SQL condition selecting the rows checked")
+    description: str = ""
+
+    not_null: Identifier | None = None
+    unique: list[Identifier] | None = Field(None, min_length=1)
+    in_set: InSet | None = None
+    pattern: Pattern | None = None
+    between: Between | None = None
+    valid: Valid | None = None
+    max_length: MaxLength | None = None
+    sql: Text | None = Field(None, description="a Spark SQL condition every row must satisfy")
+    reference: Reference | None = None
+    row_count: RowCount | None = None
+    freshness: Freshness | None = None
+    sum_equals: SumEquals | None = None
+    arrives_by: ArrivesBy | None = None
+
+    _derived: bool = PrivateAttr(False)
+
+    @field_validator("name")
+    @classmethod
+    def _rule_name(cls, value: str) -> str:
+        if not RULE_NAME.fullmatch(value):
+            raise invalid("name must be lowercase words of letters, digits and underscores, "
+                          "joined by dots", "rename it, e.g. balance_not_negative")
+        return value
+
+    @model_validator(mode="after")
+    def _one_check(self) -> Self:
+        given = [c for c in CHECKS if getattr(self, c) is not None]
+        if len(given) != 1:
+            raise invalid(f"a rule has exactly one check, not {len(given)}"
+                          + (f" ({', '.join(given)})" if given else ""),
+                          f"keep one of: {', '.join(CHECKS)}")
+        if self.severity == "drop" and (self.kind not in ROW_CHECKS or self.scope != "new_rows"):
+            raise invalid(f"severity drop needs a row check on the new rows, not {self.kind} on "
+                          f"scope {self.scope}", "use severity warn or fail, or a row check "
+                          f"({', '.join(ROW_CHECKS)}) with scope new_rows")
+        if self.scope == "table" and self.kind == "arrives_by":
+            raise invalid("arrives_by judges a delivery, not the whole table", "use scope new_rows")
+        return self
+
+    @property
+    def origin(self) -> str:
+        """declared (in a rule file) or derived (from the contract and standards)."""
+        return "derived" if self._derived else "declared"
+
+    @property
+    def kind(self) -> str:
+        return next(c for c in CHECKS if getattr(self, c) is not None)
+
+    @property
+    def check(self):
+        return getattr(self, self.kind)
+
+    @property
+    def row_level(self) -> bool:
+        return self.kind in ROW_CHECKS
+
+    def columns(self) -> list[str]:
+        """The columns of the checked table the rule names (not those of a referenced table)."""
+        check = self.check
+        if self.kind == "not_null":
+            return [check]
+        if self.kind == "unique":
+            return list(check)
+        if self.kind == "reference":
+            return [*check.columns, *check.equal]
+        return [check.column] if hasattr(check, "column") else []
+
+    def with_severity(self, severity: str) -> QualityRule:
+        return self.model_copy(update={"severity": severity})
+
+
+class DerivedOverride(_Model):
+    """A change to a rule derived from the contract and standards, by the rule's name."""
+
+    severity: Severity | None = None
+    enabled: bool = True
+
+
+class RuleFile(_Model):
+    """``quality_rules/<table>.yaml``: the rules of one table, and changes to its derived rules."""
+
+    table: Identifier = Field(description="the table the rules apply to, e.g. cbs_account")
+    rules: list[QualityRule] = Field(default_factory=list)
+    derived: dict[str, DerivedOverride] = Field(default_factory=dict,
+                                                description="derived rule name: {severity, enabled}")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen:
+                raise invalid(f"rule name '{rule.name}' is used twice", "give every rule its own name")
+            seen.add(rule.name)
+        return self

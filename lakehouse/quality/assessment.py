@@ -1,0 +1,239 @@
+"""A table's quality for one data date: which rules apply, running them on the new rows (before
+the load) and on the whole table (after it), and the records kept of it.
+
+Great Expectations is imported only when a batch is validated, so commands that never validate
+do not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from lakehouse import governance
+from lakehouse.config import Project, SourceContract
+from lakehouse.config.quality_rules import QualityRule
+from lakehouse.engine import LINE, Engine, Lookup
+from lakehouse.masking import mask_row, masked_columns
+from lakehouse.near_source import near_source_spec
+from lakehouse.quality import derived
+from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag
+from lakehouse.quality.scorecard import dimension_scores, rule_score
+from lakehouse.tables import TableSpec
+
+SAMPLE_ROWS = 5
+"""Failing rows kept per failed rule (masked)."""
+
+
+@dataclass(frozen=True)
+class DeliveryFacts:
+    """What the delivery itself says, beside its rows: counts, control totals, arrival."""
+
+    rows_in: int
+    unparseable: int
+    control_rows: int | None = None
+    expected_amount: float | None = None
+    arrived_at: datetime | None = None  # wall-clock time in the lakehouse time zone
+
+
+@dataclass
+class Assessment:
+    """The rules of one scope run on one table for one data date, and what they found."""
+
+    contract: SourceContract
+    table_name: str
+    data_date: date
+    scope: str
+    rules: list[QualityRule]
+    validation: object  # ge_adapter.Validation
+    frame: object = None  # the batch validated (new rows: kept to split off dropped rows)
+    dropped: dict[str, int] = field(default_factory=dict)
+    samples: list[dict] = field(default_factory=list)  # failing rows, each with its ``_rule``
+
+    def outcomes(self):
+        by_rule = {o.rule: o for o in self.validation.outcomes}
+        return [(rule, by_rule[rule.name]) for rule in self.rules]
+
+    def failed(self, severity: str | None = None) -> list[QualityRule]:
+        return [rule for rule, outcome in self.outcomes() if not outcome.success
+                and (severity is None or rule.severity == severity)]
+
+    def scored(self) -> list[tuple[QualityRule, float, bool]]:
+        return [(rule, rule_score(rule, o.success, o.element_count, o.unexpected_count, o.error), o.success)
+                for rule, o in self.outcomes()]
+
+
+def table_rules(project: Project, contract: SourceContract) -> list[QualityRule]:
+    """The derived rules (as changed by the rule file) followed by the declared ones."""
+    rule_file = project.quality_rules.get(contract.table_name)
+    overrides = rule_file.derived if rule_file else {}
+    rules = []
+    for rule in derived.contract_rules(contract, project.standards):
+        change = overrides.get(rule.name)
+        if change is not None and not change.enabled:
+            continue
+        if change is not None and change.severity:
+            rule = rule.with_severity(change.severity)
+        rules.append(rule)
+    return rules + (list(rule_file.rules) if rule_file else [])
+
+
+def referenced_tables(project: Project, contract: SourceContract) -> set[str]:
+    """The tables this contract's reference rules look up (they load first in a run)."""
+    return {r.reference.table for r in table_rules(project, contract) if r.kind == "reference"}
+
+
+def _lookups(project: Project, rules: list[QualityRule]) -> list[Lookup]:
+    tables = {c.table_name: c for c in project.sources.values()}
+    return [Lookup(reference_flag(r), near_source_spec(tables[r.reference.table], project.settings.root),
+                   dict(r.reference.columns), dict(r.reference.equal), r.reference.required)
+            for r in rules if r.kind == "reference"]
+
+
+def _validate(engine: Engine, project: Project, contract: SourceContract, table_name: str, frame,
+              rules: list[QualityRule], data_date: date, scope: str) -> Assessment:
+    from lakehouse.quality import ge_adapter
+
+    lookups = _lookups(project, rules)
+    if lookups:
+        frame = engine.with_lookups(frame, lookups, data_date)
+    with engine.validating():
+        validation = ge_adapter.validate(frame, f"{table_name}.{scope}", rules, data_date)
+    checked = Assessment(contract, table_name, data_date, scope, rules, validation, frame)
+    failed = [r for r in checked.failed() if r.row_level]
+    if failed:
+        checked.samples = engine.failing_samples(frame, {r.name: fails_sql(r) for r in failed}, SAMPLE_ROWS)
+    return checked
+
+
+def assess_new_rows(engine: Engine, project: Project, contract: SourceContract, spec: TableSpec,
+                    staging: str, data_date: date, facts: DeliveryFacts) -> Assessment:
+    """Run the new-rows rules and the delivery's own rules on the staged extract."""
+    rules = [r for r in table_rules(project, contract) if r.scope == "new_rows"]
+    rules += derived.delivery_rules(contract, facts.control_rows, facts.unparseable, facts.expected_amount)
+    if facts.arrived_at is None:
+        rules = [r for r in rules if r.kind != "arrives_by"]
+    frame = engine.new_rows_batch(staging, spec, {"data_date": data_date, RECEIVED_AT: facts.arrived_at})
+    return _validate(engine, project, contract, spec.qualified_name, frame, rules, data_date, "new_rows")
+
+
+def assess_table(engine: Engine, project: Project, contract: SourceContract, spec: TableSpec,
+                 data_date: date) -> Assessment | None:
+    """Run the whole-table invariants on the loaded table (None when the table has none)."""
+    rules = [r for r in table_rules(project, contract) if r.scope == "table"]
+    if not rules:
+        return None
+    return _validate(engine, project, contract, spec.qualified_name, engine.table_batch(spec), rules,
+                     data_date, "table")
+
+
+def drop_failing(engine: Engine, assessment: Assessment, kept_path: str, dropped_path: str) -> int:
+    """Split the new rows failing a failed ``drop`` rule off to ``dropped_path``; the rest are
+    written to ``kept_path`` for loading. Returns the number of rows dropped."""
+    rules = assessment.failed("drop")
+    fails = {rule.name: fails_sql(rule) for rule in rules}
+    dropped = engine.split_batch(assessment.frame, fails, kept_path, dropped_path)
+    outcomes = {rule.name: outcome for rule, outcome in assessment.outcomes()}
+    assessment.dropped = {rule.name: outcomes[rule.name].unexpected_count for rule in rules}
+    return dropped
+
+
+def quarantine_spec(contract: SourceContract, root: str) -> TableSpec:
+    return governance.quarantine(root, contract.table_name)
+
+
+def dropped_rows(assessment: Assessment, dropped_path: str, run_id: str, file_name: str) -> dict:
+    """What ``Engine.write_quarantine`` needs to quarantine the dropped rows, masked."""
+    contract = assessment.contract
+    levels = {a.name: a.security_level for a in contract.attributes}
+    rules = {r.name: r for r in assessment.rules}
+    return {
+        "path": dropped_path,
+        "columns": [a.name for a in contract.attributes],
+        "masked": masked_columns(levels),
+        "keys": list(contract.keys),
+        "reasons": {name: (rules[name].dimension, f"{name} ({rules[name].severity}): "
+                           f"{rules[name].description or rules[name].kind}")
+                    for name in assessment.dropped},
+        "literals": {"source": contract.name, "table_name": assessment.table_name,
+                     "data_date": assessment.data_date, "run_id": run_id, "file_name": file_name,
+                     "quarantined_at": datetime.now(), "readmitted_run": None},
+    }
+
+
+# -- records -----------------------------------------------------------------------------------
+def result_rows(assessment: Assessment, run_id: str) -> list[dict]:
+    from lakehouse.quality.ge_adapter import GE_VERSION, to_json
+
+    now = datetime.now()
+    rows = []
+    for (rule, outcome), (_, score, _) in zip(assessment.outcomes(), assessment.scored()):
+        rows.append({
+            "run_id": run_id, "source": assessment.contract.name, "table_name": assessment.table_name,
+            "data_date": assessment.data_date, "rule": rule.name, "origin": rule.origin,
+            "dimension": rule.dimension, "severity": rule.severity, "scope": assessment.scope,
+            "description": rule.description or None, "expectation": outcome.expectation,
+            "arguments": to_json(outcome.arguments), "success": outcome.success,
+            "element_count": outcome.element_count, "unexpected_count": outcome.unexpected_count,
+            "unexpected_percent": outcome.unexpected_percent,
+            "observed_value": to_json(outcome.observed_value),
+            "rows_dropped": assessment.dropped.get(rule.name), "score": score,
+            "error": outcome.error, "ge_version": GE_VERSION, "validated_at": now,
+        })
+    return rows
+
+
+def sample_rows(assessment: Assessment, run_id: str) -> list[dict]:
+    """The sampled failing rows, with columns of security level 3 and above masked."""
+    levels = {a.name: a.security_level for a in assessment.contract.attributes}
+    masked = masked_columns(levels)
+    keep = [*levels, "start_dt", "end_dt", "data_date"]
+    now = datetime.now()
+    rows = []
+    for sample in assessment.samples:
+        row = {k: sample[k] for k in keep if k in sample}
+        rows.append({"run_id": run_id, "table_name": assessment.table_name,
+                     "data_date": assessment.data_date, "rule": sample["_rule"], "line": sample.get(LINE),
+                     "row_json": json.dumps(mask_row(row, masked), ensure_ascii=False, default=str),
+                     "sampled_at": now})
+    return rows
+
+
+def scorecard_rows(assessments: list[Assessment], run_id: str) -> list[dict]:
+    """One row per dimension for the table and data date of ``assessments`` (both scopes)."""
+    first = assessments[0]
+    scored = [item for a in assessments for item in a.scored()]
+    now = datetime.now()
+    return [{"run_id": run_id, "source": first.contract.name, "table_name": first.table_name,
+             "data_date": first.data_date, "dimension": dimension, **found, "scored_at": now}
+            for dimension, found in dimension_scores(scored).items()]
+
+
+def status_row(assessments: list[Assessment], run_id: str) -> dict:
+    """Whether the data date may be promoted: not when a ``fail`` rule failed."""
+    first = assessments[0]
+    blocking = [r.name for a in assessments for r in a.failed("fail")]
+    return {"run_id": run_id, "source": first.contract.name, "table_name": first.table_name,
+            "data_date": first.data_date, "promotable": not blocking, "blocking_rules": blocking,
+            "message": (f"held back from the downstream layers: rule(s) of severity fail failed: "
+                        f"{', '.join(blocking)}") if blocking else None,
+            "decided_at": datetime.now()}
+
+
+def evidence(assessment: Assessment, facts: DeliveryFacts) -> dict:
+    """The admission's quality evidence: scores by dimension and the failed rules."""
+    from lakehouse.quality.ge_adapter import GE_VERSION
+
+    scores = dimension_scores(assessment.scored())
+    return {
+        "rows_in": facts.rows_in,
+        "rows_unparseable": facts.unparseable,
+        "rules": len(assessment.rules),
+        "ge_version": GE_VERSION,
+        "scores": {d: found["score"] for d, found in scores.items()},
+        "failed_rules": [{"rule": rule.name, "dimension": rule.dimension, "severity": rule.severity,
+                          "unexpected": outcome.unexpected_count, "checked": outcome.element_count,
+                          "observed": outcome.observed_value, "error": outcome.error}
+                         for rule, outcome in assessment.outcomes() if not outcome.success],
+    }

@@ -1,0 +1,253 @@
+"""Great Expectations 1.x behind one door: compile our rules to an expectation suite, run it
+on a Spark DataFrame with GE's Spark execution engine, read the results back as plain values,
+and build Data Docs. Nothing else in the framework imports ``great_expectations``.
+
+Every expectation of a suite shares one domain (the batch, no per-column row filter), so GE
+bundles their aggregate metrics into a few ``df.agg(...)`` passes instead of one per rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+from great_expectations.compatibility.pyspark import functions as F
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.execution_engine import SparkDFExecutionEngine
+from great_expectations.expectations.expectation import ColumnMapExpectation
+from great_expectations.expectations.metrics import (
+    ColumnMapMetricProvider,
+    column_condition_partial,
+)
+
+from lakehouse.config.quality_rules import QualityRule
+from lakehouse.quality.rule_sql import RECEIVED_AT, passes_sql
+
+GE_VERSION = gx.__version__
+
+logging.getLogger("great_expectations").setLevel(logging.ERROR)
+
+
+class ColumnValuesSatisfySql(ColumnMapMetricProvider):
+    """Rows whose Spark SQL condition is true or NULL are expected (nulls are judged by it)."""
+
+    condition_metric_name = "column_values.lakehouse_satisfy_sql"
+    condition_value_keys = ("predicate",)
+
+    @column_condition_partial(engine=SparkDFExecutionEngine, filter_column_isnull=False)
+    def _spark(cls, column, predicate, **kwargs):
+        return F.coalesce(F.expr(predicate), F.lit(True))
+
+
+class ExpectColumnValuesToSatisfySql(ColumnMapExpectation):
+    """Expect every row to satisfy a Spark SQL condition (a value domain, a checksum, a rule
+    between columns, a reference found)."""
+
+    predicate: str
+    map_metric = "column_values.lakehouse_satisfy_sql"
+    success_keys = ("predicate", "mostly")
+    domain_keys = ("column", "row_condition", "condition_parser")
+
+
+@dataclass
+class Outcome:
+    """One rule's result, as stored in ``governance.quality_results``."""
+
+    rule: str
+    expectation: str
+    arguments: dict
+    success: bool
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    error: str | None = None
+
+
+@dataclass
+class Validation:
+    suite_name: str
+    outcomes: list[Outcome]
+    result: Any  # the GE suite validation result, for Data Docs
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success]
+
+
+@cache
+def _context():
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_spark("lakehouse").add_dataframe_asset("batches")
+    return context, asset.add_batch_definition_whole_dataframe("batch")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _string(kind: str) -> bool:
+    return kind.startswith(("string", "varchar", "char"))
+
+
+def _ordered(kind: str) -> bool:
+    return kind in ("int", "integer", "bigint", "smallint", "tinyint", "double", "float", "date",
+                    "timestamp") or kind.startswith("decimal")
+
+
+def _freshness_floor(column_type: str, data_date: dt.date, lag: int):
+    floor = data_date - dt.timedelta(days=lag)
+    return dt.datetime.combine(floor, dt.time()) if column_type.startswith("timestamp") else floor
+
+
+def _first_column(sql: str, column_types: dict[str, str]) -> str:
+    """The first of the batch's columns the SQL text names (GE files a map rule under a column)."""
+    import re
+
+    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql):
+        if word in column_types:
+            return word
+    return next(iter(column_types))
+
+
+def expectation(rule: QualityRule, column_types: dict[str, str], data_date: dt.date):
+    """The GE expectation measuring ``rule`` on a batch with ``column_types``."""
+    with warnings.catch_warnings():
+        # a rule's ``where`` is Spark SQL, which GE's Condition objects cannot express; GE 1.x
+        # still runs string conditions (deprecated for 2.0; the version is pinned)
+        warnings.filterwarnings("ignore", "Passing a string to the row_condition", DeprecationWarning)
+        return _expectation(rule, column_types, data_date)
+
+
+def _expectation(rule: QualityRule, column_types: dict[str, str], data_date: dt.date):
+    check, kind = rule.check, rule.kind
+    common: dict[str, Any] = {"meta": {"rule": rule.name, "dimension": rule.dimension,
+                                       "severity": rule.severity, "scope": rule.scope},
+                              "description": rule.description or None}
+    if rule.where:
+        common |= {"row_condition": rule.where, "condition_parser": "spark"}
+    column_type = column_types.get(getattr(check, "column", ""), "")
+    if kind == "not_null":
+        return gxe.ExpectColumnValuesToNotBeNull(column=check, **common)
+    if kind == "unique":
+        if len(check) == 1:
+            return gxe.ExpectColumnValuesToBeUnique(column=check[0], **common)
+        return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(check), **common)
+    if kind == "in_set" and _string(column_type):
+        return gxe.ExpectColumnValuesToBeInSet(column=check.column, value_set=list(check.values), **common)
+    if kind == "pattern" and _string(column_type):
+        return gxe.ExpectColumnValuesToMatchRegex(column=check.column, regex=f"\\A(?:{check.regex})\\z",
+                                                  **common)
+    if kind == "between" and _ordered(column_type) and not isinstance(check.min or check.max, str):
+        return gxe.ExpectColumnValuesToBeBetween(column=check.column, min_value=check.min,
+                                                 max_value=check.max, **common)
+    if kind == "max_length" and _string(column_type):
+        return gxe.ExpectColumnValueLengthsToBeBetween(column=check.column, max_value=check.max, **common)
+    if kind == "row_count":
+        return gxe.ExpectTableRowCountToBeBetween(min_value=check.min, max_value=check.max, **common)
+    if kind == "freshness":
+        return gxe.ExpectColumnMaxToBeBetween(
+            column=check.column, min_value=_freshness_floor(column_type, data_date, check.max_lag_days),
+            **common)
+    if kind == "sum_equals":
+        return gxe.ExpectColumnSumToBeBetween(column=check.column, min_value=check.total - check.tolerance,
+                                              max_value=check.total + check.tolerance, **common)
+    if kind == "arrives_by":
+        deadline = dt.datetime.combine(data_date + dt.timedelta(days=check.days_after), check.at)
+        return gxe.ExpectColumnMaxToBeBetween(column=RECEIVED_AT, max_value=deadline, **common)
+    # everything else is the rule's own SQL condition
+    column = getattr(check, "column", None) or rule.columns()[0] if rule.columns() else None
+    predicate = passes_sql(rule.model_copy(update={"where": None}))
+    return ExpectColumnValuesToSatisfySql(
+        column=column or _first_column(predicate, column_types), predicate=predicate, **common)
+
+
+def _outcome(result) -> Outcome:
+    config = result.expectation_config
+    found = result.result or {}
+    error = None
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        error = result.exception_info.get("exception_message")
+    arguments = {k: v for k, v in config.kwargs.items() if k not in ("result_format", "batch_id")}
+    return Outcome(
+        rule=config.meta["rule"], expectation=config.type, arguments=_plain(arguments),
+        success=bool(result.success), element_count=found.get("element_count"),
+        unexpected_count=found.get("unexpected_count"),
+        unexpected_percent=found.get("unexpected_percent"),
+        observed_value=_plain(found.get("observed_value")), error=error)
+
+
+def validate(frame, suite_name: str, rules: list[QualityRule], data_date: dt.date) -> Validation:
+    """Run ``rules`` as one suite on the Spark DataFrame ``frame``."""
+    _, batch_definition = _context()
+    column_types = dict(frame.dtypes)
+    suite = gx.ExpectationSuite(name=suite_name)
+    for rule in rules:
+        suite.add_expectation(expectation(rule, column_types, data_date))
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    # partial_unexpected_count 0: counts without a query per expectation for unexpected values
+    result = batch.validate(suite, result_format={"result_format": "BASIC",
+                                                  "partial_unexpected_count": 0})
+    outcomes = {o.rule: o for o in map(_outcome, result.results)}
+    return Validation(suite_name, [outcomes[r.name] for r in rules], result)
+
+
+def _docs_context(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    return _file_context(str(folder.resolve()))
+
+
+@cache
+def _file_context(folder: str):
+    context = gx.get_context(mode="file", project_root_dir=folder)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def store_results(validations: list[Validation], folder: Path) -> None:
+    """Keep the GE results of ``validations`` in the Data Docs project at ``folder``."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    context = _docs_context(folder)
+    for validation in validations:
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=validation.suite_name),
+            run_id=RunIdentifier(run_name=validation.suite_name, run_time=dt.datetime.now(dt.UTC)),
+            batch_identifier="batch")
+        context.validation_results_store.set(key, validation.result)
+
+
+def build_data_docs(folder: Path) -> Path:
+    """Build the GE Data Docs of the results kept at ``folder``; returns the index page."""
+    sites = _docs_context(folder).build_data_docs()
+    index = next(iter(sites.values()), "")
+    return Path(index.removeprefix("file://")) if index else folder
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(_plain(value), ensure_ascii=False, default=str)

@@ -1,0 +1,29 @@
+"""Rich tables shared by the CLI and the demo."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from lakehouse.config.quality_rules import DIMENSIONS
+
+
+def _score(value: float | None) -> str:
+    if value is None:
+        return "[dim]–[/dim]"
+    colour = "green" if value >= 95 else "yellow" if value >= 80 else "red"
+    return f"[{colour}]{value:.1f}[/{colour}]"
+
+
+def scorecard_table(report) -> Table:
+    """The quality scorecard of ``report`` (``Lakehouse.quality_report``): one row per table."""
+    grid = Table(title=f"quality scorecard {report.data_date} (0-100)")
+    for column in ("table", *DIMENSIONS, "overall", "rules failed", "promotion"):
+        grid.add_column(column, justify="left" if column in ("table", "promotion") else "right")
+    held = {s["table_name"]: s for s in report.statuses}
+    for row in report.scorecard:
+        status = held.get(row["table_name"])
+        promotion = "-" if status is None else "promoted" if status["promotable"] else \
+            "[red]held: " + ", ".join(status["blocking_rules"]) + "[/red]"
+        grid.add_row(row["table_name"], *[_score(row["scores"][d]) for d in DIMENSIONS],
+                     _score(row["overall"]), f"{row['rules_failed']} of {row['rules']}", promotion)
+    return grid
