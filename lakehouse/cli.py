@@ -78,15 +78,14 @@ def run(
 
 def print_run(summary) -> None:
     table = Table(title=f"T-1 run {summary.run_id} for data date {summary.data_date}")
-    for column in ("source", "table", "status", "rows in", "loaded", "quarantined", "version",
-                   "promotion"):
+    for column in ("source", "status", "rows in", "loaded", "quarantined", "version", "promotion"):
         table.add_column(column, justify="right" if column in ("rows in", "loaded",
                                                                "quarantined", "version") else "left")
     for r in summary.results:
         colour = "green" if r.status == "succeeded" else "red"
         promotion = "" if r.promotable is None else "promoted" if r.promotable else \
             "[red]held: " + ", ".join(r.blocking_rules) + "[/red]"
-        table.add_row(r.source, r.table, f"[{colour}]{r.status}[/{colour}]", str(r.rows_in),
+        table.add_row(r.source, f"[{colour}]{r.status}[/{colour}]", str(r.rows_in),
                       str(r.rows_loaded), str(r.rows_quarantined),
                       "" if r.table_version is None else str(r.table_version), promotion)
     console.print(table)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 from rich.console import Console
@@ -22,9 +24,13 @@ def generate(lh, customers: int, days: int, start: date, seed: int) -> list[date
     landing = Path(lh.settings.landing)
     dates = []
     for data_date, extracts in bank.days(start, days):
-        for name, records in extracts.items():
+        for index, (name, records) in enumerate(extracts.items()):
             if name in lh.project.sources:
-                write_delivery(lh.project.sources[name], landing, data_date, records)
+                path = write_delivery(lh.project.sources[name], landing, data_date, records)
+                # delivered overnight, as the source systems would (timeliness is measured on it)
+                arrived = datetime.combine(data_date + timedelta(days=1), clock(1, 30 + 5 * index),
+                                           tzinfo=lh.settings.tzinfo).timestamp()
+                os.utime(path, (arrived, arrived))
         dates.append(data_date)
     return dates
 
