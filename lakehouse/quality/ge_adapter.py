@@ -89,7 +89,10 @@ class Validation:
 def _context():
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_spark("lakehouse").add_dataframe_asset("batches")
+    # persist=False: GE would otherwise persist every batch and never release it (memory grows
+    # with every load of a long-running process), and the extra materialization costs more
+    # than it saves on a batch that is scanned a few times
+    asset = context.data_sources.add_spark("lakehouse", persist=False).add_dataframe_asset("batches")
     return context, asset.add_batch_definition_whole_dataframe("batch")
 
 
