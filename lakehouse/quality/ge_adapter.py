@@ -162,7 +162,7 @@ def _expectation(rule: QualityRule, column_types: dict[str, str], data_date: dt.
     if kind == "pattern" and _string(column_type):
         return gxe.ExpectColumnValuesToMatchRegex(column=check.column, regex=f"\\A(?:{check.regex})\\z",
                                                   **common)
-    if kind == "between" and _ordered(column_type) and not isinstance(check.min or check.max, str):
+    if kind == "between" and _ordered(column_type):
         return gxe.ExpectColumnValuesToBeBetween(column=check.column, min_value=check.min,
                                                  max_value=check.max, **common)
     if kind == "max_length" and _string(column_type):
@@ -179,11 +179,12 @@ def _expectation(rule: QualityRule, column_types: dict[str, str], data_date: dt.
     if kind == "arrives_by":
         deadline = dt.datetime.combine(data_date + dt.timedelta(days=check.days_after), check.at)
         return gxe.ExpectColumnMaxToBeBetween(column=RECEIVED_AT, max_value=deadline, **common)
-    # everything else is the rule's own SQL condition
-    column = getattr(check, "column", None) or rule.columns()[0] if rule.columns() else None
+    # everything else is the rule's own SQL condition, filed under the rule's first column
     predicate = passes_sql(rule.model_copy(update={"where": None}))
+    columns = rule.columns()
     return ExpectColumnValuesToSatisfySql(
-        column=column or _first_column(predicate, column_types), predicate=predicate, **common)
+        column=columns[0] if columns else _first_column(predicate, column_types), predicate=predicate,
+        **common)
 
 
 def _outcome(result) -> Outcome:
