@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,21 @@ class RunSummary:
 
     @property
     def failed(self) -> list[LoadResult]:
+        return [r for r in self.results if r.status != "succeeded"]
+
+
+@dataclass
+class LayerSummary:
+    run_id: str
+    data_date: date
+    results: list = field(default_factory=list)  # ModelResult per model, in build order
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status == "succeeded" for r in self.results)
+
+    @property
+    def not_built(self) -> list:
         return [r for r in self.results if r.status != "succeeded"]
 
 
@@ -89,13 +105,58 @@ class Lakehouse:
         return near_source_spec(self.contract(source), self.root)
 
     def tables(self) -> list[TableSpec]:
-        """Every table the framework writes, near-source and governance."""
+        """Every table the framework writes: near-source, the modelled layers and governance."""
+        from lakehouse.layers.model_tables import model_spec
+
         specs = [near_source_spec(c, self.root) for c in self.project.sources.values()]
+        specs += [model_spec(self.project, m) for m in self.project.models.values()]
         return specs + governance.all_specs(self.root, [c.table_name for c in self.project.sources.values()])
 
+    # -- layers --------------------------------------------------------------------------------
+
+    def build_layers(self, data_date: date | None = None, models: list[str] | None = None,
+                     on_result: Callable | None = None) -> LayerSummary:
+        """Build the integrated, common and mart models for ``data_date`` (default: yesterday) in
+        dependency order; a model whose inputs are not ready for the date is skipped."""
+        from lakehouse.layers.runner import LayerBuild
+
+        data_date = data_date or self.yesterday()
+        for name in models or []:
+            if name not in self.project.models:
+                raise ConfigError(f"unknown model {name!r}", [Problem(
+                    f"no model {name!r} under {self.project.layers_dir}", key="--model", value=name,
+                    fix=f"use one of: {', '.join(self.project.models)}")])
+        run_id = f"{data_date:%Y%m%d}-layers-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
+        build = LayerBuild(self.engine, self.project, run_id, data_date)
+        try:
+            results = build.run(models, on_result)
+        finally:
+            build.flush()
+        return LayerSummary(run_id, data_date, results)
+
+    def query(self, sql: str, limit: int = 1000) -> list[dict]:
+        """Run a Spark SQL query over the project's tables, named as in ``lakehouse tables``
+        (``mart.mart_customer_360``, ``near_source.cbs_account``, ``governance.load_log``)."""
+        import re
+
+        named = {spec.qualified_name: spec for spec in self.tables()}
+        for name in set(re.findall(r"\b([a-z_]+\.[a-z0-9_]+)\b", sql)):
+            if name in named and self.engine.table_exists(named[name]):
+                self.engine.ensure_table(named[name])
+        try:
+            return self.engine.sql(sql, limit)
+        except Exception as exc:  # noqa: BLE001 - Spark's analysis errors, shown cleanly
+            message = str(exc).split("\n")[0]
+            raise ConfigError("the query failed", [Problem(
+                message, key="SQL", value=sql,
+                fix="name tables as `lakehouse tables` lists them (e.g. mart.mart_customer_360); "
+                    "a table appears once its first data date is built")]) from None
+
     def run(self, data_date: date | None = None, sources: list[str] | None = None,
-            file: Path | None = None) -> RunSummary:
-        """Land and load the deliveries of ``data_date`` (default: yesterday) for the sources."""
+            file: Path | None = None, on_result: Callable[[LoadResult], None] | None = None
+            ) -> RunSummary:
+        """Land and load the deliveries of ``data_date`` (default: yesterday) for the sources;
+        ``on_result`` is called after each source's load (for progress)."""
         data_date = data_date or self.yesterday()
         names = sources or list(self.project.sources)
         contracts = self._in_reference_order([self.contract(n) for n in names])
@@ -110,6 +171,8 @@ class Lakehouse:
         try:
             for contract in contracts:
                 summary.results.append(load_source(ctx, contract, data_date, file))
+                if on_result is not None:
+                    on_result(summary.results[-1])
         finally:
             ctx.flush()
         return summary

@@ -57,7 +57,7 @@ def validate(conf: Path = CONF) -> None:
     project = lh.project
     console.print(f"[green]ok[/green]: {len(project.owners)} owners, {len(project.systems)} systems, "
                   f"{len(project.standards)} data standards, {len(project.sources)} source "
-                  f"contracts in {conf}")
+                  f"contracts in {conf}, {len(project.models)} layer models in {project.layers_dir}")
 
 
 @app.command()
@@ -116,14 +116,71 @@ def demo(
     days: int = typer.Option(3, help="number of consecutive data dates"),
     start: str = typer.Option("2026-11-01", help="first data date"),
     seed: int = typer.Option(7, help="random seed (same seed, same data)"),
+    defect_rate: float = typer.Option(0.001, help="share of rows given a planted defect (0: none)"),
     conf: Path = CONF,
 ) -> None:
-    """Generate the demo bank's deliveries and run every data date in order."""
+    """Generate the demo bank's deliveries and run every data date through admission, loads,
+    quality and the integrated, common and mart layers."""
     from lakehouse.demo_run import run_demo
 
-    ok = run_demo(_lakehouse(conf), customers, days, _parse_date(start), seed, console)
+    ok = run_demo(_lakehouse(conf), customers, days, _parse_date(start), seed, console, defect_rate)
     if not ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="Spark SQL over tables named as in `lakehouse tables`, "
+                              "e.g. \"SELECT * FROM mart.mart_customer_360 LIMIT 5\""),
+    limit: int = typer.Option(50, help="at most this many rows"),
+    conf: Path = CONF,
+) -> None:
+    """Query the lakehouse's tables with Spark SQL and print the rows."""
+    rows = _lakehouse(conf).query(sql, limit)
+    table = Table(title=f"{len(rows)} row(s)")
+    for column in (rows[0] if rows else {}):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row.values()])
+    console.print(table)
+
+
+layers_app = typer.Typer(no_args_is_help=True, help="Data engineers: build the integrated, common and mart layers.")
+app.add_typer(layers_app, name="layers")
+
+
+@layers_app.command("run")
+def layers_run(
+    data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="build only this model, repeatable"),
+    conf: Path = CONF,
+) -> None:
+    """Build the layer models for a data date; models whose inputs are not ready are skipped."""
+    from lakehouse.views import layer_table
+
+    summary = _lakehouse(conf).build_layers(_parse_date(data_date), model or None)
+    console.print(layer_table(summary.results, f"layers for data date {summary.data_date}"))
+    for r in summary.not_built:
+        err_console.print(f"[red]{r.model}[/red] {r.status}: {r.reason}", highlight=False)
+    if any(r.status == "failed" for r in summary.results):
+        raise typer.Exit(1)
+
+
+@layers_app.command("list")
+def layers_list(conf: Path = CONF) -> None:
+    """The layer models in build order, with their inputs."""
+    from lakehouse.layers.runner import build_order
+
+    project = _lakehouse(conf).project
+    table = Table(title="layer models, in build order")
+    for column in ("model", "layer", "load type", "keys", "inputs"):
+        table.add_column(column)
+    for name in build_order(project):
+        m = project.models[name]
+        table.add_row(name, m.layer, m.load_type + (f", {m.retention_days} days" if m.retention_days else ""),
+                      ",".join(m.keys), ", ".join(f"{i} ({mode})" if mode != "current" else i
+                                                  for i, mode in m.inputs.items()))
+    console.print(table)
 
 
 source_app = typer.Typer(no_args_is_help=True, help="Data owners: register and check source contracts.")

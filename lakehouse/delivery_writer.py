@@ -46,7 +46,7 @@ def write_control(contract, landing: Path, data_date: date, records: list[dict],
             amount_total = sum((Decimal(str(r[column])) for r in records
                                 if r.get(column) is not None), Decimal(0))
         lines.append(f"amount_total={amount_total}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding=delivery.encoding)
     return path
 
 

@@ -1,88 +1,244 @@
-"""`lakehouse demo`: the demo bank's deliveries run through the T-1 batch, date by date."""
+"""`lakehouse demo`: the demo bank's deliveries run through the T-1 batch and every layer, date
+by date, with a summary of what happened and where to look next."""
 
 from __future__ import annotations
 
-import os
 import time
-from datetime import date, datetime, timedelta
-from datetime import time as clock
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lakehouse import governance
 from lakehouse.config.project import SOURCES_DIR
-from lakehouse.delivery_writer import write_delivery
 from lakehouse.demo import DemoBank
+from lakehouse.demo.defects import DefectPlan, PlantedDefect
+from lakehouse.demo.deliveries import write_demo_deliveries
 from lakehouse.views import scorecard_table
 
+SAMPLE_360 = ("SELECT party_id, age, branch_name, deposit_accounts AS deposits, credit_cards AS cards, "
+              "loans, total_assets_cny, total_liabilities_cny, mtd_inflow, rfm_segment, "
+              "lifecycle_stage, risk_warnings FROM mart.mart_customer_360 WHERE data_date = DATE'{d}' "
+              "ORDER BY total_assets_cny DESC LIMIT 5")
 
-def generate(lh, customers: int, days: int, start: date, seed: int) -> list[date]:
-    """Write ``days`` data dates of demo deliveries into the landing folder."""
+
+@dataclass
+class DemoOutcome:
+    """What a demo run did: the data dates, planted defects, runs and timings."""
+
+    dates: list[date]
+    planted: list[PlantedDefect]
+    delivered: dict  # data date -> source -> records as delivered (an independent oracle)
+    loads: list = field(default_factory=list)  # RunSummary per date
+    layers: list = field(default_factory=list)  # LayerSummary per date
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @property
+    def ok(self) -> bool:
+        """Every model ran or was skipped for a reason; nothing failed unexpectedly."""
+        return not any(r.status == "failed" for s in self.layers for r in s.results)
+
+
+def generate(lh, customers: int, days: int, start: date, seed: int, defect_rate: float):
+    """Write ``days`` data dates of demo deliveries (with planted defects) into the landing folder."""
     bank = DemoBank(customers, seed=seed, start=start)
-    landing = Path(lh.settings.landing)
-    dates = []
-    for data_date, extracts in bank.days(start, days):
-        for index, (name, records) in enumerate(extracts.items()):
-            if name in lh.project.sources:
-                path = write_delivery(lh.project.sources[name], landing, data_date, records)
-                # delivered overnight, as the source systems would (timeliness is measured on it)
-                arrived = datetime.combine(data_date + timedelta(days=1), clock(1, 30 + 5 * index),
-                                           tzinfo=lh.settings.tzinfo).timestamp()
-                os.utime(path, (arrived, arrived))
-        dates.append(data_date)
-    return dates
+    plan = DefectPlan(rate=defect_rate, seed=seed) if defect_rate > 0 else None
+    return write_demo_deliveries(lh.project, Path(lh.settings.landing), bank, start, days, plan)
 
 
-def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Console) -> bool:
+def run_batches(lh, customers: int, days: int, start: date, seed: int, defect_rate: float = 0.001,
+                console: Console | None = None) -> DemoOutcome:
+    """Generate, register and run every data date through admission, loads, quality and layers."""
+    console = console or Console(quiet=True)
     began = time.perf_counter()
-    console.print(f"demo bank: {customers} customers, {days} data dates from {start}, seed {seed}")
-    dates = generate(lh, customers, days, start, seed)
+    dates, planted, delivered = generate(lh, customers, days, start, seed, defect_rate)
+    outcome = DemoOutcome(dates, planted, delivered)
+    outcome.seconds["generate deliveries"] = time.perf_counter() - began
+    began = time.perf_counter()
     registered = lh.register(lh.project.file(SOURCES_DIR), by="demo")
-    refused = [r for r in registered if r.error is not None]
-    for r in refused:
-        console.print(r.error.render(), markup=False, highlight=False)
-    console.print(f"registered {len(registered) - len(refused)} of {len(registered)} source contracts")
-    generated = time.perf_counter()
-    summaries = []
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("T-1 batches", total=len(dates))
+    for r in registered:
+        if r.error is not None:
+            console.print(r.error.render(), markup=False, highlight=False)
+    outcome.seconds["register sources"] = time.perf_counter() - began
+    steps = len(lh.project.sources) + len(lh.project.models)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[step]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
         for data_date in dates:
-            progress.update(task, description=f"data date {data_date}")
-            summaries.append(lh.run(data_date))
-            progress.advance(task)
-    table = Table(title="demo run")
-    for column in ("data date", "source", "status", "rows in", "loaded", "quarantined", "promotion"):
-        table.add_column(column)
-    for summary in summaries:
+            task = progress.add_task(f"data date {data_date}", total=steps, step="")
+
+            def advance(result, _task=task):
+                name = getattr(result, "source", None) or result.model
+                progress.update(_task, advance=1, step=f"{name} {result.status}")
+
+            began = time.perf_counter()
+            outcome.loads.append(lh.run(data_date, on_result=advance))
+            outcome.seconds["admission, near-source loads, quality"] += time.perf_counter() - began
+            began = time.perf_counter()
+            outcome.layers.append(lh.build_layers(data_date, on_result=advance))
+            outcome.seconds["integrated, common and mart layers"] += time.perf_counter() - began
+            progress.update(task, step="done")
+    return outcome
+
+
+def caught(lh, planted: list[PlantedDefect]) -> list[tuple[PlantedDefect, str | None]]:
+    """Each planted defect with where the lakehouse recorded it (None if nowhere)."""
+    root, found = lh.root, []
+    for defect in planted:
+        contract = lh.contract(defect.source)
+        table = f"near_source.{contract.table_name}"
+        day = f"data_date = DATE'{defect.data_date}'"
+        where = None
+        if defect.kind == "duplicate_key":
+            if lh.engine.has_rows(governance.admission_log(root), f"source = '{defect.source}' AND {day} "
+                                  "AND check_name = 'quality' AND status = 'failed'"):
+                where = "admission log: quality check failed, delivery rejected"
+        elif defect.kind == "malformed_row":
+            if lh.engine.has_rows(governance.quarantine(root, contract.table_name),
+                                  f"{day} AND stage = 'parse' AND line = {defect.line}"):
+                where = f"quarantine_{contract.table_name}: line {defect.line} unreadable"
+        else:
+            rule = _rule_for(lh.project, contract, defect)
+            if rule and lh.engine.has_rows(governance.quality_results(root),
+                                           f"table_name = '{table}' AND {day} AND rule = '{rule}' "
+                                           "AND NOT success"):
+                where = f"quality result: {rule} failed"
+                if defect.kind == "null" and lh.engine.has_rows(
+                        governance.quarantine(root, contract.table_name), f"{day} AND rule = '{rule}'"):
+                    where += ", rows quarantined"
+        found.append((defect, where))
+    return found
+
+
+def _rule_for(project, contract, defect: PlantedDefect) -> str | None:
+    """The quality rule meant to catch a row-level or late-file defect."""
+    if defect.kind == "null":
+        return f"{defect.column}.not_null"
+    if defect.kind == "invalid_id":
+        return f"{defect.column}.domain"
+    if defect.kind == "late_file":
+        return "delivery.on_time"
+    if defect.kind == "orphan_key":
+        rules = project.quality_rules.get(contract.table_name)
+        for rule in rules.rules if rules else []:
+            if rule.reference is not None and defect.column in rule.reference.columns:
+                return rule.name
+    return None
+
+
+def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Console,
+             defect_rate: float = 0.001) -> bool:
+    began = time.perf_counter()
+    console.print(f"demo bank: {customers:,} customers, {days} data dates from {start}, seed {seed}, "
+                  f"defects planted at rate {defect_rate}; {len(lh.project.sources)} sources, "
+                  f"{len(lh.project.models)} layer models")
+    outcome = run_batches(lh, customers, days, start, seed, defect_rate, console)
+    console.print(_loads_table(outcome))
+    console.print(_layers_table(outcome))
+    last = outcome.dates[-1]
+    console.print(_rows_table(lh, last))
+    report_began = time.perf_counter()
+    report = lh.quality_report(last)
+    outcome.seconds["quality report and Data Docs"] = time.perf_counter() - report_began
+    console.print(scorecard_table(report))
+    console.print(_defects_table(caught(lh, outcome.planted)))
+    console.print(_sample_360(lh, last))
+    timing = Table(title="elapsed time per stage")
+    timing.add_column("stage")
+    timing.add_column("seconds", justify="right")
+    for stage, seconds in outcome.seconds.items():
+        timing.add_row(stage, f"{seconds:.1f}")
+    timing.add_row("[bold]total[/bold]", f"[bold]{time.perf_counter() - began:.1f}[/bold]")
+    console.print(timing)
+    console.print(f"lakehouse root: {lh.root}\nquality report: {report.html}\n"
+                  f"Great Expectations Data Docs: {report.data_docs}\nnext:\n"
+                  f"  lakehouse query \"{SAMPLE_360.format(d=last)}\"\n"
+                  f"  lakehouse quality report --date {last}\n"
+                  "  lakehouse layers list    lakehouse tables    lakehouse catalog search 客户")
+    return outcome.ok
+
+
+def _loads_table(outcome: DemoOutcome) -> Table:
+    table = Table(title="admission and near-source loads (rows loaded, quarantined)")
+    table.add_column("source")
+    for d in outcome.dates:
+        table.add_column(str(d), justify="right")
+    cells: dict[str, list[str]] = {}
+    for summary in outcome.loads:
         for r in summary.results:
-            colour = "green" if r.status == "succeeded" else "red"
-            promotion = "-" if r.promotable is None else "promoted" if r.promotable else \
-                "[red]held: " + ", ".join(r.blocking_rules) + "[/red]"
-            table.add_row(str(r.data_date), r.source, f"[{colour}]{r.status}[/{colour}]",
-                          str(r.rows_in), str(r.rows_loaded), str(r.rows_quarantined), promotion)
-    console.print(table)
-    rows = Table(title="near-source tables after the last date")
-    rows.add_column("table")
-    rows.add_column("rows", justify="right")
-    rows.add_column("open / current rows", justify="right")
-    last = dates[-1]
-    for name in lh.project.sources:
-        spec = lh.table(name)
-        if not lh.engine.table_exists(spec):
+            if r.status != "succeeded":
+                cell = f"[red]{r.status}[/red]"
+            else:
+                cell = f"{r.rows_loaded:,}" + (f" [yellow]+{r.rows_quarantined} q[/yellow]"
+                                               if r.rows_quarantined else "")
+                if r.promotable is False:
+                    cell += " [red]held[/red]"
+            cells.setdefault(r.source, []).append(cell)
+    for source, row in cells.items():
+        table.add_row(source, *row)
+    return table
+
+
+def _layers_table(outcome: DemoOutcome) -> Table:
+    table = Table(title="layer models (rows of the date, or why not built)")
+    table.add_column("model")
+    table.add_column("layer")
+    for d in outcome.dates:
+        table.add_column(str(d), justify="right")
+    cells: dict[str, list[str]] = {}
+    layers: dict[str, str] = {}
+    for summary in outcome.layers:
+        for r in summary.results:
+            layers[r.model] = r.layer
+            cells.setdefault(r.model, []).append(
+                f"{r.rows:,}" if r.ok else f"[yellow]skipped: {', '.join(r.blocked_by)}[/yellow]"
+                if r.status == "skipped" else "[red]failed[/red]")
+    for model, row in cells.items():
+        table.add_row(model, layers[model], *row)
+    return table
+
+
+def _rows_table(lh, last: date) -> Table:
+    table = Table(title=f"tables after {last}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column(f"of {last} / open", justify="right")
+    for spec in lh.tables():
+        if spec.zone != "standard" or not lh.engine.table_exists(spec):
             continue
         current = ("end_dt = DATE'9999-12-31'" if spec.load_type == "zipper"
                    else f"data_date = DATE'{last.isoformat()}'")
-        rows.add_row(spec.qualified_name, str(lh.engine.count(spec)),
-                     str(lh.engine.count(spec, current)))
-    console.print(rows)
-    finished = time.perf_counter()
-    report = lh.quality_report(last)
-    console.print(scorecard_table(report))
-    console.print(f"generated deliveries and registered sources in {generated - began:.1f}s, loaded in "
-                  f"{finished - generated:.1f}s; lakehouse root: {lh.root}")
-    console.print(f"quality report: {report.html}\nGreat Expectations Data Docs: {report.data_docs}")
-    console.print("next: `lakehouse quality report --date D`, `lakehouse tables`, or query the "
-                  "Delta tables under the root with Spark")
-    return all(s.ok for s in summaries)
+        table.add_row(spec.qualified_name, f"{lh.engine.count(spec):,}",
+                      f"{lh.engine.count(spec, current):,}")
+    return table
+
+
+def _defects_table(found: list[tuple[PlantedDefect, str | None]]) -> Table:
+    table = Table(title="planted defects and where they were caught")
+    for column in ("defect", "source", "planted", "caught", "where"):
+        table.add_column(column, justify="right" if column in ("planted", "caught") else "left")
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for defect, where in found:
+        groups[(defect.kind, defect.source)].append(where)
+    for (kind, source), wheres in sorted(groups.items()):
+        hits = [w for w in wheres if w]
+        colour = "green" if len(hits) == len(wheres) else "red"
+        places = Counter(hits).most_common(1)
+        table.add_row(kind, source, str(len(wheres)), f"[{colour}]{len(hits)}[/{colour}]",
+                      places[0][0] if places else "[red]not found[/red]")
+    return table
+
+
+def _sample_360(lh, last: date) -> Table:
+    rows = lh.query(SAMPLE_360.format(d=last))
+    table = Table(title=f"customer 360, top 5 by assets on {last} (mart.mart_customer_360)")
+    for column in (rows[0] if rows else {}):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["" if v is None else ", ".join(v) if isinstance(v, list) else str(v)
+                        for v in row.values()])
+    return table

@@ -232,9 +232,53 @@ def quality_status(root: str) -> TableSpec:
     ])
 
 
+def model_runs(root: str) -> TableSpec:
+    return _spec(root, "model_runs", "Every layer model run per data date: built, skipped (and why) or failed", [
+        ("run_id", "string", "run identifier"),
+        ("model", "string", "model name"),
+        ("table_name", "string", "target table, schema.name"),
+        ("layer", "string", "integrated, common or mart"),
+        ("data_date", "date", "data date built"),
+        ("status", "string", "succeeded, skipped or failed"),
+        ("reason", "string", "why it was skipped or failed"),
+        ("blocked_by", "array<string>", "the inputs (source contracts or models) not ready for the date"),
+        ("rows", "bigint", "rows of the date in the table (snapshot) or valid on it (zipper)"),
+        ("table_version", "bigint", "Delta version of the target after the run"),
+        ("sql_hash", "string", "SHA-256 of the model definition that ran"),
+        ("started_at", "timestamp", "start"),
+        ("finished_at", "timestamp", "end"),
+    ])
+
+
+def lineage(root: str) -> TableSpec:
+    return _spec(root, "lineage", "Where each modelled table and column comes from (table level: column_name null)", [
+        ("table_name", "string", "target table, schema.name"),
+        ("column_name", "string", "target column (null for the table-level row)"),
+        ("input_table", "string", "source table, schema.name"),
+        ("input_column", "string", "source column (null for the table-level row)"),
+        ("input_mode", "string", "current (rows of the date) or history (rows up to it)"),
+        ("derived_by", "string", "declared (model inputs) or parsed (from the query)"),
+        ("model_hash", "string", "SHA-256 of the model definition"),
+        ("recorded_at", "timestamp", "when"),
+    ])
+
+
+def retention_log(root: str) -> TableSpec:
+    return _spec(root, "retention_log", "Snapshots removed because they passed their table's retention", [
+        ("run_id", "string", "run that removed them"),
+        ("table_name", "string", "table, schema.name"),
+        ("data_date", "date", "the data date whose snapshot was removed"),
+        ("rows", "bigint", "rows removed"),
+        ("retention_days", "int", "the table's retention"),
+        ("table_version", "bigint", "Delta version after the removal"),
+        ("removed_at", "timestamp", "when"),
+    ])
+
+
 def all_specs(root: str, tables: list[str] = ()) -> list[TableSpec]:
     """The governance tables; ``tables`` adds the quarantine table of each of those tables."""
     return [raw_manifest(root), load_log(root), admission_log(root), registrations(root),
             catalog(root), level_changes(root), system_events(root), quality_results(root),
             quality_samples(root), quality_scorecard(root), quality_status(root),
+            model_runs(root), lineage(root), retention_log(root),
             *[quarantine(root, t) for t in tables]]

@@ -43,3 +43,13 @@ def copy_in(local: Path, fs: pafs.FileSystem, target: str) -> None:
     with open(local, "rb") as src, fs.open_output_stream(target) as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
+
+
+def remove_dir(uri: str) -> None:
+    """Remove a folder and everything in it, local or in object storage (no error if missing)."""
+    fs, path = filesystem(uri)
+    fs.delete_dir_contents(path, missing_dir_ok=True)
+    if "://" not in uri:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)

@@ -27,3 +27,17 @@ def scorecard_table(report) -> Table:
         grid.add_row(row["table_name"], *[_score(row["scores"][d]) for d in DIMENSIONS],
                      _score(row["overall"]), f"{row['rules_failed']} of {row['rules']}", promotion)
     return grid
+
+
+def layer_table(results, title: str) -> Table:
+    """Layer model results (``ModelResult``): status, rows and why a model was not built."""
+    table = Table(title=title)
+    for column in ("model", "layer", "status", "rows", "seconds", "why not built"):
+        table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")
+    colours = {"succeeded": "green", "skipped": "yellow", "failed": "red"}
+    for r in results:
+        colour = colours[r.status]
+        table.add_row(r.model, r.layer, f"[{colour}]{r.status}[/{colour}]",
+                      "" if r.rows is None else str(r.rows), f"{r.seconds:.1f}",
+                      ", ".join(r.blocked_by) if r.blocked_by else r.reason.splitlines()[0] if r.reason else "")
+    return table

@@ -28,9 +28,10 @@ def engine(tmp_path_factory):
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch) -> Path:
-    """A copy of the repo's conf/ and quality_rules/ whose root and landing point into ``tmp_path``."""
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
-    shutil.copytree(REPO / "quality_rules", tmp_path / "quality_rules")
+    """A copy of the repo's conf/, quality_rules/ and layers/ whose root, landing and reports
+    point into ``tmp_path``."""
+    for folder in ("conf", "quality_rules", "layers"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
     monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lakehouse"))
     monkeypatch.setenv("LAKEHOUSE_LANDING", str(tmp_path / "landing"))
     return tmp_path

@@ -15,10 +15,13 @@ from ..errors import ConfigError, Problem
 from . import checks, registry_checks
 from .fields import URI_SCHEME
 from .findings import Finding, key_path
+from .layer_checks import cycle_findings, layer_file_findings
+from .layer_models import LayerModel
 from .messages import findings_from
 from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
     CLASSIFICATION_FILE,
+    LAYERS_DIR,
     OWNERS_FILE,
     RULES_DIR,
     SETTINGS_FILE,
@@ -93,6 +96,9 @@ def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
     quality_rules, problems = _load_quality_rules(conf_dir.parent / RULES_DIR, sources, standards_by_id)
     if problems:
         return None, problems
+    models, problems = _load_layers(conf_dir.parent / LAYERS_DIR, sources)
+    if problems:
+        return None, problems
     return Project(
         conf_dir=conf_dir, settings=settings, classification=classification,
         departments={d.code: d for d in owners.departments},
@@ -101,6 +107,7 @@ def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
         standards=standards_by_id,
         sources=sources,
         quality_rules=quality_rules,
+        models=models,
     ), []
 
 
@@ -183,6 +190,49 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
         if rules is not None:
             found[rules.table] = rules
     return found, problems
+
+
+def _load_layers(folder: Path, sources: dict[str, SourceContract]
+                 ) -> tuple[dict[str, LayerModel], list[Problem]]:
+    """``layers/<layer>/<name>.yaml``: every model, checked against the project and each other."""
+    files = sorted(p for p in folder.glob("*/*.y*ml") if p.suffix in (".yaml", ".yml")) \
+        if folder.is_dir() else []
+    read = [(path, read_yaml(path)) for path in files]
+    tables = {c.table_name: "near_source" for c in sources.values()}
+    problems: list[Problem] = []
+    named: dict[str, Path] = {}
+    for path, source in read:
+        data = source.data() if source.ok else None
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            name = data["name"]
+            clash = named.get(name) or (name in tables and tables[name] == "near_source")
+            if clash:
+                where = f"{clash}" if isinstance(clash, Path) else "a near-source table"
+                problems.append(_locate(Finding(("name",), f"table name '{name}' is already "
+                                                f"taken by {where}", name, "give the model its own name"),
+                                        source, {}))
+                continue
+            named[name] = path
+            tables[name] = data.get("layer") if isinstance(data.get("layer"), str) else "mart"
+    models: dict[str, LayerModel] = {}
+    sources_of: dict[str, YamlSource] = {}
+    for path, source in read:
+        if not source.ok:
+            problems += source.problems
+            continue
+        data = source.data()
+        if isinstance(data, dict) and named.get(data.get("name")) != path:
+            continue  # a name clash, reported above
+        extra = layer_file_findings(data, path, tables) if isinstance(data, dict) else []
+        model, errors = _validate(LayerModel, source, data, extra=extra)
+        problems += errors
+        if model is not None:
+            models[model.name] = model
+            sources_of[model.name] = source
+    if not problems:
+        for finding in cycle_findings({n: list(m.inputs) for n, m in models.items()}):
+            problems.append(_locate(finding, sources_of[finding.value], {}))
+    return dict(sorted(models.items())), problems
 
 
 def _validate(

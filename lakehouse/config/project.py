@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .models import Settings, SourceContract, _Model
+from .layer_models import LayerModel
 from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
 
@@ -16,6 +17,8 @@ CLASSIFICATION_FILE = "classification.yaml"
 SOURCES_DIR = "sources"
 RULES_DIR = "quality_rules"
 """Beside conf/: one YAML of quality rules per table."""
+LAYERS_DIR = "layers"
+"""Beside conf/: ``<layer>/<name>.yaml``, one model per table of the modelled layers."""
 
 
 class Project(_Model):
@@ -30,6 +33,7 @@ class Project(_Model):
     classification: Classification
     sources: dict[str, SourceContract]
     quality_rules: dict[str, RuleFile] = {}
+    models: dict[str, LayerModel] = {}
 
     @property
     def project_dir(self) -> Path:
@@ -47,6 +51,10 @@ class Project(_Model):
     @property
     def rules_dir(self) -> Path:
         return self.project_dir / RULES_DIR
+
+    @property
+    def layers_dir(self) -> Path:
+        return self.project_dir / LAYERS_DIR
 
     def source(self, name: str) -> SourceContract:
         """The contract named ``system.entity``."""

@@ -1,6 +1,8 @@
-"""Fictitious, deterministic demo-bank data: valid-in-form identifiers and daily source extracts."""
+"""Fictitious, deterministic demo-bank data: valid-in-form identifiers, daily source extracts and
+the defects planted in their deliveries (``lakehouse.demo.deliveries`` writes them)."""
 
 from lakehouse.demo.bank import KEYS, SCHEMAS, DemoBank
+from lakehouse.demo.defects import DefectPlan, PlantedDefect
 from lakehouse.demo.identifiers import (
     DEMO_CARD_BINS,
     REGION_CODES,
@@ -18,6 +20,8 @@ from lakehouse.demo.identifiers import (
 __all__ = [
     "DEMO_CARD_BINS",
     "KEYS",
+    "DefectPlan",
+    "PlantedDefect",
     "REGION_CODES",
     "SCHEMAS",
     "DemoBank",

@@ -1,8 +1,11 @@
 """A small fictitious bank whose source systems deliver one set of extracts per data date.
 
-``DemoBank`` simulates customers, deposit accounts, transactions and credit cards day by day.
-Everything is made up and deterministic for ``(customers, seed, start)``: the extracts for a
-data date do not depend on which earlier dates were asked for.
+``DemoBank`` simulates customers, deposit accounts, transactions, credit cards and their
+transactions, loans with their repayment schedules and repayments, and reference data, day by
+day. Everything is made up and deterministic for ``(customers, seed, start)``: the extracts for a
+data date do not depend on which earlier dates were asked for. The core banking and card
+entities draw from one random stream; card transactions, loans and reference data each have
+their own, so adding them changed none of the others' values.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
 
+from lakehouse.demo.cards import card_transactions
 from lakehouse.demo.identifiers import (
     DEMO_CARD_BINS,
     luhn_check_digit,
@@ -21,6 +25,8 @@ from lakehouse.demo.identifiers import (
     make_mobile,
     make_name,
 )
+from lakehouse.demo.loans import LoanBook
+from lakehouse.demo.reference import ReferenceData
 
 Record = dict[str, object]
 Move = tuple[int, str, int, str, str]  # second of day, account id, cents, direction, channel
@@ -49,12 +55,42 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "card_no": str, "id_number": str, "holder_name": str, "credit_limit": Decimal,
         "card_status": str, "issue_date": date,
     },
+    "ccs.card_txn": {
+        "txn_id": str, "card_no": str, "txn_time": datetime, "amount": Decimal,
+        "direction": str, "merchant_name": str, "mcc": str,
+    },
+    "lns.loan": {
+        "loan_id": str, "customer_id": str, "product_code": str, "principal": Decimal,
+        "outstanding": Decimal, "interest_rate": Decimal, "status": str, "overdue_days": int,
+        "start_date": date, "maturity_date": date,
+    },
+    "lns.repayment_schedule": {
+        "loan_id": str, "installment_no": int, "due_date": date, "principal_due": Decimal,
+        "interest_due": Decimal, "status": str,
+    },
+    "lns.repayment": {
+        "repayment_id": str, "loan_id": str, "installment_no": int, "paid_time": datetime,
+        "amount": Decimal,
+    },
+    "ref.branch": {"branch_id": str, "branch_name": str, "city": str, "open_date": date},
+    "ref.product": {
+        "product_code": str, "product_name": str, "product_type": str, "currency": str,
+    },
+    "ref.code": {"code_type": str, "code": str, "code_name": str, "code_name_en": str},
 }
-KEYS = {
-    "cbs.customer": "customer_id",
-    "cbs.account": "account_id",
-    "cbs.transaction": "txn_id",
-    "ccs.card": "card_no",
+# The key attributes of each entity, as in its source contract.
+KEYS: dict[str, tuple[str, ...]] = {
+    "cbs.customer": ("customer_id",),
+    "cbs.account": ("account_id",),
+    "cbs.transaction": ("txn_id",),
+    "ccs.card": ("card_no",),
+    "ccs.card_txn": ("txn_id",),
+    "lns.loan": ("loan_id",),
+    "lns.repayment_schedule": ("loan_id", "installment_no"),
+    "lns.repayment": ("repayment_id",),
+    "ref.branch": ("branch_id",),
+    "ref.product": ("product_code",),
+    "ref.code": ("code_type", "code"),
 }
 
 # Daily event rates: a fraction of live customers (or open cards) unless noted.
@@ -80,15 +116,20 @@ class DemoBank:
     """A fictitious bank simulated day by day from ``start``.
 
     ``extracts(d)`` returns, per source entity (see ``SCHEMAS``), the records delivered for
-    data date ``d``: full extracts of ``cbs.customer`` (live customers), ``cbs.account`` and
-    ``ccs.card``, and only that day's ``cbs.transaction``. Dates must be asked for in order;
-    skipped dates are simulated silently, and the latest date may be asked for again.
+    data date ``d``: full extracts of ``cbs.customer`` (live customers), ``cbs.account``,
+    ``ccs.card``, ``lns.loan`` (loans not settled, and those settled on ``d``),
+    ``lns.repayment_schedule`` (every installment of the loans not settled) and the ``ref``
+    tables, and only that day's ``cbs.transaction``, ``ccs.card_txn`` and ``lns.repayment``.
+    Dates must be asked for in order; skipped dates are simulated silently, and the latest date
+    may be asked for again (it returns the same lists). The records are copies: changing them
+    never changes the simulation.
     """
 
     def __init__(self, customers: int, seed: int = 7, start: date = date(2026, 11, 1)):
         if customers < 1:
             raise ValueError(f"a bank needs at least one customer, got {customers}")
         self.start = start
+        self._seed = seed
         self._rng = random.Random(seed)
         self._customers: dict[str, Record] = {}  # every customer ever, in id order
         self._live: dict[str, None] = {}  # ordered set of live customer ids
@@ -104,6 +145,9 @@ class DemoBank:
         self._last: tuple[date, dict[str, list[Record]]] | None = None
         for _ in range(customers):
             self._add_customer(None)
+        self._loans = LoanBook(random.Random(f"{seed}/loans"), start)
+        self._loans.open_initial(self._live)
+        self._reference = ReferenceData(random.Random(f"{seed}/ref"))
 
     @property
     def next_date(self) -> date:
@@ -121,9 +165,9 @@ class DemoBank:
             )
         day = self.next_date
         while day < data_date:
-            self._simulate(day)
+            self._advance(day)
             day += timedelta(days=1)
-        result = self._deliver(data_date, self._simulate(data_date))
+        result = self._deliver(data_date, self._advance(data_date))
         self._last = (data_date, result)
         return result
 
@@ -224,6 +268,13 @@ class DemoBank:
     def _count(self, expected: float) -> int:
         whole = int(expected)
         return whole + (self._rng.random() < expected - whole)
+
+    def _advance(self, day: date) -> list[Move]:
+        """One day of every system; the core banking system's account movements."""
+        moves = self._simulate(day)
+        self._loans.simulate(day, self._live)
+        self._reference.simulate(day)
+        return moves
 
     def _simulate(self, day: date) -> list[Move]:
         """Apply one day's events and return that day's account movements."""
@@ -328,6 +379,8 @@ class DemoBank:
             record = dict(account)
             record["balance"] = _money(self._balance[aid])
             accounts.append(record)
+        loans, schedule, repayments = self._loans.deliver(day)
+        branches, products, codes = self._reference.deliver()
         return {
             "cbs.customer": [dict(c) for cid, c in self._customers.items() if cid in self._live],
             "cbs.account": accounts,
@@ -345,4 +398,11 @@ class DemoBank:
                 )
             ],
             "ccs.card": [dict(c) for c in self._cards.values()],
+            "ccs.card_txn": card_transactions(self._seed, day, self._cards.values()),
+            "lns.loan": loans,
+            "lns.repayment_schedule": schedule,
+            "lns.repayment": repayments,
+            "ref.branch": branches,
+            "ref.product": products,
+            "ref.code": codes,
         }

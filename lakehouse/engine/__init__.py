@@ -11,7 +11,7 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
-from lakehouse.engine import quality_batches
+from lakehouse.engine import model_views, quality_batches
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.quality_batches import LINE, Lookup
 from lakehouse.engine.session import build_session, delta_packages
@@ -85,8 +85,9 @@ class Engine:
         frame = self.delta.read(spec.path)
         return (frame.filter(where) if where else frame).count()
 
-    def sql(self, query: str) -> list[dict[str, Any]]:
-        return [row.asDict() for row in self.spark.sql(query).collect()]
+    def sql(self, query: str, limit: int | None = None) -> list[dict[str, Any]]:
+        frame = self.spark.sql(query)
+        return [row.asDict() for row in (frame.limit(limit) if limit else frame).collect()]
 
     def table_layout(self, spec: TableSpec) -> TableLayout | None:
         """The existing table's column types, comments and properties (None if it does not exist)."""
@@ -200,6 +201,38 @@ class Engine:
         """Atomically replace the rows matching ``predicate`` with ``rows``."""
         self.ensure_table(spec)
         self.delta.replace_where(spec, self.delta.rows_frame(spec, rows), predicate, {})
+
+    # -- layer models ------------------------------------------------------------------------
+    def model_output(self, sql: str, inputs: list[tuple[str, TableSpec, str]], data_date: date,
+                     staged_path: str) -> list[tuple[str, str]]:
+        """Run a model's query (parameters bound) with each input (view name, table,
+        current/history) visible as a view as of ``data_date``, write the result to
+        ``staged_path`` as Parquet, and return its columns (name, Spark SQL type)."""
+        for name, spec, mode in inputs:
+            frame = self.delta.read(spec.path)
+            model_views.input_frame(frame, spec, mode, data_date).createOrReplaceTempView(name)
+        result = self.spark.sql(sql)
+        result.write.mode("overwrite").parquet(staged_path)
+        return [(f.name, f.dataType.simpleString()) for f in result.schema.fields]
+
+    def staged_summary(self, staged_path: str, keys: list[str], samples: int = 5
+                       ) -> tuple[int, list[tuple], int]:
+        """Rows of a staged result, up to ``samples`` keys found more than once, and rows with a
+        null key."""
+        frame = self.spark.read.parquet(staged_path)
+        null_key = " OR ".join(f"`{k}` IS NULL" for k in keys)
+        counts = frame.agg(F.count(F.lit(1)), F.count(F.when(F.expr(null_key), 1))).first()
+        repeated = frame.groupBy(*keys).count().filter("count > 1").limit(samples).collect()
+        return int(counts[0]), [tuple(r[k] for k in keys) for r in repeated], int(counts[1])
+
+    def remove_snapshots(self, spec: TableSpec, before: date) -> list[tuple[date, int]]:
+        """Delete the snapshots older than ``before`` in one commit; (data date, rows) removed."""
+        day = _sql_date(before)
+        removed = [(r[0], int(r[1])) for r in self.delta.read(spec.path).filter(f"data_date < {day}")
+                   .groupBy("data_date").count().orderBy("data_date").collect()]
+        if removed:
+            self.delta.delete(spec, f"data_date < {day}")
+        return removed
 
     # -- near-source loads -------------------------------------------------------------------
     def _staged(self, staged_path: str, spec: TableSpec):

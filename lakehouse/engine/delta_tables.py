@@ -92,6 +92,9 @@ class DeltaTables:
             pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in changed.items())
             self.spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({pairs})")
 
+    def delete(self, spec: TableSpec, predicate: str) -> None:
+        DeltaTable.forPath(self.spark, spec.path).delete(predicate)
+
     def rehash(self, spec: TableSpec, row_hash) -> None:
         DeltaTable.forPath(self.spark, spec.path).update(set={"row_hash": row_hash})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from lakehouse import governance
 from lakehouse.config import Project, SourceContract
@@ -115,7 +115,31 @@ def assess_new_rows(engine: Engine, project: Project, contract: SourceContract, 
     if facts.arrived_at is None:
         rules = [r for r in rules if r.kind != "arrives_by"]
     frame = engine.new_rows_batch(staging, spec, {"data_date": data_date, RECEIVED_AT: facts.arrived_at})
-    return _validate(engine, project, contract, spec.qualified_name, frame, rules, data_date, "new_rows")
+    if facts.rows_in - facts.unparseable > 0:
+        return _validate(engine, project, contract, spec.qualified_name, frame, rules, data_date, "new_rows")
+    # An empty delivery: column aggregates of no rows are null, so the delivery's own facts
+    # (control amount, arrival) are judged here and the other rules run on the empty batch.
+    judged = [r for r in rules if r.kind in ("sum_equals", "arrives_by")]
+    checked = _validate(engine, project, contract, spec.qualified_name, frame,
+                        [r for r in rules if r not in judged], data_date, "new_rows")
+    checked.rules = rules
+    checked.validation.outcomes += [_empty_delivery_outcome(r, facts, data_date) for r in judged]
+    return checked
+
+
+def _empty_delivery_outcome(rule: QualityRule, facts: DeliveryFacts, data_date: date):
+    """The result of an amount-total or arrival rule on a delivery without rows."""
+    from lakehouse.quality.ge_adapter import Outcome
+
+    if rule.kind == "sum_equals":
+        success, observed = abs(rule.check.total) <= rule.check.tolerance, 0
+    else:
+        deadline = datetime.combine(data_date + timedelta(days=rule.check.days_after), rule.check.at)
+        success, observed = facts.arrived_at <= deadline, facts.arrived_at.isoformat()
+    return Outcome(rule=rule.name, expectation="judged without rows (empty delivery)",
+                   arguments=rule.check.model_dump(mode="json"), success=success,
+                   element_count=0, unexpected_count=0, unexpected_percent=0.0,
+                   observed_value=observed)
 
 
 def assess_table(engine: Engine, project: Project, contract: SourceContract, spec: TableSpec,

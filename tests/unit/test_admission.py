@@ -69,14 +69,14 @@ def test_owner_check_fails_for_an_unregistered_owner(conf):
 
 def test_standard_check_fails_for_unknown_unpublished_and_ill_fitting_standards(conf):
     contract = conf / "sources/cbs/account.yaml"
-    edit(contract, "standard: DS-PRD-0001", "standard: DS-PRD-0009")
+    edit(contract, "standard: DS-PRD-0001", "standard: DS-PRD-001")
     edit(contract, "type: decimal(18,2)", "type: decimal(20,2)")
     edit(conf / "standards.yaml", "    owner: zhao.min\n    min_security_level: 1\n  - id: DS-AGT-0001",
          "    owner: zhao.min\n    min_security_level: 1\n    status: draft\n  - id: DS-AGT-0001")
     problems = only_failure(checks_of(conf, "cbs.account", registered="current"), "standard")
     assert [(p.line, p.key, p.message) for p in problems] == [
         (35, "attributes[2].standard",
-         "attribute 'product_code' references standard 'DS-PRD-0009', which is not in the data standards"),
+         "attribute 'product_code' references standard 'DS-PRD-001', which is not in the data standards"),
         (40, "attributes[3].standard",
          "attribute 'currency' references standard DS-GEN-0001, which is draft, not published"),
         (42, "attributes[4].type",
@@ -194,15 +194,16 @@ def test_registry_problems_are_reported_with_file_line_key_and_fix(conf):
         ("classification.yaml", 4, "security_levels"): (
             "security_levels must define levels 1 to 5 once each, found [1, 2, 3, 4, 4]",
             "list each of the levels 1, 2, 3, 4 and 5 exactly once"),
-        ("owners.yaml", 25, "owners[1].department"): (
+        ("owners.yaml", 28, "owners[1].department"): (
             "department 'cards' is not registered in the departments of owners.yaml",
-            "register it in the departments of owners.yaml or use one of: card, data, it, retail "
+            "register it in the departments of owners.yaml or use one of: card, credit, data, it, retail "
             "(did you mean 'card'?)"),
         ("systems.yaml", 10, "systems[0].certification[0]"): (
             "a decertification needs a reason", "add 'reason: ...', one of merged, split, retired"),
         ("systems.yaml", 17, "systems[1].owner"): (
             "owner 'wang.fan' is not registered in owners.yaml",
-            "register it in owners.yaml or use one of: li.na, wang.fang, zhang.wei, zhao.min "
+            "register it in owners.yaml or use one of: chen.jie, li.na, liu.yang, wang.fang, zhang.wei, "
+            "zhao.min "
             "(did you mean 'wang.fang'?)"),
         ("standards.yaml", 12, "standards[0].domain"): (
             "a domain has exactly one of codes, pattern, range or check, not pattern and check",

@@ -20,7 +20,7 @@ def lakehouse(*args, cwd=REPO, env=None):
 def test_validate_accepts_the_repository_conf():
     done = lakehouse("validate")
     assert done.returncode == 0, done.stderr
-    assert "ok: 4 owners, 2 systems, 21 data standards, 4 source contracts in conf" in done.stdout
+    assert "ok: 6 owners, 4 systems, 48 data standards, 11 source contracts in conf" in done.stdout
 
 
 def test_validate_reports_every_error_with_file_line_key_and_fix(tmp_path):

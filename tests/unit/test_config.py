@@ -68,8 +68,10 @@ def test_repository_conf_loads_with_typed_values():
 
     assert project.conf_dir == REPO_CONF
     assert project.project_dir == REPO_CONF.parent
-    assert list(project.sources) == ["cbs.account", "cbs.customer", "cbs.transaction", "ccs.card"]
-    assert set(project.systems) == {"cbs", "ccs"}
+    assert list(project.sources) == [
+        "cbs.account", "cbs.customer", "cbs.transaction", "ccs.card", "ccs.card_txn", "lns.loan",
+        "lns.repayment", "lns.repayment_schedule", "ref.branch", "ref.code", "ref.product"]
+    assert set(project.systems) == {"cbs", "ccs", "lns", "ref"}
     assert project.systems["ccs"].name == "信用卡系统"
 
     settings = project.settings

@@ -38,7 +38,8 @@ def write_rules(project_dir: Path, name: str, text: str) -> Path:
 
 def test_repository_rules_load_and_merge_with_the_derived_ones():
     project = load_project(REPO / "conf")
-    assert set(project.quality_rules) == {"cbs_account", "cbs_transaction", "ccs_card"}
+    assert set(project.quality_rules) == {"cbs_account", "cbs_transaction", "ccs_card", "ccs_card_txn",
+                                          "lns_loan", "lns_repayment_schedule"}
     account = {r.name: r for r in table_rules(project, project.sources["cbs.account"])}
     # derived: keys complete and unique, required columns complete, domains and lengths valid
     assert (account["account_id.not_null"].severity, account["keys.unique"].unique) == ("fail", ["account_id"])

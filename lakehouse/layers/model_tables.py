@@ -1,0 +1,87 @@
+"""Where a layer model's table lives and what it looks like."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from lakehouse.tables import (
+    ZIPPER_PARTITION_BY,
+    ZIPPER_PROPERTIES,
+    Column,
+    TableSpec,
+    join_path,
+    zipper_columns,
+)
+
+ZONE = "standard"
+
+
+def model_hash(model) -> str:
+    """SHA-256 of everything in a model's definition that changes what it computes."""
+    text = json.dumps(model.model_dump(mode="json", exclude={"description", "business_name",
+                                                              "columns", "owner"}), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def security_levels(project) -> dict[str, int]:
+    """Table name -> security level: a source's level, or the highest level a model reads."""
+    levels = {c.table_name: c.table_level for c in project.sources.values()}
+
+    def level(name: str) -> int:
+        if name not in levels:
+            levels[name] = max((level(i) for i in project.models[name].inputs), default=1)
+        return levels[name]
+
+    for name in project.models:
+        level(name)
+    return levels
+
+
+def owners(project, model) -> str:
+    """The model's owner, or the owners of the source contracts it reads (through its inputs)."""
+    if model.owner:
+        return model.owner
+    by_table = {c.table_name: c.owner for c in project.sources.values()}
+    found: set[str] = set()
+    pending = list(model.inputs)
+    while pending:
+        name = pending.pop()
+        if name in by_table:
+            found.add(by_table[name])
+        elif name in project.models:
+            upstream = project.models[name]
+            found.add(upstream.owner) if upstream.owner else pending.extend(upstream.inputs)
+    return ",".join(sorted(found))
+
+
+def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec:
+    """The Delta table of ``model`` with the query's ``columns`` (name, Spark SQL type); without
+    columns, enough of the spec to read the table."""
+    level = security_levels(project)[model.name]
+    cols = [Column(name, spark_type, model.columns.get(name, ""), nullable=name not in model.keys)
+            for name, spark_type in columns]
+    if model.load_type == "zipper":
+        cols += zipper_columns()
+        partition_by, storage = ZIPPER_PARTITION_BY, dict(ZIPPER_PROPERTIES)
+    else:
+        cols.append(Column("data_date", "date", "数据日期 / data date", nullable=False))
+        partition_by, storage = ("data_date",), {}
+    root = project.settings.root
+    return TableSpec(
+        name=model.name, zone=ZONE, layer=model.layer,
+        path=join_path(root, ZONE, model.layer, model.name),
+        columns=tuple(cols) if columns else (),
+        partition_by=partition_by, load_type=model.load_type, keys=tuple(model.keys),
+        comment=model.description,
+        properties={
+            "lakehouse.model": model.name,
+            "lakehouse.inputs": ",".join(model.inputs),
+            "lakehouse.owner": owners(project, model),
+            "lakehouse.security_level": str(level),
+            "lakehouse.load_type": model.load_type,
+            "lakehouse.keys": ",".join(model.keys),
+            **({"lakehouse.retention_days": str(model.retention_days)} if model.retention_days else {}),
+            **storage,
+        },
+    )

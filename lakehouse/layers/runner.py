@@ -1,0 +1,276 @@
+"""Build the integrated, common and mart layers for one data date, model by model.
+
+A model runs for data date D only when every input is ready for D: a near-source table whose
+delivery was admitted, loaded and not held by a failed quality rule, or a model built for D.
+Otherwise it is skipped with the reason, and so is everything downstream of it. Results, the
+lineage of new model definitions and removed snapshots are recorded in governance tables.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from lakehouse import governance
+from lakehouse.errors import LakehouseError, Problem, TerminalError
+from lakehouse.layers import graph, sql_lineage
+from lakehouse.layers.model_tables import model_hash, model_spec
+from lakehouse.near_source import near_source_spec
+from lakehouse.storage import remove_dir
+from lakehouse.tables import join_path
+
+
+@dataclass
+class ModelResult:
+    model: str
+    table: str
+    layer: str
+    data_date: date
+    status: str  # succeeded, skipped or failed
+    reason: str = ""
+    blocked_by: list[str] = field(default_factory=list)
+    rows: int | None = None
+    table_version: int | None = None
+    seconds: float = 0.0
+    removed: list[tuple[date, int]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+def build_order(project) -> list[str]:
+    """Every model after the models it reads, lower layers first."""
+    return graph.ordered({n: list(m.inputs) for n, m in project.models.items()},
+                         {n: m.layer_rank for n, m in project.models.items()})
+
+
+class LayerBuild:
+    """One build of the selected models for one data date (``run``), recorded by ``flush``."""
+
+    def __init__(self, engine, project, run_id: str, data_date: date):
+        self.engine, self.project, self.run_id, self.data_date = engine, project, run_id, data_date
+        self.root = project.settings.root
+        self.results: dict[str, ModelResult] = {}
+        self._sources = {c.table_name: c for c in project.sources.values()}
+        self._source_state: dict[str, tuple[bool, str]] | None = None
+        self._model_state: dict[str, tuple[bool, str]] | None = None
+        self._lineage_rows: list[dict] = []
+        self._retention_rows: list[dict] = []
+
+    def run(self, models: list[str] | None = None, on_result=None) -> list[ModelResult]:
+        """Build ``models`` (default: all) in dependency order; returns a result per model.
+        ``on_result`` is called with each result as it is done (for progress)."""
+        order = build_order(self.project)
+        wanted = set(models) if models else set(order)
+        for name in order:
+            if name in wanted:
+                self.results[name] = self._build(self.project.models[name])
+                if on_result is not None:
+                    on_result(self.results[name])
+        return [self.results[n] for n in order if n in self.results]
+
+    # -- readiness -----------------------------------------------------------------------------
+    def _blocked(self, model) -> list[tuple[str, str]]:
+        """(input, why) for every input not ready for the data date."""
+        blocked = []
+        for name in model.inputs:
+            if name in self.project.models:
+                ready, why = self._model_ready(name)
+            else:
+                ready, why = self._source_ready(name)
+            if not ready:
+                blocked.append((name, why))
+        return blocked
+
+    def _model_ready(self, name: str) -> tuple[bool, str]:
+        if name in self.results:
+            result = self.results[name]
+            return result.ok, f"model {name} {result.status}" + (f": {result.reason}" if result.reason else "")
+        if self._model_state is None:
+            self._model_state = {}
+            for row in _latest(self.engine, governance.model_runs(self.root), self.data_date,
+                               "model", "finished_at"):
+                self._model_state[row["model"]] = (row["status"] == "succeeded",
+                                                   f"model {row['model']} {row['status']}"
+                                                   + (f": {row['reason']}" if row["reason"] else ""))
+        return self._model_state.get(name, (False, f"model {name} has not been built for {self.data_date}"))
+
+    def _source_ready(self, table: str) -> tuple[bool, str]:
+        if self._source_state is None:
+            self._source_state = {}
+            loads = {r["source"]: r for r in _latest(self.engine, governance.load_log(self.root),
+                                                      self.data_date, "source", "finished_at")}
+            held = {r["source"]: r for r in _latest(self.engine, governance.quality_status(self.root),
+                                                     self.data_date, "source", "decided_at")}
+            for contract in self.project.sources.values():
+                load, status = loads.get(contract.name), held.get(contract.name)
+                if load is None:
+                    state = (False, f"{contract.name} has no load for {self.data_date}")
+                elif load["status"] != "succeeded":
+                    state = (False, f"{contract.name} {load['status']} for {self.data_date}: "
+                                    f"{(load['message'] or '').splitlines()[0] if load['message'] else ''}")
+                elif status is not None and not status["promotable"]:
+                    state = (False, f"{contract.name} held by quality rule "
+                                    f"{', '.join(status['blocking_rules'])}")
+                else:
+                    state = (True, "")
+                self._source_state[contract.table_name] = state
+        return self._source_state.get(table, (False, f"{table} is not a table of this project"))
+
+    # -- one model -----------------------------------------------------------------------------
+    def _build(self, model) -> ModelResult:
+        began = time.perf_counter()
+        spec = model_spec(self.project, model)
+        result = ModelResult(model.name, spec.qualified_name, model.layer, self.data_date, "skipped")
+        blocked = self._blocked(model)
+        if blocked:
+            result.blocked_by = [self._input_label(n) for n, _ in blocked]
+            result.reason = "; ".join(why for _, why in blocked)
+            return result
+        staged = join_path(self.root, "_staging", self.run_id, "models", f"{model.name}.parquet")
+        try:
+            result.rows, result.table_version, result.removed = self._write(model, staged)
+            result.status = "succeeded"
+        except LakehouseError as exc:
+            result.status, result.reason = "failed", exc.render()
+        except Exception as exc:  # noqa: BLE001 - a Spark error in one model fails that model only
+            result.status, result.reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        finally:
+            remove_dir(staged)
+            result.seconds = time.perf_counter() - began
+        return result
+
+    def _input_label(self, table: str) -> str:
+        return self._sources[table].name if table in self._sources else table
+
+    def _input_specs(self, model) -> list[tuple[str, object, str]]:
+        specs = []
+        for name, mode in model.inputs.items():
+            spec = near_source_spec(self._sources[name], self.root) if name in self._sources \
+                else model_spec(self.project, self.project.models[name])
+            specs.append((name, spec, mode))
+        return specs
+
+    def _write(self, model, staged: str) -> tuple[int, int | None, list[tuple[date, int]]]:
+        engine = self.engine
+        query = sql_lineage.bind(model.sql, {**model.params, "data_date": self.data_date})
+        columns = engine.model_output(query, self._input_specs(model), self.data_date, staged)
+        rows, repeated, null_keys = engine.staged_summary(staged, list(model.keys))
+        if repeated or null_keys:
+            raise TerminalError(f"model {model.name} returned {len(repeated)}+ repeated and "
+                                f"{null_keys} null keys for {self.data_date}", [Problem(
+                                    f"keys {', '.join(model.keys)} must identify one row; repeated: "
+                                    f"{repeated[:3]}", file=str(self._file(model)), key="sql",
+                                    fix="group or deduplicate the query by its keys")])
+        spec = model_spec(self.project, model, columns)
+        self._prepare_table(model, spec)
+        metadata = {"run_id": self.run_id, "data_date": self.data_date.isoformat(),
+                    "model": model.name, "model_hash": model_hash(model)}
+        if model.load_type == "zipper":
+            engine.load_zipper(spec, staged, self.data_date, metadata)
+        else:
+            engine.load_partition(spec, staged, self.data_date, metadata)
+        removed = []
+        if model.retention_days:
+            cutoff = self.data_date - timedelta(days=model.retention_days - 1)
+            removed = engine.remove_snapshots(spec, cutoff)
+        version = engine.version(spec)
+        for day, count in removed:
+            self._retention_rows.append({
+                "run_id": self.run_id, "table_name": spec.qualified_name, "data_date": day,
+                "rows": count, "retention_days": model.retention_days, "table_version": version,
+                "removed_at": datetime.now()})
+        self._lineage(model, spec, columns)
+        return rows, version, removed
+
+    def _file(self, model):
+        return self.project.layers_dir / model.layer / f"{model.name}.yaml"
+
+    def _prepare_table(self, model, spec) -> None:
+        """Create the table, or bring an existing one to the query's columns (added columns only)."""
+        layout = self.engine.table_layout(spec)
+        if layout is None:
+            self.engine.ensure_table(spec)
+            return
+        wanted = spec.column_types
+        changed = [c for c, t in layout.types.items() if c in wanted and wanted[c] != t]
+        dropped = [c for c in layout.types if c not in wanted]
+        if changed or dropped:
+            raise TerminalError(f"model {model.name} no longer matches its table {spec.qualified_name}", [
+                Problem(f"columns {', '.join(dropped)} removed" if dropped else
+                        f"column types changed: {', '.join(f'{c} {layout.types[c]} -> {wanted[c]}' for c in changed)}",
+                        file=str(self._file(model)), key="sql",
+                        fix="keep the existing columns and types (cast in the query), or give the "
+                            "model a new name and rebuild it")])
+        added = [c for c in wanted if c not in layout.types]
+        if added or any(layout.properties.get(k) != v for k, v in spec.properties.items()):
+            self.engine.evolve_table(spec, layout, added)
+        self.engine.ensure_table(spec)
+
+    # -- records -------------------------------------------------------------------------------
+    def _lineage(self, model, spec, columns: list[tuple[str, str]]) -> None:
+        """Table-level lineage from the declared inputs, column-level where the query shows it."""
+        digest = model_hash(model)
+        if digest in self._recorded_hashes():
+            return
+        now = datetime.now()
+        inputs = {name: spec_ for name, spec_, _ in self._input_specs(model)}
+        base = {"table_name": spec.qualified_name, "model_hash": digest, "recorded_at": now}
+        for name, mode in model.inputs.items():
+            self._lineage_rows.append({**base, "column_name": None,
+                                       "input_table": inputs[name].qualified_name, "input_column": None,
+                                       "input_mode": mode, "derived_by": "declared"})
+        schemas = {name: {c.name: c.spark_type for c in self._columns_of(s)} for name, s in inputs.items()}
+        for source in sql_lineage.column_sources(model.sql, [c for c, _ in columns], schemas):
+            self._lineage_rows.append({**base, "column_name": source.column,
+                                       "input_table": inputs[source.input_table].qualified_name,
+                                       "input_column": source.input_column,
+                                       "input_mode": model.inputs[source.input_table],
+                                       "derived_by": "parsed"})
+
+    def _columns_of(self, spec):
+        if spec.columns:
+            return spec.columns
+        layout = self.engine.table_layout(spec)
+        from lakehouse.tables import Column
+
+        return tuple(Column(n, t) for n, t in (layout.types.items() if layout else ()))
+
+    def _recorded_hashes(self) -> set[str]:
+        if not hasattr(self, "_hashes"):
+            spec = governance.lineage(self.root)
+            self._hashes = {r["model_hash"] for r in self.engine.sql(
+                f"SELECT DISTINCT model_hash FROM delta.`{spec.path}`")} \
+                if self.engine.table_exists(spec) else set()
+        return self._hashes
+
+    def flush(self) -> None:
+        """Append the build's model runs, new lineage and removed snapshots."""
+        runs = [{
+            "run_id": self.run_id, "model": r.model, "table_name": r.table, "layer": r.layer,
+            "data_date": r.data_date, "status": r.status, "reason": r.reason,
+            "blocked_by": r.blocked_by, "rows": r.rows, "table_version": r.table_version,
+            "sql_hash": model_hash(self.project.models[r.model]),
+            "started_at": datetime.now() - timedelta(seconds=r.seconds), "finished_at": datetime.now(),
+        } for r in self.results.values()]
+        batches = [(governance.model_runs(self.root), runs)]
+        if self._lineage_rows:
+            lineage = governance.lineage(self.root)
+            tables = sorted({r["table_name"] for r in self._lineage_rows})
+            self.engine.replace_rows(lineage, self._lineage_rows, "table_name IN ("
+                                     + ", ".join(f"'{t}'" for t in tables) + ")")
+        if self._retention_rows:
+            batches.append((governance.retention_log(self.root), self._retention_rows))
+        self.engine.append_many(batches)
+
+
+def _latest(engine, spec, data_date: date, key: str, order: str) -> list[dict]:
+    """The newest row per ``key`` of a governance table for ``data_date``."""
+    if not engine.table_exists(spec):
+        return []
+    latest: dict[str, dict] = {}
+    for row in engine.rows(spec, f"data_date = DATE'{data_date.isoformat()}'", order_by=[order]):
+        latest[row[key]] = row
+    return list(latest.values())
