@@ -27,7 +27,8 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
         findings.append(Finding(("name",), f"model {name} must be in {name}.yaml, not {path.name}",
                                 name, f"rename the file to {name}.yaml"))
     if isinstance(layer, str) and layer in RANK and path.parent.name != layer:
-        findings.append(Finding(("layer",), f"a {layer} model belongs in layers/{layer}/, not "
+        findings.append(Finding(("layer",), f"{'an' if layer[0] in 'aeiou' else 'a'} {layer} model "
+                                f"belongs in layers/{layer}/, not "
                                 f"layers/{path.parent.name}/", layer,
                                 f"move the file to layers/{layer}/"))
     inputs = data.get("inputs") if isinstance(data.get("inputs"), Mapping) else {}
@@ -38,8 +39,9 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
             findings.append(Finding(("inputs", table), f"input '{table}' is not a table of this "
                                     "project", table, "use a near-source table (system_entity) or a "
                                     f"model name{did_you_mean(table, tables)}"))
-        elif isinstance(layer, str) and layer in RANK and RANK[tables[table]] > RANK[layer]:
-            findings.append(Finding(("inputs", table), f"a {layer} model cannot read the "
+        elif layer in RANK and tables[table] in RANK and RANK[tables[table]] > RANK[layer]:
+            article = "an" if layer[0] in "aeiou" else "a"
+            findings.append(Finding(("inputs", table), f"{article} {layer} model cannot read the "
                                     f"{tables[table]} table '{table}'", table,
                                     "read only tables of a lower or the same layer"))
     sql = data.get("sql")

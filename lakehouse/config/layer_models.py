@@ -10,9 +10,9 @@ query names the data date and the model's ``params`` as parameter markers (``:da
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from .fields import Identifier, Text
 from .findings import invalid
@@ -30,11 +30,21 @@ InputMode = Literal["current", "history"]
 _PARAM = re.compile(r"[a-z][a-z0-9_]*")
 
 
+def _scalar(value: object) -> object:
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise invalid(f"a parameter value must be a number, true/false or text, not {type(value).__name__}",
+                  "quote it to pass it as text, e.g. since: '2024-01-01', and cast it in the query")
+
+
+Scalar = Annotated[Any, BeforeValidator(_scalar)]
+
+
 class LayerModel(_Model):
     """``layers/<layer>/<name>.yaml``: one table of a modelled layer and the query that fills it."""
 
-    name: Identifier = Field(description="the table name, e.g. pty_party (prefix by layer)")
     layer: Literal["integrated", "common", "mart"]
+    name: Identifier = Field(description="the table name, e.g. pty_party (prefix by layer)")
     description: Text
     business_name: dict[Literal["zh", "en"], Text] = Field(default_factory=dict)
     owner: str | None = Field(None, description="data owner id; defaults to the inputs' owners")
@@ -43,41 +53,54 @@ class LayerModel(_Model):
     keys: list[Identifier] = Field(min_length=1, description="columns identifying a row of one date")
     inputs: dict[Identifier, InputMode] = Field(
         min_length=1, description="table name: current (rows of the date) or history (rows up to it)")
-    params: dict[str, str | int | float] = Field(default_factory=dict,
-                                                 description="named values the query uses as :name")
+    params: dict[str, Scalar] = Field(default_factory=dict,
+                                      description="named values the query uses as :name")
     retention_days: int | None = Field(None, gt=0, description="snapshots older than this are removed")
     columns: dict[Identifier, Text] = Field(default_factory=dict,
                                             description="column: its description (zh / en)")
     sql: Text = Field(description="a Spark SQL query over the inputs' views")
 
+    @field_validator("name")
+    @classmethod
+    def _prefixed(cls, name: str, info: ValidationInfo) -> str:
+        layer = info.data.get("layer")
+        if layer == "integrated":
+            prefix = name.split("_", 1)[0]
+            if prefix not in SUBJECT_AREAS or "_" not in name:
+                raise invalid(
+                    f"integrated table '{name}' does not start with a subject-area prefix",
+                    "rename it with one of: " + ", ".join(f"{p}_ ({a})" for p, a in SUBJECT_AREAS.items()))
+        elif layer in LAYER_PREFIX and not name.startswith(LAYER_PREFIX[layer]):
+            raise invalid(f"{layer} table '{name}' must start with '{LAYER_PREFIX[layer]}'",
+                          f"rename it to {LAYER_PREFIX[layer]}{name}")
+        return name
+
+    @field_validator("inputs")
+    @classmethod
+    def _not_itself(cls, inputs: dict, info: ValidationInfo) -> dict:
+        if info.data.get("name") in inputs:
+            raise invalid(f"model '{info.data['name']}' lists itself as an input",
+                          "read the table's earlier dates with a history input of another model")
+        return inputs
+
     @field_validator("params")
     @classmethod
     def _param_names(cls, value: dict) -> dict:
-        for name in value:
-            if not _PARAM.fullmatch(name) or name == "data_date":
-                raise invalid(f"parameter name '{name}' is not allowed",
-                              "use lowercase letters, digits and underscores; data_date is given")
+        bad = [name for name in value if not _PARAM.fullmatch(name) or name == "data_date"]
+        if bad:
+            names = ", ".join(f"'{b}'" for b in bad)
+            raise invalid(f"parameter name{'s' if len(bad) > 1 else ''} {names} "
+                          f"{'are' if len(bad) > 1 else 'is'} not allowed",
+                          "use lowercase letters, digits and underscores; data_date is given")
         return value
 
-    @model_validator(mode="after")
-    def _shape(self) -> Self:
-        if self.layer == "integrated":
-            prefix = self.name.split("_", 1)[0]
-            if prefix not in SUBJECT_AREAS or "_" not in self.name:
-                raise invalid(
-                    f"integrated table '{self.name}' does not start with a subject-area prefix",
-                    "rename it with one of: " + ", ".join(f"{p}_ ({a})" for p, a in SUBJECT_AREAS.items()))
-        elif not self.name.startswith(LAYER_PREFIX[self.layer]):
-            raise invalid(f"{self.layer} table '{self.name}' must start with "
-                          f"'{LAYER_PREFIX[self.layer]}'",
-                          f"rename it to {LAYER_PREFIX[self.layer]}{self.name}")
-        if self.retention_days is not None and self.load_type != "snapshot":
+    @field_validator("retention_days")
+    @classmethod
+    def _snapshots_only(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("load_type") != "snapshot":
             raise invalid("retention_days applies to snapshot tables only",
                           "remove retention_days, or use load_type snapshot")
-        if self.name in self.inputs:
-            raise invalid(f"model '{self.name}' lists itself as an input",
-                          "read the table's earlier dates with a history input of another model")
-        return self
+        return value
 
     @property
     def layer_rank(self) -> int:

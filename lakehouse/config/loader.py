@@ -221,7 +221,7 @@ def _load_layers(folder: Path, sources: dict[str, SourceContract]
             problems += source.problems
             continue
         data = source.data()
-        if isinstance(data, dict) and named.get(data.get("name")) != path:
+        if isinstance(data, dict) and isinstance(data.get("name"), str) and named.get(data["name"]) != path:
             continue  # a name clash, reported above
         extra = layer_file_findings(data, path, tables) if isinstance(data, dict) else []
         model, errors = _validate(LayerModel, source, data, extra=extra)

@@ -30,22 +30,31 @@ def find_cycle(inputs: Mapping[str, Iterable[str]]) -> list[str] | None:
 
 
 def ordered(inputs: Mapping[str, Iterable[str]], rank: Mapping[str, int] | None = None) -> list[str]:
-    """The models in dependency order (lower ``rank`` first among ready models, then by name).
+    """The models in dependency order: of the models whose inputs are done, always the one of
+    lowest ``rank`` (then name) next, so lower layers come first wherever dependencies allow.
 
     The graph must be acyclic (``find_cycle``); inputs that are not models are ignored.
     """
+    import heapq
+
+    rank = rank or {}
     pending = {name: {i for i in ups if i in inputs} for name, ups in inputs.items()}
+    readers: dict[str, list[str]] = {name: [] for name in inputs}
+    for name, ups in pending.items():
+        for upstream in ups:
+            readers[upstream].append(name)
+    ready = [(rank.get(n, 0), n) for n, ups in pending.items() if not ups]
+    heapq.heapify(ready)
     result: list[str] = []
-    while pending:
-        ready = sorted((n for n, ups in pending.items() if not ups),
-                       key=lambda n: ((rank or {}).get(n, 0), n))
-        if not ready:
-            raise ValueError(f"dependency cycle among {sorted(pending)}")
-        for name in ready:
-            result.append(name)
-            del pending[name]
-        for ups in pending.values():
-            ups.difference_update(ready)
+    while ready:
+        _, name = heapq.heappop(ready)
+        result.append(name)
+        for reader in readers[name]:
+            pending[reader].discard(name)
+            if not pending[reader]:
+                heapq.heappush(ready, (rank.get(reader, 0), reader))
+    if len(result) != len(inputs):
+        raise ValueError(f"dependency cycle among {sorted(set(inputs) - set(result))}")
     return result
 
 

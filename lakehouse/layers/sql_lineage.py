@@ -48,7 +48,7 @@ def literal(value) -> str:
     if isinstance(value, dt.date):
         return f"DATE'{value.isoformat()}'"
     if isinstance(value, int | float):
-        return repr(value)
+        return f"({value!r})" if value < 0 else repr(value)
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -67,9 +67,9 @@ def bind(sql: str, values: dict) -> str:
 
 
 def _bound(sql: str) -> str:
-    """The query with its parameter markers as placeholder literals, so sqlglot can parse it."""
-    return _outside_quotes(sql, lambda text: _PARAMETER.sub(
-        lambda m: "DATE'1970-01-01'" if m.group(1) == "data_date" else "0", text))
+    """The query with each parameter marker as a column name of the same length (``:x`` ->
+    ``_x``), so sqlglot can parse it and errors keep the user's line and column."""
+    return _outside_quotes(sql, lambda text: _PARAMETER.sub(lambda m: "_" + m.group(1), text))
 
 
 def parse(sql: str) -> exp.Expression:
@@ -95,7 +95,13 @@ def tables_read(sql: str) -> set[str]:
     """The tables the query reads (common table expressions excluded)."""
     tree = parse(sql)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    return {t.name for t in tree.find_all(exp.Table) if t.name and t.name not in ctes}
+    found = set()
+    for table in tree.find_all(exp.Table):
+        inside = table.find_ancestor(exp.CTE)
+        # inside its own definition, a CTE's name is the table it shadows (not recursive)
+        if table.name and (table.name not in ctes or (inside is not None and inside.alias_or_name == table.name)):
+            found.add(table.name)
+    return found
 
 
 def output_columns(sql: str) -> list[str] | None:
