@@ -23,7 +23,7 @@ from lakehouse.views import scorecard_table
 SAMPLE_360 = ("SELECT party_id, age, branch_name, deposit_accounts AS deposits, credit_cards AS cards, "
               "loans, total_assets_cny, total_liabilities_cny, mtd_inflow, rfm_segment, "
               "lifecycle_stage, risk_warnings FROM mart.mart_customer_360 WHERE data_date = DATE'{d}' "
-              "ORDER BY total_assets_cny DESC LIMIT 5")
+              "ORDER BY size(risk_warnings) DESC, total_assets_cny DESC LIMIT 5")
 
 
 @dataclass
@@ -139,6 +139,10 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     outcome = run_batches(lh, customers, days, start, seed, defect_rate, console)
     console.print(_loads_table(outcome))
     console.print(_layers_table(outcome))
+    for summary in outcome.layers:
+        for r in summary.not_built:
+            console.print(f"  {summary.data_date} {r.model} {r.status}: {r.reason.splitlines()[0]}",
+                          markup=False, highlight=False)
     last = outcome.dates[-1]
     console.print(_rows_table(lh, last))
     report_began = time.perf_counter()
@@ -235,7 +239,7 @@ def _defects_table(found: list[tuple[PlantedDefect, str | None]]) -> Table:
 
 def _sample_360(lh, last: date) -> Table:
     rows = lh.query(SAMPLE_360.format(d=last))
-    table = Table(title=f"customer 360, top 5 by assets on {last} (mart.mart_customer_360)")
+    table = Table(title=f"customer 360 on {last}: risk warnings first, then by assets (mart.mart_customer_360)")
     for column in (rows[0] if rows else {}):
         table.add_column(column)
     for row in rows:
