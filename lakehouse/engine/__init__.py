@@ -39,6 +39,7 @@ class Engine:
         self._master, self._remote, self._conf = master, remote, dict(conf or {})
         self._spark = None
         self._delta: DeltaTables | None = None
+        self.prepared: set[tuple] = set()  # table layouts already checked in this session
 
     @classmethod
     def from_settings(cls, settings) -> "Engine":

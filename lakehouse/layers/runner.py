@@ -189,7 +189,15 @@ class LayerBuild:
         return self.project.layers_dir / model.layer / f"{model.name}.yaml"
 
     def _prepare_table(self, model, spec) -> None:
-        """Create the table, or bring an existing one to the query's columns (added columns only)."""
+        """Create the table, or bring an existing one to the query's columns (added columns only).
+        Done once per table layout in an engine's session."""
+        signature = (spec.path, tuple(spec.column_types.items()), tuple(sorted(spec.properties.items())))
+        if signature in self.engine.prepared:
+            return
+        self._bring_to_spec(model, spec)
+        self.engine.prepared.add(signature)
+
+    def _bring_to_spec(self, model, spec) -> None:
         layout = self.engine.table_layout(spec)
         if layout is None:
             self.engine.ensure_table(spec)
