@@ -136,7 +136,8 @@ class LayerBuild:
         except LakehouseError as exc:
             result.status, result.reason = "failed", exc.render()
         except Exception as exc:  # noqa: BLE001 - a Spark error in one model fails that model only
-            result.status, result.reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            result.status = "failed"
+            result.reason = f"{self._file(model)}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
         finally:
             remove_dir(staged)
             result.seconds = time.perf_counter() - began

@@ -233,3 +233,26 @@ def test_rebuilding_a_date_changes_nothing(demo):
     assert summary.ok
     assert sorted(map(str, lh.engine.rows(party))) == before_party
     assert rows_of(lh, "mart.mart_customer_360", D3) == before_360
+
+
+def test_a_failing_model_keeps_its_table_and_says_why(demo):
+    lh, _ = demo
+    spec = next(s for s in lh.tables() if s.name == "prd_product")
+    version = lh.engine.version(spec)
+    model = lh.project.models["prd_product"]
+    try:
+        lh.project.models["prd_product"] = model.model_copy(update={"sql": model.sql + (
+            " UNION ALL SELECT product_code, product_name, product_type, currency FROM ref_product")})
+        [repeated] = lh.build_layers(D3, ["prd_product"]).results
+        lh.project.models["prd_product"] = model.model_copy(update={"sql": model.sql.replace(
+            "currency FROM", "currency_code FROM")})
+        [broken] = lh.build_layers(D3, ["prd_product"]).results
+    finally:
+        lh.project.models["prd_product"] = model
+    assert repeated.status == "failed" and "returned 5+ repeated and 0 null keys" in repeated.reason
+    assert "group or deduplicate the query by its keys" in repeated.reason
+    assert broken.status == "failed" and broken.reason.startswith(str(lh.project.layers_dir))
+    assert "currency_code" in broken.reason
+    assert lh.engine.version(spec) == version  # the table was not touched
+    runs = lh.engine.rows(governance.model_runs(lh.root), "model = 'prd_product' AND status = 'failed'")
+    assert len(runs) == 2
