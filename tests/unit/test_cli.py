@@ -20,7 +20,8 @@ def lakehouse(*args, cwd=REPO, env=None):
 def test_validate_accepts_the_repository_conf():
     done = lakehouse("validate")
     assert done.returncode == 0, done.stderr
-    assert "ok: 6 owners, 4 systems, 48 data standards, 11 source contracts in conf" in done.stdout
+    out = " ".join(done.stdout.split())
+    assert "ok: 6 owners, 4 systems, 48 data standards, 11 source contracts in conf, 9 layer models" in out
 
 
 def test_validate_reports_every_error_with_file_line_key_and_fix(tmp_path):
@@ -69,7 +70,27 @@ def test_tables_json_lists_layer_zone_load_type_keys_and_path(tmp_path):
     }
     assert customer["properties"]["lakehouse.owner"] == "li.na"
     assert {"governance.load_log", "governance.raw_manifest", "governance.quarantine_cbs_account",
-            "governance.quality_results", "governance.quality_scorecard"} <= set(tables)
+            "governance.quality_results", "governance.quality_scorecard", "governance.model_runs",
+            "governance.lineage", "governance.retention_log"} <= set(tables)
+    mart = tables["mart.mart_customer_360"]
+    assert (mart["zone"], mart["layer"], mart["load_type"], mart["partition_by"], mart["path"]) == (
+        "standard", "mart", "snapshot", ["data_date"], f"{tmp_path}/root/standard/mart/mart_customer_360")
+    assert mart["properties"]["lakehouse.security_level"] == "4"
+
+
+def test_layers_list_shows_the_build_order_and_inputs():
+    done = lakehouse("layers", "list", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("│")[1].strip() for line in done.stdout.splitlines() if "│" in line]
+    assert rows[0] == "agt_agreement" and rows[-1] == "mart_customer_360" and len(rows) == 9
+    assert "evt_transaction (history)" in done.stdout and "31 days" in done.stdout
+
+
+def test_layers_run_refuses_an_unknown_model_without_starting_spark():
+    done = lakehouse("layers", "run", "--date", "2026-11-01", "--model", "mart_customer_361")
+    assert done.returncode == 2
+    err = " ".join(done.stderr.split())
+    assert "unknown model 'mart_customer_361'" in err and "use one of:" in err
 
 
 def test_run_rejects_a_bad_date_and_an_unknown_source():
