@@ -45,15 +45,14 @@ import datetime as dt
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lakehouse.config.quality_rules import DIMENSIONS, QualityRule  # noqa: E402
+from benchmarks.workdir import add_workdir_options, workdir  # noqa: E402
 from lakehouse.engine import Engine, Lookup, quality_batches  # noqa: E402
 from lakehouse.quality import ge_adapter  # noqa: E402
 from lakehouse.quality.assessment import SAMPLE_ROWS  # noqa: E402
@@ -552,8 +551,7 @@ def main(argv: list[str] | None = None) -> None:
                          "use at most --quiet-below of the CPU (default 0: do not wait)")
     ap.add_argument("--quiet-below", type=float, default=0.1, metavar="SHARE",
                     help="CPU share of other processes counted as quiet (default 0.1)")
-    ap.add_argument("--workdir", help="empty or new directory, kept (default: a temp dir, removed)")
-    ap.add_argument("--keep", action="store_true", help="keep the default temp dir")
+    add_workdir_options(ap)
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--driver-memory", default="8g")
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
@@ -561,22 +559,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.rows < 10 or args.repeat < 1:
         ap.error("--rows must be at least 10 and --repeat positive")
-    if args.workdir:
-        work = Path(args.workdir).resolve()
-        if work.exists() and any(work.iterdir()):
-            ap.error(f"--workdir {work} is not empty")
-        work.mkdir(parents=True, exist_ok=True)
-        cleanup = False
-    else:
-        work = Path(tempfile.mkdtemp(prefix="quality-bench-"))
-        cleanup = not args.keep
-    try:
+    with workdir(ap, args, "quality-bench-") as work:
         run(args, work)
-    finally:
-        if cleanup:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"workdir kept: {work}")
 
 
 def run(args, work: Path) -> None:

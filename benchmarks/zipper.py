@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -39,6 +38,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.workdir import add_workdir_options, workdir  # noqa: E402
 from lakehouse.engine import Engine  # noqa: E402
 from lakehouse.tables import (  # noqa: E402
     OPEN_END_DATE,
@@ -280,8 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--new-pct", type=float, default=0.1)
     ap.add_argument("--deleted-pct", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=20240601)
-    ap.add_argument("--workdir", help="empty or new directory, kept (default: a temp dir, removed)")
-    ap.add_argument("--keep", action="store_true", help="keep the default temp dir")
+    add_workdir_options(ap)
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Spark conf (repeatable)")
@@ -293,23 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.attributes < 1 or args.rows < 1 or args.repeat < 1:
         ap.error("--rows, --attributes and --repeat must be positive")
 
-    if args.workdir:
-        work = Path(args.workdir).resolve()
-        if work.exists() and any(work.iterdir()):
-            ap.error(f"--workdir {work} is not empty")
-        work.mkdir(parents=True, exist_ok=True)
-        cleanup = False
-    else:
-        work = Path(tempfile.mkdtemp(prefix="zipper-bench-"))
-        cleanup = not args.keep
-
-    try:
+    with workdir(ap, args, "zipper-bench-") as work:
         run(args, work)
-    finally:
-        if cleanup:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"workdir kept: {work}")
 
 
 def run(args, work: Path) -> None:

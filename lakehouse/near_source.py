@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from lakehouse.tables import (
-    ZIPPER_PARTITION_BY,
-    ZIPPER_PROPERTIES,
-    Column,
-    TableSpec,
-    join_path,
-    zipper_columns,
-)
+from lakehouse.tables import Column, TableSpec, join_path, load_layout
 
 ZONE, LAYER = "standard", "near_source"
 
@@ -24,14 +17,8 @@ def near_source_spec(contract, root: str) -> TableSpec:
                nullable=a.name not in keys)
         for a in contract.attributes
     ]
-    if contract.load_type == "zipper":
-        columns += zipper_columns()
-        partition_by = ZIPPER_PARTITION_BY
-        storage = dict(ZIPPER_PROPERTIES)
-    else:
-        columns.append(Column("data_date", "date", "数据日期 / data date", nullable=False))
-        partition_by = ("data_date",)
-        storage = {}
+    extra, partition_by, storage = load_layout(contract.load_type)
+    columns += extra
     return TableSpec(
         name=contract.table_name,
         zone=ZONE,

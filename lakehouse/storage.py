@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 from pyarrow import fs as pafs
@@ -50,6 +51,4 @@ def remove_dir(uri: str) -> None:
     fs, path = filesystem(uri)
     fs.delete_dir_contents(path, missing_dir_ok=True)
     if "://" not in uri:
-        import shutil
-
         shutil.rmtree(path, ignore_errors=True)

@@ -7,7 +7,6 @@ rows loaded and rows quarantined for every attempt, failed ones included.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.extract_parser import ParsedExtract, parse_extract
 from lakehouse.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
-from lakehouse.storage import filesystem
+from lakehouse.storage import filesystem, remove_dir
 from lakehouse.tables import join_path
 
 
@@ -296,10 +295,7 @@ def _stage(ctx: LoadContext, contract, parsed: ParsedExtract) -> str:
 
 def _unstage(staging: str) -> None:
     """Remove the run's staging folder of this extract (and what was split off it)."""
-    fs, staged = filesystem(staging)
-    fs.delete_dir_contents(staged.rsplit("/", 1)[0], missing_dir_ok=True)
-    if "://" not in staging:
-        shutil.rmtree(Path(staged).parent, ignore_errors=True)
+    remove_dir(staging.rsplit("/", 1)[0])
 
 
 def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str, data_date: date,

@@ -74,6 +74,14 @@ def zipper_columns() -> list[Column]:
     ]
 
 
+def load_layout(load_type: str | None) -> tuple[list[Column], tuple[str, ...], dict[str, str]]:
+    """What a table's load type adds after its own columns: the extra columns, the partitioning
+    and the storage properties (zipper: versions partitioned by end_dt; else: data_date)."""
+    if load_type == "zipper":
+        return zipper_columns(), ZIPPER_PARTITION_BY, dict(ZIPPER_PROPERTIES)
+    return [Column("data_date", "date", "数据日期 / data date", nullable=False)], ("data_date",), {}
+
+
 def join_path(root: str, *parts: str) -> str:
     """Join storage path parts for local paths and URIs alike."""
     return "/".join([root.rstrip("/"), *[p.strip("/") for p in parts]])

@@ -5,14 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from lakehouse.tables import (
-    ZIPPER_PARTITION_BY,
-    ZIPPER_PROPERTIES,
-    Column,
-    TableSpec,
-    join_path,
-    zipper_columns,
-)
+from lakehouse.tables import Column, TableSpec, join_path, load_layout
 
 ZONE = "standard"
 
@@ -61,12 +54,8 @@ def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec
     level = security_levels(project)[model.name]
     cols = [Column(name, spark_type, model.columns.get(name, ""), nullable=name not in model.keys)
             for name, spark_type in columns]
-    if model.load_type == "zipper":
-        cols += zipper_columns()
-        partition_by, storage = ZIPPER_PARTITION_BY, dict(ZIPPER_PROPERTIES)
-    else:
-        cols.append(Column("data_date", "date", "数据日期 / data date", nullable=False))
-        partition_by, storage = ("data_date",), {}
+    extra, partition_by, storage = load_layout(model.load_type)
+    cols += extra
     root = project.settings.root
     return TableSpec(
         name=model.name, zone=ZONE, layer=model.layer,

@@ -17,6 +17,7 @@ from lakehouse.errors import LakehouseError, Problem, TerminalError
 from lakehouse.layers import graph, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.near_source import near_source_spec
+from lakehouse.quality.report import latest
 from lakehouse.storage import remove_dir
 from lakehouse.tables import join_path
 
@@ -58,6 +59,7 @@ class LayerBuild:
         self._model_state: dict[str, tuple[bool, str]] | None = None
         self._lineage_rows: list[dict] = []
         self._retention_rows: list[dict] = []
+        self._hashes: set[str] | None = None  # model definitions whose lineage is recorded
 
     def run(self, models: list[str] | None = None, on_result=None) -> list[ModelResult]:
         """Build ``models`` (default: all) in dependency order; returns a result per model.
@@ -231,7 +233,7 @@ class LayerBuild:
             self._lineage_rows.append({**base, "column_name": None,
                                        "input_table": inputs[name].qualified_name, "input_column": None,
                                        "input_mode": mode, "derived_by": "declared"})
-        schemas = {name: {c.name: c.spark_type for c in self._columns_of(s)} for name, s in inputs.items()}
+        schemas = {name: self._column_types(s) for name, s in inputs.items()}
         for source in sql_lineage.column_sources(model.sql, [c for c, _ in columns], schemas):
             self._lineage_rows.append({**base, "column_name": source.column,
                                        "input_table": inputs[source.input_table].qualified_name,
@@ -239,16 +241,15 @@ class LayerBuild:
                                        "input_mode": model.inputs[source.input_table],
                                        "derived_by": "parsed"})
 
-    def _columns_of(self, spec):
+    def _column_types(self, spec) -> dict[str, str]:
+        """An input's columns: from its spec (sources), or from its table (models)."""
         if spec.columns:
-            return spec.columns
+            return spec.column_types
         layout = self.engine.table_layout(spec)
-        from lakehouse.tables import Column
-
-        return tuple(Column(n, t) for n, t in (layout.types.items() if layout else ()))
+        return dict(layout.types) if layout else {}
 
     def _recorded_hashes(self) -> set[str]:
-        if not hasattr(self, "_hashes"):
+        if self._hashes is None:
             spec = governance.lineage(self.root)
             self._hashes = {r["model_hash"] for r in self.engine.sql(
                 f"SELECT DISTINCT model_hash FROM delta.`{spec.path}`")} \
@@ -256,7 +257,9 @@ class LayerBuild:
         return self._hashes
 
     def flush(self) -> None:
-        """Append the build's model runs, new lineage and removed snapshots."""
+        """Append the build's model runs, new lineage and removed snapshots, and remove the
+        build's staging folder."""
+        remove_dir(join_path(self.root, "_staging", self.run_id))
         runs = [{
             "run_id": self.run_id, "model": r.model, "table_name": r.table, "layer": r.layer,
             "data_date": r.data_date, "status": r.status, "reason": r.reason,
@@ -279,7 +282,4 @@ def _latest(engine, spec, data_date: date, key: str, order: str) -> list[dict]:
     """The newest row per ``key`` of a governance table for ``data_date``."""
     if not engine.table_exists(spec):
         return []
-    latest: dict[str, dict] = {}
-    for row in engine.rows(spec, f"data_date = DATE'{data_date.isoformat()}'", order_by=[order]):
-        latest[row[key]] = row
-    return list(latest.values())
+    return latest(engine.rows(spec, f"data_date = DATE'{data_date.isoformat()}'"), [key], order)
