@@ -1,5 +1,5 @@
 # One command for the main job, one for the tests; both install what they need first.
-.PHONY: setup demo test test-fast lock
+.PHONY: setup demo test test-fast lock airflow
 
 setup:
 	./scripts/setup.sh
@@ -12,6 +12,9 @@ test: setup
 
 test-fast: setup
 	.venv/bin/pytest -q tests/unit
+
+airflow: setup
+	./scripts/airflow_local.sh
 
 lock:
 	.venv/bin/uv pip compile -q --python 3.11 pyproject.toml --extra test -o requirements.lock --no-header

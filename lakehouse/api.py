@@ -45,11 +45,11 @@ class LayerSummary:
 
     @property
     def ok(self) -> bool:
-        return all(r.status == "succeeded" for r in self.results)
+        return all(r.ok for r in self.results)
 
     @property
     def not_built(self) -> list:
-        return [r for r in self.results if r.status != "succeeded"]
+        return [r for r in self.results if not r.ok]
 
 
 @dataclass
@@ -115,9 +115,13 @@ class Lakehouse:
     # -- layers --------------------------------------------------------------------------------
 
     def build_layers(self, data_date: date | None = None, models: list[str] | None = None,
-                     on_result: Callable | None = None) -> LayerSummary:
+                     on_result: Callable | None = None, record_skips: bool = True,
+                     skip_current: bool = False) -> LayerSummary:
         """Build the integrated, common and mart models for ``data_date`` (default: yesterday) in
-        dependency order; a model whose inputs are not ready for the date is skipped."""
+        dependency order; a model whose inputs are not ready for the date is skipped (and that
+        is recorded unless ``record_skips`` is false: an orchestrator asking early). With
+        ``skip_current``, a model built after its inputs last changed for the date is left as
+        it is (status ``current``)."""
         from lakehouse.layers.runner import LayerBuild
 
         data_date = data_date or self.yesterday()
@@ -127,7 +131,7 @@ class Lakehouse:
                     f"no model {name!r} under {self.project.layers_dir}", key="--model", value=name,
                     fix=f"use one of: {', '.join(self.project.models)}")])
         run_id = f"{data_date:%Y%m%d}-layers-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
-        build = LayerBuild(self.engine, self.project, run_id, data_date)
+        build = LayerBuild(self.engine, self.project, run_id, data_date, record_skips, skip_current)
         try:
             results = build.run(models, on_result)
         finally:
@@ -153,10 +157,11 @@ class Lakehouse:
                     "a table appears once its first data date is built")]) from None
 
     def run(self, data_date: date | None = None, sources: list[str] | None = None,
-            file: Path | None = None, on_result: Callable[[LoadResult], None] | None = None
-            ) -> RunSummary:
+            file: Path | None = None, on_result: Callable[[LoadResult], None] | None = None,
+            force: bool = False) -> RunSummary:
         """Land and load the deliveries of ``data_date`` (default: yesterday) for the sources;
-        ``on_result`` is called after each source's load (for progress)."""
+        ``on_result`` is called after each source's load (for progress). A file already loaded
+        for the date is not loaded again unless ``force``."""
         data_date = data_date or self.yesterday()
         names = sources or list(self.project.sources)
         contracts = self._in_reference_order([self.contract(n) for n in names])
@@ -166,7 +171,7 @@ class Lakehouse:
                 fix="add --source SYSTEM.ENTITY")])
         run_id = f"{data_date:%Y%m%d}-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
         ctx = LoadContext(self.engine, self.project, run_id,
-                          latest_registrations(self.engine, self.root))
+                          latest_registrations(self.engine, self.root), force=force)
         summary = RunSummary(run_id, data_date)
         try:
             for contract in contracts:

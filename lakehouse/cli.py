@@ -66,11 +66,13 @@ def run(
                                             "in the configured time zone)"),
     source: Optional[list[str]] = typer.Option(None, "--source", help="SYSTEM.ENTITY, repeatable"),
     file: Optional[Path] = typer.Option(None, "--file", help="load this delivered file (one source)"),
+    force: bool = typer.Option(False, "--force", help="load a file again even if it was already "
+                               "loaded for the date"),
     conf: Path = CONF,
 ) -> None:
     """Land and load the T-1 deliveries of a data date into the near-source layer."""
     lh = _lakehouse(conf)
-    summary = lh.run(_parse_date(data_date), source or None, file)
+    summary = lh.run(_parse_date(data_date), source or None, file, force=force)
     print_run(summary)
     if not summary.ok:
         raise typer.Exit(1)
@@ -85,12 +87,16 @@ def print_run(summary) -> None:
         colour = "green" if r.status == "succeeded" else "red"
         promotion = "" if r.promotable is None else "promoted" if r.promotable else \
             "[red]held: " + ", ".join(r.blocking_rules) + "[/red]"
-        table.add_row(r.source, f"[{colour}]{r.status}[/{colour}]", str(r.rows_in),
+        status = "already loaded" if r.unchanged else r.status
+        table.add_row(r.source, f"[{colour}]{status}[/{colour}]", str(r.rows_in),
                       str(r.rows_loaded), str(r.rows_quarantined),
                       "" if r.table_version is None else str(r.table_version), promotion)
     console.print(table)
     for r in summary.failed:
         err_console.print(f"[red]{r.source}[/red]: {r.message}", markup=True, highlight=False)
+    for r in summary.results:
+        if r.unchanged:
+            console.print(f"{r.source}: {r.message}", highlight=False)
 
 
 @app.command()
@@ -117,12 +123,20 @@ def demo(
     start: str = typer.Option("2026-11-01", help="first data date"),
     seed: int = typer.Option(7, help="random seed (same seed, same data)"),
     defect_rate: float = typer.Option(0.001, help="share of rows given a planted defect (0: none)"),
+    deliver_only: bool = typer.Option(False, "--deliver-only", help="only write the deliveries "
+                                      "and register the sources (Airflow's DAGs load them)"),
     conf: Path = CONF,
 ) -> None:
     """Generate the demo bank's deliveries and run every data date through admission, loads,
     quality and the integrated, common and mart layers."""
-    from lakehouse.demo_run import run_demo
+    from lakehouse.demo_run import deliver, run_demo
 
+    if deliver_only:
+        lh = _lakehouse(conf)
+        dates = deliver(lh, customers, days, _parse_date(start), seed, defect_rate)
+        console.print(f"delivered {len(dates)} data dates ({dates[0]} to {dates[-1]}) to "
+                      f"{lh.settings.landing}; {len(lh.project.sources)} sources registered")
+        return
     ok = run_demo(_lakehouse(conf), customers, days, _parse_date(start), seed, console, defect_rate)
     if not ok:
         raise typer.Exit(1)
@@ -349,6 +363,78 @@ def catalog_search(term: str = typer.Argument(..., help="business name, in Chine
         err_console.print(f"nothing registered matches {term!r}; register sources with "
                           "`lakehouse source register conf/sources`")
         raise typer.Exit(1)
+
+
+dags_app = typer.Typer(no_args_is_help=True, help="Data engineers: the Airflow DAGs in dags/.")
+engine_app = typer.Typer(no_args_is_help=True, help="The resident Spark engine Airflow tasks use.")
+app.add_typer(dags_app, name="dags")
+app.add_typer(engine_app, name="engine")
+
+
+@dags_app.command("compile")
+def dags_compile(
+    check: bool = typer.Option(False, "--check", help="only check that the manifest is current"),
+    output: Optional[Path] = typer.Option(None, "--output", help="manifest file (default: "
+                                          "dags/lakehouse_manifest.json beside conf/)"),
+    conf: Path = CONF,
+) -> None:
+    """Compile conf/ and layers/ into the manifest the DAG files read."""
+    from lakehouse.config import load_project
+    from lakehouse.orchestration import manifest
+
+    project = load_project(conf)
+    if check:
+        problems = manifest.stale(project, output)
+        if problems:
+            raise ConfigError("the DAGs do not match the configuration", problems)
+        console.print(f"ok: {output or manifest.default_path(project)} is current")
+        return
+    path = manifest.write(project, output)
+    compiled = manifest.read(path)
+    console.print(f"wrote {path}: {len(compiled['systems'])} T-1 DAGs "
+                  f"({sum(len(s['sources']) for s in compiled['systems'].values())} sources), "
+                  f"{len(compiled['layers'])} layer DAGs "
+                  f"({sum(len(m) for m in compiled['layers'].values())} models)")
+
+
+@engine_app.command("serve")
+def engine_serve(conf: Path = CONF) -> None:
+    """Start Spark once and run the work Airflow tasks send (stop with Ctrl-C)."""
+    import logging
+
+    from lakehouse.config.loader import load_settings
+    from lakehouse.orchestration import operations
+    from lakehouse.orchestration.engine_service import EngineServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    address = load_settings(conf).orchestration.engine_address
+    server = EngineServer(address)
+    operations.lakehouse_for(str(conf.resolve())).engine.spark  # start the JVM before answering
+    console.print(f"lakehouse engine ready on {address} (pid {os.getpid()})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@engine_app.command("ping")
+def engine_ping(conf: Path = CONF) -> None:
+    """Ask the engine for a trivial Spark job and show how long the round trip took."""
+    import time
+
+    from lakehouse.config.loader import load_settings
+    from lakehouse.orchestration.engine_service import request
+
+    address = load_settings(conf).orchestration.engine_address
+    began = time.time()
+    answer = request(address, {"op": "ping", "conf": str(conf.resolve())}, connect_timeout=2)
+    if not answer["ok"]:
+        err_console.print(answer["error"], markup=False)
+        raise typer.Exit(1)
+    timing = answer["timing"]
+    console.print(f"engine on {address} (pid {answer['result']['pid']}): Spark work began "
+                  f"{timing['work_started'] - began:.3f} s after the request, done in "
+                  f"{time.time() - began:.3f} s")
 
 
 def main() -> None:

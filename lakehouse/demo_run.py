@@ -50,6 +50,15 @@ def generate(lh, customers: int, days: int, start: date, seed: int, defect_rate:
     return write_demo_deliveries(lh.project, Path(lh.settings.landing), bank, start, days, plan)
 
 
+def deliver(lh, customers: int, days: int, start: date, seed: int, defect_rate: float) -> list[date]:
+    """Write the deliveries and register the sources, for an orchestrator to load them."""
+    dates, _, _ = generate(lh, customers, days, start, seed, defect_rate)
+    for r in lh.register(lh.project.file(SOURCES_DIR), by="demo"):
+        if r.error is not None:
+            raise r.error
+    return dates
+
+
 def run_batches(lh, customers: int, days: int, start: date, seed: int, defect_rate: float = 0.001,
                 console: Console | None = None) -> DemoOutcome:
     """Generate, register and run every data date through admission, loads, quality and layers."""

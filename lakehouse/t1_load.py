@@ -22,6 +22,7 @@ from lakehouse.delivery_checks import control_problems, key_problems
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.extract_parser import ParsedExtract, parse_extract
+from lakehouse.locks import table_date_lock
 from lakehouse.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
 from lakehouse.storage import filesystem, remove_dir
@@ -44,6 +45,8 @@ class LoadResult:
     rows_dropped: int = 0
     promotable: bool | None = None
     blocking_rules: list[str] = field(default_factory=list)
+    unchanged: bool = False  # this very file was already loaded for the date: nothing was written
+    loaded_at: datetime | None = None  # when the rows now in the table for the date were loaded
 
 
 @dataclass
@@ -59,6 +62,19 @@ class LoadContext:
     admission_rows: list[dict] = field(default_factory=list)
     quality_rows: dict[str, list[dict]] = field(default_factory=dict)
     validations: list = field(default_factory=list)
+    force: bool = False  # load a delivery again even when this very file was loaded for the date
+    _loaded: dict[date, dict[str, dict]] = field(default_factory=dict)
+
+    def last_load(self, source: str, data_date: date) -> dict | None:
+        """The latest successful load of ``source`` for ``data_date`` (read once per date)."""
+        if data_date not in self._loaded:
+            from lakehouse.quality.report import latest
+
+            spec = governance.load_log(self.root)
+            rows = self.engine.rows(spec, f"data_date = DATE'{data_date}' AND status = 'succeeded'") \
+                if self.engine.table_exists(spec) else []
+            self._loaded[data_date] = {r["source"]: r for r in latest(rows, ["source"], "finished_at")}
+        return self._loaded[data_date].get(source)
 
     @property
     def root(self) -> str:
@@ -94,33 +110,61 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
     spec = near_source_spec(contract, ctx.root)
     started = datetime.now()
     result = LoadResult(contract.name, spec.qualified_name, data_date, "failed")
-    sha, staging = "", None
+    data_file, control_file = None, None
     try:
         data_file, control_file = _locate(ctx, contract, data_date, file)
-        result.file = str(data_file)
-        landed = _land(ctx, contract, data_date, data_file, control_file)
-        sha = landed.sha256
-        parsed, staging, checked = _admit(ctx, contract, spec, data_date, data_file, control_file,
-                                          result)
-        _write(ctx, contract, spec, parsed, staging, data_date, checked, result)
-        result.table_version = ctx.engine.version(spec)
-        result.status = "succeeded"
     except LakehouseError as exc:
-        # the whole file is refused (its bytes stay in the raw zone): nothing loaded or quarantined
         result.message = exc.render()
-        result.rows_loaded = result.rows_quarantined = 0
-    finally:
-        if staging is not None:
-            _unstage(staging)
-        ctx.log_rows.append({
-            "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,
-            "data_date": data_date, "load_type": contract.load_type,
-            "file_name": Path(result.file).name if result.file else None, "sha256": sha or None,
-            "rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
-            "rows_quarantined": result.rows_quarantined, "status": result.status,
-            "message": result.message or None, "table_version": result.table_version,
-            "started_at": started, "finished_at": datetime.now(),
-        })
+        _log(ctx, contract, spec, result, "", started)
+        return result
+    result.file = str(data_file)
+    with table_date_lock(ctx.root, spec.qualified_name, data_date, ctx.run_id):
+        sha, staging = "", None
+        try:
+            landed = _land(ctx, contract, data_date, data_file, control_file)
+            sha = landed.sha256
+            previous = None if ctx.force else ctx.last_load(contract.name, data_date)
+            if previous is not None and previous["sha256"] == sha:
+                return _unchanged(ctx, spec, previous, result)
+            parsed, staging, checked = _admit(ctx, contract, spec, data_date, data_file,
+                                              control_file, result)
+            _write(ctx, contract, spec, parsed, staging, data_date, checked, result)
+            result.table_version = ctx.engine.version(spec)
+            result.status = "succeeded"
+        except LakehouseError as exc:
+            # the whole file is refused (its bytes stay in the raw zone): nothing loaded or quarantined
+            result.message = exc.render()
+            result.rows_loaded = result.rows_quarantined = 0
+        finally:
+            if staging is not None:
+                _unstage(staging)
+            if not result.unchanged:
+                _log(ctx, contract, spec, result, sha, started)
+    return result
+
+
+def _log(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, started: datetime) -> None:
+    result.loaded_at = datetime.now()
+    ctx.log_rows.append({
+        "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,
+        "data_date": result.data_date, "load_type": contract.load_type,
+        "file_name": Path(result.file).name if result.file else None, "sha256": sha or None,
+        "rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined, "status": result.status,
+        "message": result.message or None, "table_version": result.table_version,
+        "started_at": started, "finished_at": result.loaded_at,
+    })
+
+
+def _unchanged(ctx: LoadContext, spec, previous: dict, result: LoadResult) -> LoadResult:
+    """The same file was loaded for the date already: report that load, write nothing."""
+    result.status, result.unchanged = "succeeded", True
+    result.rows_in, result.rows_loaded = previous["rows_in"], previous["rows_loaded"]
+    result.rows_quarantined = previous["rows_quarantined"]
+    result.table_version, result.loaded_at = ctx.engine.version(spec), previous["finished_at"]
+    result.message = (f"already loaded by run {previous['run_id']} at "
+                      f"{previous['finished_at']:%Y-%m-%d %H:%M:%S} (same file, sha256 "
+                      f"{previous['sha256'][:12]}…): nothing to do; load it again with --force")
     return result
 
 

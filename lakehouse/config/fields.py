@@ -77,7 +77,38 @@ def _scalar_text(value: object) -> object:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Named schedules of a delivery (cron in the lakehouse time zone); any cron expression works too.
+SCHEDULES = {
+    "daily": "0 1 * * *",
+    "weekdays": "0 1 * * 2-6",  # the days after Monday to Friday
+    "weekly": "0 1 * * 1",
+    "monthly": "0 1 1 * *",
+}
+
+
+def _schedule(value: str) -> str:
+    if value in SCHEDULES:
+        return value
+    from croniter import croniter  # comes with Airflow
+
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise invalid(f"schedule {value!r} is neither {', '.join(SCHEDULES)} nor a 5-field cron "
+                      "expression", 'use e.g. daily, or "30 0 * * *" for 00:30 every day')
+    return value
+
+
+def cron_of(schedule: str) -> str:
+    """The cron expression of a delivery schedule."""
+    return SCHEDULES.get(schedule, schedule)
+
+
+def dated_path(template: str, date_format: str, data_date: dt.date) -> str:
+    """A delivery path template with ``{data_date}`` filled in."""
+    return template.replace(DATA_DATE, data_date.strftime(date_format))
+
+
 SystemCode = Annotated[str, AfterValidator(_system_code)]
+Schedule = Annotated[str, AfterValidator(_schedule)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
 LandingPath = Annotated[str, AfterValidator(_landing_path)]
 DateFormat = Annotated[str, AfterValidator(_date_format)]

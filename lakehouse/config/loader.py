@@ -41,6 +41,8 @@ ENV_OVERRIDES = {
     ("reports",): "LAKEHOUSE_REPORTS",
     ("spark", "master"): "LAKEHOUSE_SPARK_MASTER",
     ("spark", "remote"): "LAKEHOUSE_SPARK_REMOTE",
+    ("orchestration", "engine"): "LAKEHOUSE_ENGINE",
+    ("orchestration", "engine_address"): "LAKEHOUSE_ENGINE_ADDRESS",
 }
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,6 +57,15 @@ def load_project(conf_dir: str | Path) -> Project:
         raise ConfigError(f"{len(problems)} {noun} in {conf_dir}", problems=problems)
     assert project is not None
     return project
+
+
+def load_settings(conf_dir: str | Path) -> Settings:
+    """Only ``lakehouse.yaml`` (with the LAKEHOUSE_* overrides): what a task needs before work."""
+    conf = Path(os.path.abspath(conf_dir))
+    settings, problems = _load_settings(conf, conf.parent)
+    if settings is None:
+        raise ConfigError(f"invalid settings in {conf / SETTINGS_FILE}", problems)
+    return settings
 
 
 def validate_project(conf_dir: str | Path) -> list[Problem]:
@@ -89,7 +100,7 @@ def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
         lambda d: registry_checks.standards_findings(d, owner_ids, categories))
     problems += found
     sources, found = _load_sources(conf, registry_checks.names(data, "systems", "code"))
-    problems += found
+    problems += found + _schedule_problems(sources)
     if problems or None in (settings, classification, owners, systems, standards):
         return None, problems
     standards_by_id = {s.id: s for s in standards.standards}
@@ -159,6 +170,31 @@ def _load_sources(conf: Path, registered: set[str] | None) -> tuple[dict[str, So
             contract.locate(Path(os.path.abspath(path)), source.line_of)
             sources[contract.name] = contract
     return dict(sorted(sources.items())), problems
+
+
+def _schedule_problems(sources: dict[str, SourceContract]) -> list[Problem]:
+    """A source system's T-1 DAG runs on one schedule, so its contracts must agree on it: the
+    contracts that differ from the schedule most of the system's contracts declare are wrong."""
+    from collections import Counter
+
+    by_system: dict[str, list[SourceContract]] = {}
+    for contract in sources.values():
+        by_system.setdefault(contract.system, []).append(contract)
+    problems = []
+    for system, contracts in by_system.items():
+        usual = Counter(c.delivery.schedule for c in contracts).most_common(1)[0][0]
+        example = next(c for c in contracts if c.delivery.schedule == usual)
+        for contract in contracts:
+            schedule = contract.delivery.schedule
+            if schedule != usual:
+                problems.append(Problem(
+                    f"source system {system} has one T-1 DAG, scheduled {usual!r} by its other "
+                    f"contracts, but {contract.name} is scheduled {schedule!r}",
+                    file=str(contract.source_file), line=contract.line_of("delivery", "schedule"),
+                    key="delivery.schedule", value=schedule,
+                    fix=f"use schedule {usual!r} as in {example.source_file}, or deliver this "
+                        "entity under a system of its own"))
+    return problems
 
 
 def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standards: dict

@@ -30,8 +30,10 @@ from .fields import (
     Identifier,
     LandingPath,
     PiCategory,
+    Schedule,
     SystemCode,
     Text,
+    dated_path,
 )
 from .findings import Finding, did_you_mean, invalid, key_path
 
@@ -70,6 +72,18 @@ class SparkSettings(_Model):
         return self.remote is not None
 
 
+class OrchestrationSettings(_Model):
+    """How Airflow tasks reach Spark, and how they retry transient errors."""
+
+    engine: Literal["service", "in_process"] = Field(
+        "service", description="service: tasks send work to the resident `lakehouse engine serve` "
+        "(one JVM for every task); in_process: each task starts its own Spark session")
+    engine_address: Text = Field("127.0.0.1:47017", description="host:port of the engine service "
+                                 "(loopback unless the workers run elsewhere)")
+    retries: int = Field(2, ge=0, le=10, description="retries of a task after a transient error")
+    retry_delay_minutes: int = Field(5, ge=1, description="minutes between retries")
+
+
 class Settings(_Model):
     """The lakehouse's storage locations, time zone and Spark settings."""
 
@@ -78,6 +92,7 @@ class Settings(_Model):
     reports: Text = Field("./reports", description="local directory for quality reports and Data Docs")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the data date")
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -145,7 +160,7 @@ class ControlSpec(_Model):
     amount_column: str | None = None
 
     def control_path(self, data_date: dt.date, path_date_format: str = "%Y%m%d") -> str:
-        return self.path.replace(DATA_DATE, data_date.strftime(path_date_format))
+        return dated_path(self.path, path_date_format, data_date)
 
 
 class Delivery(_Model):
@@ -163,6 +178,8 @@ class Delivery(_Model):
     control: ControlSpec | None = None
     expected_by: dt.time | None = Field(None, description="HH:MM the day after the data date by "
                                         "which the delivery is due (timeliness)")
+    schedule: Schedule = Field("daily", description="when the T-1 batch starts waiting for the "
+                               "delivery: daily, weekdays, weekly, monthly or a cron expression")
 
     @field_validator("expected_by", mode="before")
     @classmethod
@@ -187,7 +204,7 @@ class Delivery(_Model):
 
     def data_path(self, data_date: dt.date) -> str:
         """The data file's path (relative to landing) for ``data_date``."""
-        return self.path.replace(DATA_DATE, data_date.strftime(self.path_date_format))
+        return dated_path(self.path, self.path_date_format, data_date)
 
     def date_in_path(self, relative_path: str | PurePosixPath) -> dt.date | None:
         """The data date of a landed file's relative path, or None if it does not match ``path``."""

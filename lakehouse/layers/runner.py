@@ -16,6 +16,7 @@ from lakehouse import governance
 from lakehouse.errors import LakehouseError, Problem, TerminalError
 from lakehouse.layers import graph, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
+from lakehouse.locks import TableBusy, table_date_lock
 from lakehouse.near_source import near_source_spec
 from lakehouse.quality.report import latest
 from lakehouse.storage import remove_dir
@@ -28,7 +29,7 @@ class ModelResult:
     table: str
     layer: str
     data_date: date
-    status: str  # succeeded, skipped or failed
+    status: str  # succeeded, skipped, failed, or current (built after its inputs last changed)
     reason: str = ""
     blocked_by: list[str] = field(default_factory=list)
     rows: int | None = None
@@ -36,9 +37,11 @@ class ModelResult:
     seconds: float = 0.0
     removed: list[tuple[date, int]] = field(default_factory=list)
 
+    built_at: datetime | None = None  # for a current model: when it was built
+
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status in ("succeeded", "current")
 
 
 def build_order(project) -> list[str]:
@@ -50,13 +53,18 @@ def build_order(project) -> list[str]:
 class LayerBuild:
     """One build of the selected models for one data date (``run``), recorded by ``flush``."""
 
-    def __init__(self, engine, project, run_id: str, data_date: date):
+    def __init__(self, engine, project, run_id: str, data_date: date, record_skips: bool = True,
+                 skip_current: bool = False):
         self.engine, self.project, self.run_id, self.data_date = engine, project, run_id, data_date
+        self.record_skips = record_skips  # False: a model not ready yet is not a recorded event
+        self.skip_current = skip_current  # True: leave a model built after its inputs changed
         self.root = project.settings.root
         self.results: dict[str, ModelResult] = {}
         self._sources = {c.table_name: c for c in project.sources.values()}
         self._source_state: dict[str, tuple[bool, str]] | None = None
         self._model_state: dict[str, tuple[bool, str]] | None = None
+        self._changed: dict[str, datetime] = {}  # input table or model -> when its D last changed
+        self._built: dict[str, dict] | None = None  # model -> its latest successful run for D
         self._lineage_rows: list[dict] = []
         self._retention_rows: list[dict] = []
         self._hashes: set[str] | None = None  # model definitions whose lineage is recorded
@@ -118,6 +126,7 @@ class LayerBuild:
                                     f"{', '.join(status['blocking_rules'])}")
                 else:
                     state = (True, "")
+                    self._changed[contract.table_name] = load["finished_at"]
                 self._source_state[contract.table_name] = state
         return self._source_state.get(table, (False, f"{table} is not a table of this project"))
 
@@ -131,10 +140,18 @@ class LayerBuild:
             result.blocked_by = [self._input_label(n) for n, _ in blocked]
             result.reason = "; ".join(why for _, why in blocked)
             return result
+        if self.skip_current and (built := self._current(model)) is not None:
+            result.status, result.built_at = "current", built["finished_at"]
+            result.rows, result.table_version = built["rows"], built["table_version"]
+            result.reason = f"built at {built['finished_at']:%Y-%m-%d %H:%M:%S}, after its inputs last changed"
+            return result
         staged = join_path(self.root, "_staging", self.run_id, "models", f"{model.name}.parquet")
         try:
-            result.rows, result.table_version, result.removed = self._write(model, staged)
+            with table_date_lock(self.root, spec.qualified_name, self.data_date, self.run_id):
+                result.rows, result.table_version, result.removed = self._write(model, staged)
             result.status = "succeeded"
+        except TableBusy:
+            raise  # another build of this date is writing the table: retry later
         except LakehouseError as exc:
             result.status, result.reason = "failed", exc.render()
         except Exception as exc:  # noqa: BLE001 - a Spark error in one model fails that model only
@@ -144,6 +161,27 @@ class LayerBuild:
             remove_dir(staged)
             result.seconds = time.perf_counter() - began
         return result
+
+    def _current(self, model) -> dict | None:
+        """The model's latest successful run for D, when it ran the same query after every
+        input last changed for D; else None."""
+        if self._built is None:
+            spec = governance.model_runs(self.root)
+            rows = self.engine.rows(spec, f"data_date = DATE'{self.data_date}' AND status = 'succeeded'") \
+                if self.engine.table_exists(spec) else []
+            self._built = {r["model"]: r for r in latest(rows, ["model"], "finished_at")}
+        built = self._built.get(model.name)
+        if built is None or built["sql_hash"] != model_hash(model):
+            return None
+        for name in model.inputs:
+            changed = self._changed.get(name)
+            if name in self.results and self.results[name].status == "succeeded":
+                return None  # rebuilt in this build
+            if changed is None and name in self._built:
+                changed = self._built[name]["finished_at"]
+            if changed is None or changed > built["finished_at"]:
+                return None
+        return built
 
     def _input_label(self, table: str) -> str:
         return self._sources[table].name if table in self._sources else table
@@ -266,7 +304,8 @@ class LayerBuild:
             "blocked_by": r.blocked_by, "rows": r.rows, "table_version": r.table_version,
             "sql_hash": model_hash(self.project.models[r.model]),
             "started_at": datetime.now() - timedelta(seconds=r.seconds), "finished_at": datetime.now(),
-        } for r in self.results.values()]
+        } for r in self.results.values()
+            if r.status != "current" and (self.record_skips or r.status != "skipped")]
         batches = [(governance.model_runs(self.root), runs)]
         if self._lineage_rows:
             lineage = governance.lineage(self.root)

@@ -119,7 +119,11 @@ def test_zipper_changes_deletions_resurrections_and_backfill(lakehouse):
     ]
     assert zipper_rows(lakehouse) == expected
     version = lakehouse.engine.version(lakehouse.table("cbs.customer"))
-    load(lakehouse, "cbs.customer", D2)  # rerun: same table content
+    rerun = load(lakehouse, "cbs.customer", D2)  # the same file again: nothing to do
+    assert rerun.unchanged and "already loaded" in rerun.message
+    assert lakehouse.engine.version(lakehouse.table("cbs.customer")) == version
+    forced = lakehouse.run(D2, ["cbs.customer"], force=True).results[0]  # loaded again: same rows
+    assert forced.status == "succeeded" and not forced.unchanged, forced.message
     assert zipper_rows(lakehouse) == expected
     assert lakehouse.engine.version(lakehouse.table("cbs.customer")) > version
 

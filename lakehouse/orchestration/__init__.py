@@ -1,0 +1,1 @@
+"""Airflow orchestration: the DAG manifest, the DAGs built from it, the engine service."""

@@ -1,0 +1,144 @@
+"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer.
+
+* ``t1_<system>``: on the system's schedule; per source, ``wait_<entity>`` (the file and its
+  control file, until the contract's expected-by time) then ``load_<entity>`` (land raw, six
+  admission checks, near-source load, quality), which publishes the table's asset with the data
+  date. A source whose quality rules look up another table of the system loads after it. Runs
+  of a DAG go one at a time, so a backfill loads its dates in order.
+* ``layer_<layer>``: whenever any table it reads publishes; ``data_dates`` reads the dates from
+  the asset events, then ``build_<model>`` builds each date whose inputs have all published it
+  and publishes the model's asset.
+
+Only the standard library and ``airflow.sdk`` are imported here: parsing stays cheap.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import DAG, Asset, AssetAny, BaseOperator, BaseSensorOperator, CronTriggerTimetable
+
+from lakehouse.orchestration.manifest import conf_dir
+
+START = datetime(2020, 1, 1)
+
+
+def table_asset(table: str) -> Asset:
+    """The asset of a lakehouse table (``near_source.cbs_customer``)."""
+    return Asset(name=table, uri=f"lakehouse://{table.replace('.', '/')}", group="lakehouse")
+
+
+class _LakehouseTask:
+    """Where the project lives, for the task's run time (``$LAKEHOUSE_CONF`` wins)."""
+
+    def _conf(self) -> Path:
+        return conf_dir(self.manifest, self.manifest_path)
+
+
+class DeliverySensor(_LakehouseTask, BaseSensorOperator):
+    ui_color = "#f5e6c8"
+
+    def __init__(self, *, source: dict, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.source, self.manifest, self.manifest_path = source, manifest, manifest_path
+
+    def poke(self, context) -> bool:
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.delivery_arrived(self._conf(), self.source, self.manifest["timezone"], context)
+
+
+class LoadOperator(_LakehouseTask, BaseOperator):
+    ui_color = "#c8e6f5"
+
+    def __init__(self, *, source: dict, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.source, self.manifest, self.manifest_path = source, manifest, manifest_path
+
+    def execute(self, context):
+        began = time.time()
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.load(self._conf(), self.source, self.manifest["timezone"], context, began)
+
+
+class DataDatesOperator(BaseOperator):
+    ui_color = "#e6e6e6"
+
+    def execute(self, context):
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.plan_dates(context)
+
+
+class BuildModelOperator(_LakehouseTask, BaseOperator):
+    ui_color = "#d5f5c8"
+
+    def __init__(self, *, model: dict, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.model, self.manifest, self.manifest_path = model, manifest, manifest_path
+
+    def execute(self, context):
+        began = time.time()
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.build_model(self._conf(), self.model, context, began)
+
+
+def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
+    """Every DAG of the manifest, by DAG id."""
+    path = str(manifest_path)
+    tz = ZoneInfo(manifest["timezone"])
+    defaults = {"owner": "lakehouse", "retries": manifest["retries"],
+                "retry_delay": timedelta(minutes=manifest["retry_delay_minutes"])}
+    dags = {}
+    for code, system in manifest["systems"].items():
+        dag = DAG(
+            dag_id=f"t1_{code}", description=f"T-1 batch of {system['name']} ({code})",
+            schedule=CronTriggerTimetable(system["cron"], timezone=manifest["timezone"]),
+            start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
+            default_args={**defaults, "owner": system["owner"]}, tags=["lakehouse", "t1", code],
+            params={}, doc_md=f"T-1 loads of `{code}` ({system['schedule']}: `{system['cron']}`). "
+            'Trigger with `{"data_date": "YYYY-MM-DD"}` for a given date.')
+        loads = {}
+        with dag:
+            for source in system["sources"]:
+                asset = table_asset(source["table"])
+                wait = DeliverySensor(task_id=f"wait_{source['entity']}", source=source,
+                                      manifest=manifest, manifest_path=path, mode="reschedule",
+                                      poke_interval=300, timeout=36 * 3600, retries=0,
+                                      owner=source["owner"])
+                loads[source["name"]] = LoadOperator(
+                    task_id=f"load_{source['entity']}", source=source, manifest=manifest,
+                    manifest_path=path, outlets=[asset], inlets=[asset], owner=source["owner"])
+                wait >> loads[source["name"]]
+            for source in system["sources"]:
+                for first in source["after"]:
+                    loads[first] >> loads[source["name"]]
+        dags[dag.dag_id] = dag
+    for layer, models in manifest["layers"].items():
+        own = {m["table"] for m in models}
+        reads = sorted({t for m in models for t in m["inputs"] if t not in own})
+        dag = DAG(
+            dag_id=f"layer_{layer}", description=f"the {layer} layer, built as its inputs publish",
+            schedule=AssetAny(*[table_asset(t) for t in reads]), start_date=START.replace(tzinfo=tz),
+            catchup=False, max_active_runs=1, default_args=defaults,
+            tags=["lakehouse", "layer", layer],
+            doc_md=f"Builds the {layer} models for the data dates their inputs publish. Trigger "
+            'with `{"data_date": "YYYY-MM-DD"}` to build every model of the layer for a date.')
+        with dag:
+            plan = DataDatesOperator(task_id="data_dates", retries=0)
+            tasks = {m["name"]: BuildModelOperator(
+                task_id=f"build_{m['name']}", model=m, manifest=manifest, manifest_path=path,
+                outlets=[table_asset(m["table"])], inlets=[table_asset(m["table"])],
+                trigger_rule="none_failed", owner=m["owner"])
+                for m in models}
+            for m in models:
+                plan >> tasks[m["name"]]
+                for first in m["after"]:
+                    tasks[first] >> tasks[m["name"]]
+        dags[dag.dag_id] = dag
+    return dags

@@ -1,0 +1,191 @@
+"""What the lakehouse operators do when Airflow runs them (imported at run time only).
+
+Failures are split as the framework splits them: a terminal error (refused admission, a quality
+rule that holds the table, a model that fails) raises ``AirflowFailException`` with the
+framework's message, so the task fails at once and the message is in its log; anything
+transient (the engine restarting, a busy table, storage trouble) raises an ordinary exception
+and Airflow retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from pathlib import Path
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from lakehouse.config.fields import dated_path
+from lakehouse.config.loader import load_settings
+from lakehouse.errors import LakehouseError, TransientError
+from lakehouse.orchestration import data_dates
+
+log = logging.getLogger("lakehouse.orchestration")
+
+
+def engine_answer(conf: Path, payload: dict) -> tuple[str, dict]:
+    """The engine mode of this deployment and its answer to ``payload``."""
+    settings = load_settings(conf)
+    mode = settings.orchestration.engine
+    payload = {**payload, "conf": str(conf)}
+    if mode == "service":
+        from lakehouse.orchestration.engine_service import request
+
+        return mode, request(settings.orchestration.engine_address, payload)
+    from lakehouse.orchestration import operations
+
+    return mode, operations.execute(payload)
+
+
+def call_engine(conf: Path, payload: dict, task_started: float) -> dict:
+    """Send ``payload`` to the engine this deployment uses and return its result."""
+    mode, answer = engine_answer(conf, payload)
+    timing = answer.get("timing")
+    if timing:
+        log.info("task start to Spark work: %.3f s (engine %s); work took %.1f s",
+                 timing["work_started"] - task_started, mode, timing["finished"] - timing["work_started"])
+    if not answer["ok"]:
+        if answer["transient"]:
+            raise TransientError(f"transient error, Airflow retries the task: {answer['error']}")
+        raise AirflowFailException(answer["error"])
+    return answer["result"]
+
+
+def terminal(error: LakehouseError) -> Exception:
+    return error if error.transient else AirflowFailException(error.render())
+
+
+# -- T-1 DAGs ----------------------------------------------------------------------------------
+
+def run_data_date(context, timezone: str) -> date:
+    run = context["dag_run"]
+    try:
+        return data_dates.of_run(run.conf, context.get("logical_date"), getattr(run, "run_after", None),
+                                 timezone)
+    except LakehouseError as exc:
+        raise terminal(exc) from None
+
+
+def delivery_arrived(conf: Path, source: dict, timezone: str, context) -> bool:
+    """True when the delivery and its control file are in landing; fails once it is overdue."""
+    data_date = run_data_date(context, timezone)
+    landing = Path(load_settings(conf).landing)
+    fmt = source["path_date_format"]
+    wanted = [landing / dated_path(source["path"], fmt, data_date)]
+    if source["control"]:
+        wanted.append(landing / dated_path(source["control"], fmt, data_date))
+    missing = [p for p in wanted if not p.is_file()]
+    if not missing:
+        log.info("%s for %s delivered: %s", source["name"], data_date, ", ".join(map(str, wanted)))
+        return True
+    due = data_dates.deadline(data_date, source["expected_by"], timezone)
+    if due is not None and datetime.now(due.tzinfo) >= due:
+        raise AirflowFailException(
+            f"delivery of {source['name']} for {data_date} was due by {due:%Y-%m-%d %H:%M %Z} and is "
+            f"not in landing: missing {', '.join(map(str, missing))}. Ask the owner "
+            f"({source['owner']}) to deliver it; when it arrives, clear this task to load it.")
+    log.info("waiting for %s", ", ".join(map(str, missing)))
+    return False
+
+
+def load(conf: Path, source: dict, timezone: str, context, task_started: float) -> dict:
+    """Land, admit, load and measure one source's date; publish its table's asset."""
+    data_date = run_data_date(context, timezone)
+    result = call_engine(conf, {"op": "load", "source": source["name"],
+                                "data_date": data_date.isoformat()}, task_started)
+    name = f"{source['name']} for {data_date}"
+    if result["status"] != "succeeded":
+        raise AirflowFailException(f"{name} failed: {result['message']}")
+    log.info("%s: %s rows in, %s loaded, %s quarantined, table version %s", name, result["rows_in"],
+             result["rows_loaded"], result["rows_quarantined"], result["table_version"])
+    if result["promotable"] is False:
+        raise AirflowFailException(
+            f"{name} is loaded but held by quality rules {', '.join(result['blocking_rules'])}: not "
+            "published, so no layer reads it. Correct and redeliver the file, or re-admit the "
+            "quarantined rows (`lakehouse quality readmit`), then clear this task.")
+    asset = source["table"]
+    if result["unchanged"]:
+        log.info("%s: %s", name, result["message"])
+        if _published_since(context, asset, data_date, result["loaded_at"]):
+            raise AirflowSkipException(f"{name} is already loaded and published: nothing to do")
+    context["outlet_events"][_asset(context, asset, "outlets")].extra = data_dates.extra(
+        [data_date], table_version=result["table_version"], rows=result["rows_loaded"])
+    return result
+
+
+def _published_since(context, asset_name: str, data_date: date, loaded_at: str | None) -> bool:
+    """Whether ``asset_name`` has an event for ``data_date`` after the load at ``loaded_at``."""
+    if loaded_at is None:
+        return False
+    since = datetime.fromisoformat(loaded_at).astimezone()
+    events = context["inlet_events"][_asset(context, asset_name, "inlets")]
+    return any(event.timestamp >= since and data_date.isoformat() in
+               (event.extra or {}).get(data_dates.EXTRA_KEY, []) for event in events)
+
+
+def _asset(context, name: str, role: str):
+    for asset in getattr(context["task"], role):
+        if asset.name == name:
+            return asset
+    raise AirflowFailException(f"the task declares no {role} asset {name}: recompile the DAGs")
+
+
+# -- layer DAGs --------------------------------------------------------------------------------
+
+def plan_dates(context) -> dict:
+    """The data dates this layer run works on: from ``conf["data_date"]`` (every model), or from
+    the triggering asset events (each date with the tables that published it)."""
+    run = context["dag_run"]
+    if run.conf and run.conf.get("data_date"):
+        try:
+            day = data_dates.parse(run.conf["data_date"], "dag_run.conf.data_date")
+        except LakehouseError as exc:
+            raise terminal(exc) from None
+        return {"all": True, "dates": {day.isoformat(): []}}
+    try:
+        found = data_dates.published(context["triggering_asset_events"])
+    except LakehouseError as exc:
+        raise terminal(exc) from None
+    if not found:
+        raise AirflowFailException(
+            "this run has no data date: no triggering asset event carries one. Trigger it with "
+            'conf {"data_date": "YYYY-MM-DD"} to build a date by hand.')
+    log.info("data dates published: %s", {d.isoformat(): sorted(t) for d, t in sorted(found.items())})
+    return {"all": False, "dates": {d.isoformat(): sorted(t) for d, t in sorted(found.items())}}
+
+
+def build_model(conf: Path, model: dict, context, task_started: float) -> list[str]:
+    """Build ``model`` for each planned date whose inputs have all published it; publish the
+    model's asset for the dates built."""
+    ti = context["ti"]
+    plan = ti.xcom_pull(task_ids="data_dates")
+    upstream_built = set()
+    for built in ti.xcom_pull(task_ids=[f"build_{name}" for name in model["after"]]) or []:
+        upstream_built.update(built or [])
+    built, failures, waiting = [], [], []
+    for day, tables in plan["dates"].items():
+        if not (plan["all"] or set(model["inputs"]) & set(tables) or day in upstream_built):
+            continue  # nothing this model reads changed for the date
+        result = call_engine(conf, {"op": "build", "model": model["name"], "data_date": day}, task_started)
+        if result["status"] == "succeeded":
+            log.info("%s for %s: %s rows, table version %s", model["name"], day, result["rows"],
+                     result["table_version"])
+            built.append(day)
+        elif result["status"] == "current":
+            log.info("%s for %s is up to date: %s", model["name"], day, result["reason"])
+            if not _published_since(context, model["table"], date.fromisoformat(day), result["built_at"]):
+                built.append(day)  # built, but its asset event was never recorded: publish it now
+        elif result["status"] == "skipped":
+            waiting.append(f"{day}: waiting for {', '.join(result['blocked_by'])} ({result['reason']})")
+        else:
+            failures.append(f"{day}: {result['reason']}")
+    for line in waiting:
+        log.info("%s not built for %s", model["name"], line)
+    if failures:
+        raise AirflowFailException(f"{model['name']} failed for " + "\n".join(failures))
+    if not built:
+        raise AirflowSkipException(f"{model['name']}: nothing to build"
+                                   + (" (" + "; ".join(waiting) + ")" if waiting else ""))
+    context["outlet_events"][_asset(context, model["table"], "outlets")].extra = data_dates.extra(
+        [date.fromisoformat(d) for d in built])
+    return built

@@ -1,0 +1,248 @@
+"""The Airflow DAGs for real: dag.test() runs T-1 and layer DAGs on local Spark through the
+resident engine service, asset events carry the data dates, failures fail the right task.
+
+One module-wide setup: a small demo bank (40 customers, 2 dates; on the second date the loan
+schedule repeats a key, so admission refuses it), an engine service on a loopback port sharing
+the test session's Spark, and a SQLite Airflow metadata database.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import socket
+from datetime import date, datetime, timezone
+from unittest.mock import patch
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import tests.airflow_env as airflow_env
+
+D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory, engine):
+    """The demo project deployed as the DAGs expect it, with its engine service running."""
+    from lakehouse.api import Lakehouse
+    from lakehouse.demo_run import generate
+    from lakehouse.orchestration import operations
+    from lakehouse.orchestration.engine_service import EngineServer
+
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # one line per closed connection otherwise
+    base = tmp_path_factory.mktemp("deployed")
+    for folder in ("conf", "quality_rules", "layers"):
+        shutil.copytree(airflow_env.REPO / folder, base / folder)
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LAKEHOUSE_ROOT", str(base / "lakehouse"))
+        env.setenv("LAKEHOUSE_LANDING", str(base / "landing"))
+        env.setenv("LAKEHOUSE_REPORTS", str(base / "reports"))
+        env.setenv("LAKEHOUSE_CONF", str(base / "conf"))
+        env.setenv("LAKEHOUSE_ENGINE", "service")
+        env.setenv("LAKEHOUSE_ENGINE_ADDRESS", address)
+        env.setenv("LAKEHOUSE_ENGINE_KEY", secrets.token_hex(16))
+        airflow_env.metadata_db()
+        lh = Lakehouse(base / "conf", engine=engine)
+        dates, _, _ = generate(lh, customers=40, days=2, start=D1, seed=3, defect_rate=0.002)
+        assert dates == [D1, D2]
+        lh.register(base / "conf" / "sources", by="test")
+        operations.use_engine(engine)
+        server = EngineServer(address)
+        server.start_in_thread()
+        try:
+            yield lh
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def dags(deployed):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(airflow_env.DAGS))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags
+
+
+def states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def published(assets: list[str], since: datetime) -> list:
+    """The asset events of ``assets`` recorded after ``since``, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                                 .where(AssetModel.name.in_(assets), AssetEvent.timestamp > since)
+                                 .order_by(AssetEvent.timestamp)).all()
+        return [(e.asset.name, e.extra) for e in events]
+
+
+def triggered_run(dag, since: datetime):
+    """``dag.test()`` as the scheduler would run ``dag`` for its asset schedule: the run
+    consumes the events its assets received after ``since``."""
+    import airflow.models.dagrun as dagrun
+    from airflow.models.asset import AssetEvent, AssetModel
+    from sqlalchemy import select
+
+    assets = [a.name for a in dag.timetable.asset_condition.objects]  # the layer's AssetAny
+    original = dagrun.get_or_create_dagrun
+
+    def create(**kwargs):
+        run = original(**kwargs)
+        session = kwargs["session"]
+        run.consumed_asset_events.extend(session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name.in_(assets), AssetEvent.timestamp > since)).all())
+        session.commit()
+        return run
+
+    with patch.object(dagrun, "get_or_create_dagrun", create):
+        return dag.test()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def test_every_dag_file_imports_with_the_expected_dags(dags):
+    assert sorted(dags) == ["layer_common", "layer_integrated", "layer_mart",
+                            "t1_cbs", "t1_ccs", "t1_lns", "t1_ref"]
+    cbs = dags["t1_cbs"]
+    assert cbs.max_active_runs == 1  # one date at a time: a backfill loads in date order
+    assert {t.task_id for t in cbs.tasks} == {f"{step}_{e}" for step in ("wait", "load")
+                                              for e in ("customer", "account", "transaction")}
+    # reference rules look up customers, so customers load first
+    assert "load_customer" in cbs.get_task("load_account").upstream_task_ids
+    mart = dags["layer_mart"]
+    assert mart.get_task("build_mart_customer_360").upstream_task_ids >= {
+        "data_dates", "build_mart_risk_warning", "build_mart_customer_label"}
+
+
+@pytest.fixture(scope="module")
+def first_date(deployed, dags):
+    """D1 through Airflow: every system's T-1 DAG, then the layer DAGs as their assets trigger
+    them (each consuming the events published before it)."""
+    began = now()
+    runs = {code: dags[f"t1_{code}"].test(run_conf={"data_date": D1.isoformat()})
+            for code in ("ref", "cbs", "ccs", "lns")}
+    loads_done = now()
+    for layer in ("integrated", "common", "mart"):
+        mark = now()
+        runs[layer] = triggered_run(dags[f"layer_{layer}"], began)
+        began = mark
+    return runs, loads_done
+
+
+def test_t1_dags_load_every_source_and_publish_its_table_with_the_data_date(deployed, first_date):
+    runs, _ = first_date
+    for code in ("ref", "cbs", "ccs", "lns"):
+        assert str(runs[code].state) == "success", (code, states(runs[code]))
+    lh = deployed
+    counts = {r["source"]: r["rows_loaded"] for r in lh.query(
+        f"SELECT source, rows_loaded FROM governance.load_log WHERE data_date = DATE'{D1}' "
+        "AND status = 'succeeded'")}
+    assert set(counts) == set(lh.project.sources) and counts["cbs.customer"] >= 40
+    events = published([lh.table(s).qualified_name for s in lh.project.sources], datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert sorted(name for name, _ in events) == sorted(lh.table(s).qualified_name for s in lh.project.sources)
+    assert all(extra["data_dates"] == [D1.isoformat()] for _, extra in events)
+
+
+def test_layer_dags_build_the_date_their_asset_events_carry(deployed, first_date):
+    runs, _ = first_date
+    lh = deployed
+    for layer in ("integrated", "common", "mart"):
+        assert str(runs[layer].state) == "success", (layer, states(runs[layer]))
+        assert all(s == "success" for s in states(runs[layer]).values()), states(runs[layer])
+    built = {r["model"] for r in lh.query(
+        f"SELECT model FROM governance.model_runs WHERE data_date = DATE'{D1}' AND status = 'succeeded'")}
+    assert built == set(lh.project.models)
+    parties = lh.query(f"SELECT count(*) AS n FROM mart.mart_customer_360 WHERE data_date = DATE'{D1}'")
+    assert parties[0]["n"] >= 40
+    models = published(["mart.mart_customer_360"], datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert [extra["data_dates"] for _, extra in models] == [[D1.isoformat()]]
+
+
+def test_rerunning_a_date_changes_nothing(deployed, dags, first_date):
+    lh = deployed
+    tables = [lh.table(s) for s in ("cbs.customer", "cbs.account", "cbs.transaction")]
+    versions = [lh.engine.version(t) for t in tables]
+    mark = now()
+    run = dags["t1_cbs"].test(run_conf={"data_date": D1.isoformat()})
+    assert str(run.state) == "success"
+    assert {t: s for t, s in states(run).items() if t.startswith("load_")} == {
+        "load_customer": "skipped", "load_account": "skipped", "load_transaction": "skipped"}
+    assert [lh.engine.version(t) for t in tables] == versions
+    assert published([t.qualified_name for t in tables], mark) == []  # no layer is triggered again
+
+
+def test_rejected_delivery_fails_its_task_and_its_models_do_not_run(deployed, dags, first_date, capfd):
+    lh = deployed
+    mark = now()
+    run = dags["t1_lns"].test(run_conf={"data_date": D2.isoformat()})
+    out = capfd.readouterr()
+    task_states = states(run)
+    assert str(run.state) == "failed"
+    assert task_states["load_repayment_schedule"] == "failed"
+    assert task_states["load_loan"] == "success" and task_states["load_repayment"] == "success"
+    log = out.out + out.err
+    assert "repayment_schedule_20261102.csv for lns.repayment_schedule on 2026-11-02 was refused " \
+           "admission" in log
+    attempts = lh.query("SELECT count(*) AS n FROM governance.load_log WHERE source = "
+                        f"'lns.repayment_schedule' AND data_date = DATE'{D2}'")
+    assert attempts[0]["n"] == 1  # failed at once: a terminal error is not retried
+    assert [n for n, _ in published(["near_source.lns_repayment_schedule"], mark)] == []
+
+    mart = triggered_run(dags["layer_mart"], mark)
+    mart_states = states(mart)
+    assert mart_states["build_mart_risk_warning"] == "skipped"
+    assert mart_states["build_mart_customer_360"] == "skipped"
+    assert lh.query(f"SELECT count(*) AS n FROM mart.mart_risk_warning WHERE data_date = DATE'{D2}'")[0]["n"] == 0
+    assert "lns.repayment_schedule" in capfd.readouterr().out
+
+
+def test_a_table_held_by_another_run_is_a_transient_error(deployed):
+    from lakehouse.locks import table_date_lock
+    from lakehouse.orchestration import operations
+
+    lh = deployed
+    table = lh.table("ref.branch").qualified_name
+    with table_date_lock(lh.root, table, D2, "another-run"):
+        answer = operations.execute({"op": "load", "conf": str(lh.conf_dir), "source": "ref.branch",
+                                     "data_date": D2.isoformat()})
+    assert answer["ok"] is False and answer["transient"] is True
+    assert "being written by another run" in answer["error"] and "another-run" in answer["error"]
+    assert lh.query("SELECT count(*) AS n FROM governance.load_log WHERE source = 'ref.branch' "
+                    f"AND data_date = DATE'{D2}'")[0]["n"] == 0
+
+
+def test_a_backfill_creates_its_runs_in_date_order(deployed, dags, first_date):
+    from airflow.models.backfill import _create_backfill
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from lakehouse.orchestration.data_dates import of_run
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    backfill = _create_backfill(dag_id="t1_ref", from_date=datetime(2026, 10, 2, tzinfo=shanghai),
+                                to_date=datetime(2026, 10, 4, 23, tzinfo=shanghai), max_active_runs=1,
+                                reverse=False, dag_run_conf=None, triggering_user_name="test")
+    assert backfill.max_active_runs == 1
+    with create_session() as session:
+        runs = session.scalars(select(DagRun).where(DagRun.backfill_id == backfill.id)
+                               .order_by(DagRun.run_after)).all()
+        days = [of_run(r.conf, r.logical_date, r.run_after, "Asia/Shanghai") for r in runs]
+    assert days == [date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)]
