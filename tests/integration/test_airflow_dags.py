@@ -135,15 +135,14 @@ def test_every_dag_file_imports_with_the_expected_dags(dags):
 def first_date(deployed, dags):
     """D1 through Airflow: every system's T-1 DAG, then the layer DAGs as their assets trigger
     them (each consuming the events published before it)."""
-    began = now()
+    began = first = now()
     runs = {code: dags[f"t1_{code}"].test(run_conf={"data_date": D1.isoformat()})
             for code in ("ref", "cbs", "ccs", "lns")}
-    loads_done = now()
     for layer in ("integrated", "common", "mart"):
         mark = now()
         runs[layer] = triggered_run(dags[f"layer_{layer}"], began)
         began = mark
-    return runs, loads_done
+    return runs, first
 
 
 def test_t1_dags_load_every_source_and_publish_its_table_with_the_data_date(deployed, first_date):
@@ -173,6 +172,51 @@ def test_layer_dags_build_the_date_their_asset_events_carry(deployed, first_date
     assert parties[0]["n"] >= 40
     models = published(["mart.mart_customer_360"], datetime(2000, 1, 1, tzinfo=timezone.utc))
     assert [extra["data_dates"] for _, extra in models] == [[D1.isoformat()]]
+
+
+def model_runs(lh) -> list[tuple]:
+    return sorted((r["model"], str(r["data_date"]), r["status"], str(r["finished_at"])) for r in lh.query(
+        "SELECT model, data_date, status, finished_at FROM governance.model_runs", limit=10_000))
+
+
+def test_a_layer_run_triggered_again_by_the_same_events_rebuilds_nothing(deployed, dags, first_date):
+    _, first = first_date
+    lh = deployed
+    before = model_runs(lh)
+    specs = {spec.qualified_name: spec for spec in lh.tables()}
+    versions = {m: lh.engine.version(specs[f"integrated.{m}"]) for m in (
+        "pty_party", "agt_agreement", "evt_transaction", "prd_product")}
+    run = triggered_run(dags["layer_integrated"], first)  # every near-source event of D1 again
+    assert {t: s for t, s in states(run).items() if t.startswith("build_")} == {
+        f"build_{m}": "skipped" for m in versions}  # each one: up to date, already published
+    assert model_runs(lh) == before
+    assert {m: lh.engine.version(specs[f"integrated.{m}"]) for m in versions} == versions
+
+
+def test_a_corrected_delivery_republishes_its_table_and_rebuilds_only_its_readers(deployed, dags, first_date):
+    lh = deployed
+    delivered = lh.settings.landing + "/ref/20261101/product_20261101.csv"
+    with open(delivered, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(delivered, "w", encoding="utf-8") as handle:
+        handle.write(text.replace("DEP001,活期存款,", "DEP001,活期储蓄存款,"))
+    mark = now()
+    run = dags["t1_ref"].test(run_conf={"data_date": D1.isoformat()})
+    assert {t: s for t, s in states(run).items() if t.startswith("load_")} == {
+        "load_product": "success", "load_branch": "skipped", "load_code": "skipped"}
+    events = published(["near_source.ref_product", "near_source.ref_branch"], mark)
+    assert [(name, extra["data_dates"]) for name, extra in events] == [
+        ("near_source.ref_product", [D1.isoformat()])]
+    before = model_runs(lh)
+    integrated = triggered_run(dags["layer_integrated"], mark)
+    built = {t: s for t, s in states(integrated).items() if t.startswith("build_")}
+    assert built["build_prd_product"] == "success"
+    assert built["build_pty_party"] == built["build_evt_transaction"] == "skipped"
+    new = {r[0] for r in model_runs(lh) if r not in before}
+    assert "prd_product" in new and not new & {"pty_party", "evt_transaction"}
+    names = {r["product_name"] for r in lh.query(
+        f"SELECT product_name FROM integrated.prd_product WHERE start_dt <= DATE'{D1}' AND end_dt > DATE'{D1}'")}
+    assert "活期储蓄存款" in names and "活期存款" not in names
 
 
 def test_rerunning_a_date_changes_nothing(deployed, dags, first_date):

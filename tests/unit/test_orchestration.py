@@ -254,3 +254,23 @@ def test_the_time_zone_and_a_due_time_give_the_deadline_in_that_zone():
     due = data_dates.deadline(date(2026, 12, 31), "23:30", "Asia/Shanghai")
     assert due.tzinfo == SHANGHAI and due.date() == date(2027, 1, 1)
     assert due - datetime(2027, 1, 1, tzinfo=SHANGHAI) == timedelta(hours=23, minutes=30)
+
+
+def test_transient_answers_raise_a_retryable_error_and_terminal_ones_fail_the_task(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from lakehouse.orchestration import task_runtime
+
+    def answering(answer):
+        monkeypatch.setattr(task_runtime, "engine_answer", lambda conf, payload: ("service", answer))
+
+    answering({"ok": False, "transient": True, "error": "Py4JNetworkError: the JVM went away"})
+    with pytest.raises(TransientError) as caught:
+        task_runtime.call_engine(Path("conf"), {"op": "load"}, 0.0)
+    assert not isinstance(caught.value, AirflowFailException) and "retries" in str(caught.value)
+    answering({"ok": False, "transient": False, "error": "delivery refused: keys repeated"})
+    with pytest.raises(AirflowFailException, match="delivery refused: keys repeated"):
+        task_runtime.call_engine(Path("conf"), {"op": "load"}, 0.0)
+    answering({"ok": True, "result": {"status": "succeeded"},
+               "timing": {"received": 1.0, "work_started": 1.1, "finished": 2.0}})
+    assert task_runtime.call_engine(Path("conf"), {"op": "load"}, 1.0) == {"status": "succeeded"}
