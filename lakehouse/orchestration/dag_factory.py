@@ -101,7 +101,7 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
             schedule=CronTriggerTimetable(system["cron"], timezone=manifest["timezone"]),
             start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
             default_args={**defaults, "owner": system["owner"]}, tags=["lakehouse", "t1", code],
-            params={}, doc_md=f"T-1 loads of `{code}` ({system['schedule']}: `{system['cron']}`). "
+            doc_md=f"T-1 loads of `{code}` ({system['schedule']}: `{system['cron']}`). "
             'Trigger with `{"data_date": "YYYY-MM-DD"}` for a given date.')
         loads = {}
         with dag:
