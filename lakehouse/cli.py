@@ -389,8 +389,7 @@ def dags_compile(
             raise ConfigError("the DAGs do not match the configuration", problems)
         console.print(f"ok: {output or manifest.default_path(project)} is current")
         return
-    path = manifest.write(project, output)
-    compiled = manifest.read(path)
+    path, compiled = manifest.write(project, output)
     console.print(f"wrote {path}: {len(compiled['systems'])} T-1 DAGs "
                   f"({sum(len(s['sources']) for s in compiled['systems'].values())} sources), "
                   f"{len(compiled['layers'])} layer DAGs "

@@ -275,6 +275,18 @@ def retention_log(root: str) -> TableSpec:
     ])
 
 
+def latest_of_date(engine, spec: TableSpec, data_date, key: str, order: str, where: str = ""
+                   ) -> dict[str, dict]:
+    """The newest row per ``key`` of a governance table for ``data_date`` (and ``where``), by
+    key; empty when the table does not exist yet."""
+    from lakehouse.quality.report import latest
+
+    if not engine.table_exists(spec):
+        return {}
+    condition = f"data_date = DATE'{data_date.isoformat()}'" + (f" AND {where}" if where else "")
+    return {r[key]: r for r in latest(engine.rows(spec, condition), [key], order)}
+
+
 def all_specs(root: str, tables: list[str] = ()) -> list[TableSpec]:
     """The governance tables; ``tables`` adds the quarantine table of each of those tables."""
     return [raw_manifest(root), load_log(root), admission_log(root), registrations(root),

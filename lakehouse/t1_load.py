@@ -68,12 +68,9 @@ class LoadContext:
     def last_load(self, source: str, data_date: date) -> dict | None:
         """The latest successful load of ``source`` for ``data_date`` (read once per date)."""
         if data_date not in self._loaded:
-            from lakehouse.quality.report import latest
-
-            spec = governance.load_log(self.root)
-            rows = self.engine.rows(spec, f"data_date = DATE'{data_date}' AND status = 'succeeded'") \
-                if self.engine.table_exists(spec) else []
-            self._loaded[data_date] = {r["source"]: r for r in latest(rows, ["source"], "finished_at")}
+            self._loaded[data_date] = governance.latest_of_date(
+                self.engine, governance.load_log(self.root), data_date, "source", "finished_at",
+                "status = 'succeeded'")
         return self._loaded[data_date].get(source)
 
     @property

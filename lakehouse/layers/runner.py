@@ -18,7 +18,6 @@ from lakehouse.layers import graph, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.locks import TableBusy, table_date_lock
 from lakehouse.near_source import near_source_spec
-from lakehouse.quality.report import latest
 from lakehouse.storage import remove_dir
 from lakehouse.tables import join_path
 
@@ -100,8 +99,8 @@ class LayerBuild:
             return result.ok, f"model {name} {result.status}" + (f": {result.reason}" if result.reason else "")
         if self._model_state is None:
             self._model_state = {}
-            for row in _latest(self.engine, governance.model_runs(self.root), self.data_date,
-                               "model", "finished_at"):
+            for row in governance.latest_of_date(self.engine, governance.model_runs(self.root),
+                                                 self.data_date, "model", "finished_at").values():
                 self._model_state[row["model"]] = (row["status"] == "succeeded",
                                                    f"model {row['model']} {row['status']}"
                                                    + (f": {row['reason']}" if row["reason"] else ""))
@@ -110,10 +109,10 @@ class LayerBuild:
     def _source_ready(self, table: str) -> tuple[bool, str]:
         if self._source_state is None:
             self._source_state = {}
-            loads = {r["source"]: r for r in _latest(self.engine, governance.load_log(self.root),
-                                                      self.data_date, "source", "finished_at")}
-            held = {r["source"]: r for r in _latest(self.engine, governance.quality_status(self.root),
-                                                     self.data_date, "source", "decided_at")}
+            loads = governance.latest_of_date(self.engine, governance.load_log(self.root),
+                                              self.data_date, "source", "finished_at")
+            held = governance.latest_of_date(self.engine, governance.quality_status(self.root),
+                                             self.data_date, "source", "decided_at")
             for contract in self.project.sources.values():
                 load, status = loads.get(contract.name), held.get(contract.name)
                 if load is None:
@@ -166,10 +165,9 @@ class LayerBuild:
         """The model's latest successful run for D, when it ran the same query after every
         input last changed for D; else None."""
         if self._built is None:
-            spec = governance.model_runs(self.root)
-            rows = self.engine.rows(spec, f"data_date = DATE'{self.data_date}' AND status = 'succeeded'") \
-                if self.engine.table_exists(spec) else []
-            self._built = {r["model"]: r for r in latest(rows, ["model"], "finished_at")}
+            self._built = governance.latest_of_date(self.engine, governance.model_runs(self.root),
+                                                    self.data_date, "model", "finished_at",
+                                                    "status = 'succeeded'")
         built = self._built.get(model.name)
         if built is None or built["sql_hash"] != model_hash(model):
             return None
@@ -316,9 +314,3 @@ class LayerBuild:
             batches.append((governance.retention_log(self.root), self._retention_rows))
         self.engine.append_many(batches)
 
-
-def _latest(engine, spec, data_date: date, key: str, order: str) -> list[dict]:
-    """The newest row per ``key`` of a governance table for ``data_date``."""
-    if not engine.table_exists(spec):
-        return []
-    return latest(engine.rows(spec, f"data_date = DATE'{data_date.isoformat()}'"), [key], order)

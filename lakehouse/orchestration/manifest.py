@@ -85,11 +85,13 @@ def render(manifest: dict) -> str:
     return json.dumps(manifest, ensure_ascii=False, indent=1) + "\n"
 
 
-def write(project: Project, path: Path | None = None) -> Path:
+def write(project: Project, path: Path | None = None) -> tuple[Path, dict]:
+    """Compile and write the manifest; returns where, and what."""
     path = path or default_path(project)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(compile_manifest(project, path)), encoding="utf-8")
-    return path
+    compiled = compile_manifest(project, path)
+    path.write_text(render(compiled), encoding="utf-8")
+    return path, compiled
 
 
 def stale(project: Project, path: Path | None = None) -> list[Problem]:

@@ -77,25 +77,28 @@ def states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-def published(assets: list[str], since: datetime) -> list:
+def events_since(session, assets: list[str], since: datetime) -> list:
     """The asset events of ``assets`` recorded after ``since``, oldest first."""
     from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    return session.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                           .where(AssetModel.name.in_(assets), AssetEvent.timestamp > since)
+                           .order_by(AssetEvent.timestamp)).all()
+
+
+def published(assets: list[str], since: datetime) -> list[tuple[str, dict]]:
+    """(asset name, extra) of the events of ``assets`` recorded after ``since``."""
+    from airflow.utils.session import create_session
+
     with create_session() as session:
-        events = session.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                                 .where(AssetModel.name.in_(assets), AssetEvent.timestamp > since)
-                                 .order_by(AssetEvent.timestamp)).all()
-        return [(e.asset.name, e.extra) for e in events]
+        return [(e.asset.name, e.extra) for e in events_since(session, assets, since)]
 
 
 def triggered_run(dag, since: datetime):
     """``dag.test()`` as the scheduler would run ``dag`` for its asset schedule: the run
     consumes the events its assets received after ``since``."""
     import airflow.models.dagrun as dagrun
-    from airflow.models.asset import AssetEvent, AssetModel
-    from sqlalchemy import select
 
     assets = [a.name for a in dag.timetable.asset_condition.objects]  # the layer's AssetAny
     original = dagrun.get_or_create_dagrun
@@ -103,9 +106,7 @@ def triggered_run(dag, since: datetime):
     def create(**kwargs):
         run = original(**kwargs)
         session = kwargs["session"]
-        run.consumed_asset_events.extend(session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.name.in_(assets), AssetEvent.timestamp > since)).all())
+        run.consumed_asset_events.extend(events_since(session, assets, since))
         session.commit()
         return run
 
