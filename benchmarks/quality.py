@@ -57,7 +57,7 @@ from lakehouse.engine import Engine, Lookup, quality_batches  # noqa: E402
 from lakehouse.quality import ge_adapter  # noqa: E402
 from lakehouse.quality.assessment import SAMPLE_ROWS  # noqa: E402
 from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag  # noqa: E402
-from lakehouse.tables import Column, TableSpec  # noqa: E402
+from lakehouse.zones.tables import Column, TableSpec  # noqa: E402
 
 DATA_DATE = dt.date(2024, 6, 30)
 RECEIVED = dt.datetime(2024, 7, 1, 2, 15)  # the delivery arrived at 02:15 the next morning

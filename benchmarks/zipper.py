@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.workdir import add_workdir_options, workdir  # noqa: E402
 from lakehouse.engine import Engine  # noqa: E402
-from lakehouse.tables import (  # noqa: E402
+from lakehouse.zones.tables import (  # noqa: E402
     OPEN_END_DATE,
     ZIPPER_PARTITION_BY,
     ZIPPER_PROPERTIES,

@@ -10,16 +10,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from lakehouse import admission, catalog, governance, registration, system_lifecycle
+from lakehouse.admission import checks as admission
+from lakehouse.catalog import business_metadata as catalog
+from lakehouse.governance import tables as governance
+from lakehouse.admission import registration
+from lakehouse.admission import system_lifecycle
 from lakehouse.config import SourceContract, load_project, validate_project
 from lakehouse.config.project import SOURCES_DIR
 from lakehouse.engine import Engine
 from lakehouse.errors import ConfigError, Problem
-from lakehouse.near_source import near_source_spec
+from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality.readmission import Readmission
-from lakehouse.registration import RegistrationResult, latest_registrations
-from lakehouse.t1_load import LoadContext, LoadResult, load_source
-from lakehouse.tables import TableSpec
+from lakehouse.admission.registration import RegistrationResult, latest_registrations
+from lakehouse.ingestion.t1_load import LoadContext, LoadResult, load_source
+from lakehouse.zones.tables import TableSpec
 
 
 @dataclass

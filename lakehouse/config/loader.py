@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from lakehouse.tables import ZIPPER_COLUMNS
+from lakehouse.zones.tables import ZIPPER_COLUMNS
 
 from ..errors import ConfigError, Problem
 from . import checks, registry_checks

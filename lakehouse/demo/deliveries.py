@@ -6,7 +6,7 @@ import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from lakehouse.delivery_writer import write_delivery
+from lakehouse.demo.delivery_writer import write_delivery
 from lakehouse.demo.bank import DemoBank, Record
 from lakehouse.demo.defects import LATE_ARRIVAL, DefectPlan, PlantedDefect
 

@@ -17,7 +17,7 @@ from lakehouse.engine.quality_batches import LINE, Lookup
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
 from lakehouse.errors import Problem, TerminalError
-from lakehouse.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
+from lakehouse.zones.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
 __all__ = ["LINE", "Engine", "Lookup", "TableLayout", "delta_packages"]
 
@@ -43,7 +43,7 @@ class Engine:
 
     @classmethod
     def from_settings(cls, settings) -> "Engine":
-        from lakehouse.tables import join_path
+        from lakehouse.zones.tables import join_path
 
         conf = {"spark.sql.session.timeZone": settings.timezone,
                 "spark.sql.warehouse.dir": join_path(settings.root, "_catalog"),

@@ -11,8 +11,8 @@ from typing import Any
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.tables import OPEN_END_DATE, TableSpec
-from lakehouse.value_domains import quote_column, sql_string
+from lakehouse.zones.tables import OPEN_END_DATE, TableSpec
+from lakehouse.sql import quote_column, sql_string
 
 METADATA_KEY = "lakehouse"
 

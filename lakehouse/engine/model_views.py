@@ -6,7 +6,7 @@ from datetime import date
 
 from pyspark.sql import DataFrame
 
-from lakehouse.tables import ZIPPER_COLUMNS, TableSpec
+from lakehouse.zones.tables import ZIPPER_COLUMNS, TableSpec
 
 
 def input_frame(frame: DataFrame, spec: TableSpec, mode: str, data_date: date) -> DataFrame:

@@ -8,9 +8,9 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.masking import mask_sql
-from lakehouse.tables import TableSpec
-from lakehouse.value_domains import quote_column, sql_string
+from lakehouse.security.masking import mask_sql
+from lakehouse.zones.tables import TableSpec
+from lakehouse.sql import quote_column, sql_string
 
 LINE = "_line"
 """Staged column: the row's line in the delivered file."""

@@ -17,7 +17,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.tables import OPEN_END_DATE
+from lakehouse.zones.tables import OPEN_END_DATE
 
 _VALUE, _ABSENT, _BOUNDARY = 0, 1, 2  # point kinds; at the same date a value wins
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from lakehouse.tables import Column, TableSpec, join_path, load_layout
-
-ZONE = "standard"
+from lakehouse.zones import Zone, zone_path
+from lakehouse.zones.tables import Column, TableSpec, load_layout
 
 
 def model_hash(model) -> str:
@@ -58,8 +57,8 @@ def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec
     cols += extra
     root = project.settings.root
     return TableSpec(
-        name=model.name, zone=ZONE, layer=model.layer,
-        path=join_path(root, ZONE, model.layer, model.name),
+        name=model.name, zone=Zone.STANDARD.value, layer=model.layer,
+        path=zone_path(root, Zone.STANDARD, model.layer, model.name),
         columns=tuple(cols) if columns else (),
         partition_by=partition_by, load_type=model.load_type, keys=tuple(model.keys),
         comment=model.description,

@@ -12,14 +12,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from lakehouse import governance
+from lakehouse.governance import tables as governance
 from lakehouse.errors import LakehouseError, Problem, TerminalError
 from lakehouse.layers import graph, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
-from lakehouse.locks import TableBusy, table_date_lock
-from lakehouse.near_source import near_source_spec
-from lakehouse.storage import remove_dir
-from lakehouse.tables import join_path
+from lakehouse.zones.locks import TableBusy, table_date_lock
+from lakehouse.zones.near_source import near_source_spec
+from lakehouse.zones.storage import remove_dir
+from lakehouse.zones.tables import join_path
 
 
 @dataclass

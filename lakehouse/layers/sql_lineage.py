@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
+
+from lakehouse.sql import literal
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z][a-z0-9_]*)")
 
@@ -39,17 +40,6 @@ def _outside_quotes(sql: str, replace) -> str:
         parts += [replace(sql[last:quoted.start()]), quoted.group(0)]
         last = quoted.end()
     return "".join([*parts, replace(sql[last:])])
-
-
-def literal(value) -> str:
-    """A Spark SQL literal of a parameter value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return f"DATE'{value.isoformat()}'"
-    if isinstance(value, int | float):
-        return f"({value!r})" if value < 0 else repr(value)
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def bind(sql: str, values: dict) -> str:

@@ -35,7 +35,7 @@ def compile_manifest(project: Project, path: Path) -> dict:
     from lakehouse.config.fields import cron_of
     from lakehouse.layers.model_tables import model_spec
     from lakehouse.layers.runner import build_order
-    from lakehouse.near_source import near_source_spec
+    from lakehouse.zones.near_source import near_source_spec
     from lakehouse.quality.assessment import referenced_tables
 
     root = project.settings.root

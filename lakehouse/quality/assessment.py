@@ -11,16 +11,16 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from lakehouse import governance
+from lakehouse.governance import tables as governance
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.engine import LINE, Engine, Lookup
-from lakehouse.masking import mask_row, masked_columns
-from lakehouse.near_source import near_source_spec
+from lakehouse.security.masking import mask_row, masked_columns
+from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import derived
 from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag
 from lakehouse.quality.scorecard import dimension_scores, rule_score
-from lakehouse.tables import TableSpec
+from lakehouse.zones.tables import TableSpec
 
 SAMPLE_ROWS = 5
 """Failing rows kept per failed rule (masked)."""

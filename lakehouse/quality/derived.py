@@ -13,7 +13,7 @@ from __future__ import annotations
 from lakehouse.config.models import SourceContract
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.config.registries import DataStandard
-from lakehouse.tables import OPEN_END_DATE
+from lakehouse.zones.tables import OPEN_END_DATE
 
 
 def _rule(name: str, dimension: str, severity: str, description: str, **check) -> QualityRule:

@@ -20,12 +20,12 @@ import pyarrow.parquet as pq
 from lakehouse.config import Project, SourceContract
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, Problem
-from lakehouse.extract_parser import parse_extract
-from lakehouse.near_source import near_source_spec
+from lakehouse.ingestion.extract_parser import parse_extract
+from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
 from lakehouse.quality.rule_sql import fails_sql
-from lakehouse.storage import filesystem
-from lakehouse.tables import join_path
+from lakehouse.zones.storage import filesystem
+from lakehouse.zones.tables import join_path
 
 
 @dataclass

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lakehouse import value_domains as vd
+from lakehouse.quality import value_domains as vd
+from lakehouse.sql import quote_column
 from lakehouse.config.quality_rules import QualityRule
 
 RECEIVED_AT = "_received_at"
@@ -32,10 +33,10 @@ def passes_sql(rule: QualityRule) -> str:
     that passes the row-level ``rule``; uniqueness uses a window over the whole batch."""
     check, kind = rule.check, rule.kind
     if kind == "not_null":
-        condition = f"{vd.quote_column(check)} IS NOT NULL"
+        condition = f"{quote_column(check)} IS NOT NULL"
     elif kind == "unique":
-        columns = ", ".join(vd.quote_column(c) for c in check)
-        nulls = " AND ".join(f"{vd.quote_column(c)} IS NULL" for c in check)
+        columns = ", ".join(quote_column(c) for c in check)
+        nulls = " AND ".join(f"{quote_column(c)} IS NULL" for c in check)
         # like GE: rows whose key columns are all null are not compared
         condition = f"(({nulls}) OR count(1) OVER (PARTITION BY {columns}) = 1)"
     elif kind == "in_set":
@@ -51,12 +52,12 @@ def passes_sql(rule: QualityRule) -> str:
     elif kind == "sql":
         condition = f"({check})"
     elif kind == "reference":
-        condition = vd.quote_column(reference_flag(rule))
+        condition = quote_column(reference_flag(rule))
     else:
         raise ValueError(f"{rule.name}: {kind} is not a row-level check")
     if kind not in ("not_null", "unique", "sql", "reference"):
         # a missing value is completeness's business, not validity's
-        condition = f"({vd.quote_column(check.column)} IS NULL OR {condition})"
+        condition = f"({quote_column(check.column)} IS NULL OR {condition})"
     if rule.where:
         condition = f"(NOT coalesce(({rule.where}), FALSE) OR {condition})"
     return condition

@@ -7,7 +7,8 @@ import json
 import re
 from datetime import date
 
-from lakehouse import cli, governance
+from lakehouse.cli import commands as cli
+from lakehouse.governance import tables as governance
 from lakehouse.api import Lakehouse
 
 from .test_near_source_loads import customer, deliver

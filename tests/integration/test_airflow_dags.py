@@ -33,7 +33,7 @@ def free_port() -> int:
 def deployed(tmp_path_factory, engine):
     """The demo project deployed as the DAGs expect it, with its engine service running."""
     from lakehouse.api import Lakehouse
-    from lakehouse.demo_run import generate
+    from lakehouse.demo.run import generate
     from lakehouse.orchestration import operations
     from lakehouse.orchestration.engine_service import EngineServer
 
@@ -259,7 +259,7 @@ def test_rejected_delivery_fails_its_task_and_its_models_do_not_run(deployed, da
 
 
 def test_a_table_held_by_another_run_is_a_transient_error(deployed):
-    from lakehouse.locks import table_date_lock
+    from lakehouse.zones.locks import table_date_lock
     from lakehouse.orchestration import operations
 
     lh = deployed

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from lakehouse import governance
-from lakehouse.delivery_writer import write_control, write_delivery
+from lakehouse.governance import tables as governance
+from lakehouse.demo.delivery_writer import write_control, write_delivery
 
 from .test_near_source_loads import account, customer, txn
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from lakehouse import governance
+from lakehouse.governance import tables as governance
 from tests.conftest import REPO
 
 START = date(2026, 11, 1)
@@ -26,7 +26,7 @@ def demo(tmp_path_factory, engine):
     """One small demo run (120 customers, 3 dates, defects planted), shared by the tests here.
     The common layer's retention is cut to 2 days so that the run removes a snapshot."""
     from lakehouse.api import Lakehouse
-    from lakehouse.demo_run import run_batches
+    from lakehouse.demo.run import run_batches
 
     base = tmp_path_factory.mktemp("demo")
     for folder in ("conf", "quality_rules", "layers"):
@@ -163,7 +163,7 @@ def test_rfm_segments_and_lifecycle_match_the_extracts(demo):
 
 
 def test_every_planted_defect_class_is_caught(demo):
-    from lakehouse.demo_run import caught
+    from lakehouse.demo.run import caught
 
     lh, outcome = demo
     assert {d.kind for d in outcome.planted} == DEFECT_KINDS

@@ -9,8 +9,8 @@ import deltalake
 import pyarrow as pa
 import pytest
 
-from lakehouse import governance
-from lakehouse.delivery_writer import write_delivery
+from lakehouse.governance import tables as governance
+from lakehouse.demo.delivery_writer import write_delivery
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 
@@ -179,7 +179,7 @@ def test_tables_are_readable_by_another_delta_reader(lakehouse):
 
 @pytest.mark.parametrize("source", ["cbs.account", "cbs.customer"])
 def test_tables_json_lists_every_table(lakehouse, source):
-    described = {t.qualified_name: t.describe() for t in lakehouse.tables()}
+    described = {t.qualified_name: t.describe() for t in lakehouse.zones.tables()}
     spec = lakehouse.table(source)
     assert described[spec.qualified_name]["load_type"] == spec.load_type
     assert described[spec.qualified_name]["path"].endswith(f"standard/near_source/{spec.name}")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lakehouse import governance
+from lakehouse.governance import tables as governance
 from lakehouse.api import Lakehouse
 from lakehouse.demo.identifiers import id_number_check_digit, luhn_check_digit
 
@@ -205,7 +205,7 @@ def test_readmit_corrected_rows_for_a_data_date(lakehouse, tmp_path):
     result = load(lh, "cbs.account", D1)
     assert result.rows_dropped == 2
 
-    from lakehouse.delivery_writer import write_delivery
+    from lakehouse.demo.delivery_writer import write_delivery
     corrected = write_delivery(lh.contract("cbs.account"), tmp_path / "fix", D1,
                                [account(2, balance="8.00"), account(3, customer_n=None), account(5)],
                                with_control=False)
@@ -223,7 +223,7 @@ def test_readmit_corrected_rows_for_a_data_date(lakehouse, tmp_path):
 def test_quality_report_prints_the_scorecard_and_writes_html_with_the_trend_and_data_docs(lakehouse):
     from rich.console import Console
 
-    from lakehouse.views import scorecard_table
+    from lakehouse.cli.rendering import scorecard_table
 
     lh = lakehouse
     deliver(lh, "cbs.customer", D1, [customer(1)])

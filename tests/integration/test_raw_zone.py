@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from lakehouse import governance
-from lakehouse.delivery_writer import write_delivery
+from lakehouse.governance import tables as governance
+from lakehouse.demo.delivery_writer import write_delivery
 
 from .test_near_source_loads import account
 
@@ -41,7 +41,7 @@ def test_redelivery_identical_is_noop_and_changed_is_a_new_version(lakehouse):
 
 
 def test_cli_run_loads_and_fails_with_exit_code_for_a_missing_delivery(lakehouse, project):
-    from lakehouse.cli import app
+    from lakehouse.cli.commands import app
 
     write_delivery(lakehouse.contract("cbs.account"), lakehouse.settings.landing, D1,
                    [account("A1"), account("A2")])

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.config import load_project
-from lakehouse.delivery_writer import write_delivery
+from lakehouse.demo.delivery_writer import write_delivery
 
 from .test_near_source_loads import customer
 

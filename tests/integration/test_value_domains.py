@@ -28,18 +28,17 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from lakehouse import value_domains as vd
+from lakehouse.quality import value_domains as vd
 from lakehouse.demo import identifiers as ids
-from lakehouse.value_domains import (
+from lakehouse.quality.value_domains import (
     NAMED_CHECKS,
     code_list_sql,
     max_length_sql,
     named_check_sql,
     pattern_sql,
-    quote_column,
     range_sql,
-    sql_string,
 )
+from lakehouse.sql import quote_column, sql_string
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -362,6 +361,6 @@ def test_max_length(engine):
 
 
 def test_module_does_not_import_pyspark():
-    code = ("import sys, lakehouse.value_domains; "
+    code = ("import sys, lakehouse.quality.value_domains; "
             "assert not any(m.split('.')[0] == 'pyspark' for m in sys.modules), 'pyspark'")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakehouse.tables import Column, TableSpec, zipper_columns
+from lakehouse.zones.tables import Column, TableSpec, zipper_columns
 from tests.zipper_oracle import OPEN_END, expected_zipper, invariant_errors, to_rows
 
 KEYS = [f"k{i}" for i in range(6)]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import admission
-from lakehouse.admission import CHECKS, Decision, Registered, check_quality, static_checks
+from lakehouse.admission import checks as admission
+from lakehouse.admission.checks import CHECKS, Decision, Registered, check_quality, static_checks
 from lakehouse.config import load_project, validate_project
 from lakehouse.config.attribute_types import parse_type
 from lakehouse.errors import Problem

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lakehouse.config import load_project
-from lakehouse.control_file import read_control_file
-from lakehouse.delivery_checks import control_problems, key_problems
+from lakehouse.ingestion.control_file import read_control_file
+from lakehouse.ingestion.delivery_checks import control_problems, key_problems
 from lakehouse.demo import KEYS, DemoBank, is_valid_id_number
 from lakehouse.demo.defects import KINDS, DefectPlan, PlantedDefect
 from lakehouse.demo.deliveries import write_demo_deliveries
-from lakehouse.extract_parser import parse_extract
+from lakehouse.ingestion.extract_parser import parse_extract
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 START = date(2026, 11, 1)

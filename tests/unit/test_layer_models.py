@@ -444,7 +444,9 @@ def test_bind_replaces_markers_outside_quotes_only():
     ("a\\b", "'a\\\\b'"),
 ])
 def test_literal(value, text):
-    assert sql_lineage.literal(value) == text
+    from lakehouse import sql
+
+    assert sql.literal(value) == text
 
 
 def test_repository_queries_bind_to_parseable_sql(loaded):

@@ -19,7 +19,7 @@ import pytest
 import tests.airflow_env as airflow_env
 from lakehouse.config import load_project
 from lakehouse.errors import ConfigError, TerminalError, TransientError
-from lakehouse.locks import TableBusy, lock_path, table_date_lock
+from lakehouse.zones.locks import TableBusy, lock_path, table_date_lock
 from lakehouse.orchestration import data_dates, manifest
 
 REPO = airflow_env.REPO
@@ -232,7 +232,7 @@ def test_the_delivery_sensor_waits_then_fails_with_the_missing_files_once_overdu
 def test_dags_compile_check_fails_on_a_stale_manifest(copy):
     from typer.testing import CliRunner
 
-    from lakehouse.cli import app
+    from lakehouse.cli.commands import app
 
     runner = CliRunner()
     done = runner.invoke(app, ["dags", "compile", "--conf", str(copy / "conf")])

@@ -12,7 +12,7 @@ import pytest
 
 from lakehouse.config import load_project, validate_project
 from lakehouse.config.quality_rules import DIMENSIONS, QualityRule
-from lakehouse.masking import mask_row, mask_value
+from lakehouse.security.masking import mask_row, mask_value
 from lakehouse.quality import derived
 from lakehouse.quality.assessment import table_rules
 from lakehouse.quality.rule_sql import fails_sql, passes_sql

@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lakehouse import governance
+from lakehouse.governance import tables as governance
 from lakehouse.config.project import SOURCES_DIR
 from lakehouse.demo import DemoBank
 from lakehouse.demo.defects import DefectPlan, PlantedDefect
 from lakehouse.demo.deliveries import write_demo_deliveries
-from lakehouse.views import scorecard_table
+from lakehouse.cli.rendering import scorecard_table
 
 SAMPLE_360 = ("SELECT party_id, age, branch_name, deposit_accounts AS deposits, credit_cards AS cards, "
               "loans, total_assets_cny, total_liabilities_cny, mtd_inflow, rfm_segment, "

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pyarrow import fs as pafs
 
-from lakehouse.storage import copy_in, filesystem, sha256_at, sha256_of
-from lakehouse.tables import join_path
+from lakehouse.zones.storage import copy_in, filesystem, sha256_at, sha256_of
+from lakehouse.zones import Zone, zone_path
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class LandedFile:
 
 
 def date_folder(root: str, system: str, entity: str, data_date: date) -> str:
-    return join_path(root, "raw", system, entity, f"data_date={data_date.isoformat()}")
+    return zone_path(root, Zone.RAW, system, entity, f"data_date={data_date.isoformat()}")
 
 
 def land(delivered: Path, root: str, system: str, entity: str, data_date: date) -> LandedFile:

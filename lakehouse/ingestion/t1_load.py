@@ -14,19 +14,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakehouse import admission, governance, raw_zone
-from lakehouse.admission import Registered
+from lakehouse.admission import checks as admission
+from lakehouse.governance import tables as governance
+from lakehouse.zones import raw_zone
+from lakehouse.admission.checks import Registered
 from lakehouse.config import Project
-from lakehouse.control_file import ControlTotals, read_control_file
-from lakehouse.delivery_checks import control_problems, key_problems
+from lakehouse.ingestion.control_file import ControlTotals, read_control_file
+from lakehouse.ingestion.delivery_checks import control_problems, key_problems
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
-from lakehouse.extract_parser import ParsedExtract, parse_extract
-from lakehouse.locks import table_date_lock
-from lakehouse.near_source import near_source_spec
+from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
+from lakehouse.zones.locks import table_date_lock
+from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
-from lakehouse.storage import filesystem, remove_dir
-from lakehouse.tables import join_path
+from lakehouse.zones.storage import filesystem, remove_dir
+from lakehouse.zones.tables import join_path
 
 
 @dataclass

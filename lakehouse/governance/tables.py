@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from lakehouse.tables import Column, TableSpec, join_path
+from lakehouse.zones import Zone, zone_path
+from lakehouse.zones.tables import Column, TableSpec
 
-ZONE = "governance"
 
 
 def _spec(root: str, name: str, comment: str, columns: list[tuple[str, str, str]],
           partition_by: tuple[str, ...] = (), path_parts: tuple[str, ...] | None = None) -> TableSpec:
     return TableSpec(
         name=name,
-        zone=ZONE,
+        zone=Zone.GOVERNANCE.value,
         layer=None,
-        path=join_path(root, ZONE, *(path_parts or (name,))),
+        path=zone_path(root, Zone.GOVERNANCE, *(path_parts or (name,))),
         columns=tuple(Column(n, t, c) for n, t, c in columns),
         partition_by=partition_by,
         comment=comment,

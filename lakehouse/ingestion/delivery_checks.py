@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from lakehouse.control_file import ControlTotals
+from lakehouse.ingestion.control_file import ControlTotals
 from lakehouse.errors import Problem
-from lakehouse.extract_parser import MAX_LISTED, ParsedExtract
+from lakehouse.ingestion.extract_parser import MAX_LISTED, ParsedExtract
 
 
 def control_problems(parsed: ParsedExtract, totals: ControlTotals, data_date: date) -> list[Problem]:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.errors import DeliveryError, Problem
-from lakehouse.values import BadValue, arrow_type, converter, decimal_or_none
+from lakehouse.ingestion.text_values import BadValue, arrow_type, converter, decimal_or_none
 
 MAX_LISTED = 20
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from lakehouse import admission, catalog, governance
+from lakehouse.admission import checks as admission
+from lakehouse.catalog import business_metadata as catalog
+from lakehouse.governance import tables as governance
 from lakehouse.config import Project, SourceContract
 from lakehouse.engine import Engine, TableLayout
 from lakehouse.errors import Problem
-from lakehouse.near_source import near_source_spec
-from lakehouse.tables import TableSpec
+from lakehouse.zones.near_source import near_source_spec
+from lakehouse.zones.tables import TableSpec
 
 REGISTERED, UNCHANGED, REFUSED = "registered", "unchanged", "refused"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from lakehouse.tables import Column, TableSpec, join_path, load_layout
+from lakehouse.zones import Zone, zone_path
+from lakehouse.zones.tables import Column, TableSpec, load_layout
 
-ZONE, LAYER = "standard", "near_source"
+LAYER = "near_source"
 
 
 def near_source_spec(contract, root: str) -> TableSpec:
@@ -21,9 +22,9 @@ def near_source_spec(contract, root: str) -> TableSpec:
     columns += extra
     return TableSpec(
         name=contract.table_name,
-        zone=ZONE,
+        zone=Zone.STANDARD.value,
         layer=LAYER,
-        path=join_path(root, ZONE, LAYER, contract.table_name),
+        path=zone_path(root, Zone.STANDARD, LAYER, contract.table_name),
         columns=tuple(columns),
         partition_by=partition_by,
         load_type=contract.load_type,

@@ -129,7 +129,7 @@ def demo(
 ) -> None:
     """Generate the demo bank's deliveries and run every data date through admission, loads,
     quality and the integrated, common and mart layers."""
-    from lakehouse.demo_run import deliver, run_demo
+    from lakehouse.demo.run import deliver, run_demo
 
     if deliver_only:
         lh = _lakehouse(conf)
@@ -170,7 +170,7 @@ def layers_run(
     conf: Path = CONF,
 ) -> None:
     """Build the layer models for a data date; models whose inputs are not ready are skipped."""
-    from lakehouse.views import layer_table
+    from lakehouse.cli.rendering import layer_table
 
     summary = _lakehouse(conf).build_layers(_parse_date(data_date), model or None)
     console.print(layer_table(summary.results, f"layers for data date {summary.data_date}"))
@@ -246,7 +246,7 @@ def source_check(
 
 
 def print_checks(decision) -> None:
-    from lakehouse.admission import CHECKS
+    from lakehouse.admission.checks import CHECKS
     from lakehouse.quality.scorecard import describe
 
     version = decision.registration_version
@@ -315,7 +315,7 @@ def quality_report(
     conf: Path = CONF,
 ) -> None:
     """Print the quality scorecard of a data date and write the HTML report and Data Docs."""
-    from lakehouse.views import scorecard_table
+    from lakehouse.cli.rendering import scorecard_table
 
     lh = _lakehouse(conf)
     result = lh.quality_report(_parse_date(data_date) or lh.yesterday(), table, days)

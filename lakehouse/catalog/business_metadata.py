@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lakehouse import governance
+from lakehouse.governance import tables as governance
 from lakehouse.config import Project, SourceContract
-from lakehouse.near_source import near_source_spec
-from lakehouse.value_domains import sql_string
+from lakehouse.zones.near_source import near_source_spec
+from lakehouse.sql import sql_string
 
 SEARCHED = ("table_name", "column_name", "name_zh", "name_en", "description", "standard_id",
             "standard_zh", "standard_en", "standard_definition", "owner", "owner_name")

@@ -14,7 +14,7 @@ Two Spark SQL quirks shape the text:
 
 * ``spark.sql.variable.substitute`` (on by default) rewrites ``${...}`` anywhere in the SQL
   text, string literals included (``'${env:HOME}'`` reads back as the home directory), so
-  :func:`sql_string` writes ``$`` as the escape ``\\u0024``. Identifiers cannot be escaped that
+  :func:`lakehouse.sql.sql_string` writes ``$`` as the escape ``\\u0024``. Identifiers cannot be escaped that
   way: a column name containing ``${`` is still substituted.
 * In Java regular expressions ``$`` also matches before a final line terminator, so
   ``'^(?:abc)$'`` accepts ``"abc\\n"``; full matches anchor with ``\\A`` and ``\\z`` instead.
@@ -26,38 +26,18 @@ import math
 from collections.abc import Callable
 from decimal import Decimal
 
+from lakehouse.sql import quote_column, sql_string
+
 __all__ = [
     "NAMED_CHECKS",
     "code_list_sql",
     "max_length_sql",
     "named_check_sql",
     "pattern_sql",
-    "quote_column",
     "range_sql",
-    "sql_string",
 ]
 
 Bound = str | int | float | Decimal | None
-
-
-def sql_string(text: str) -> str:
-    """A Spark SQL string literal for ``text``.
-
-    Backslashes and single quotes are escaped, so Spark reads back exactly ``text`` (with
-    ``spark.sql.parser.escapedStringLiterals`` false, the default); ``$`` is written as
-    ``\\u0024`` so that variable substitution cannot rewrite a ``${...}`` inside it.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"expected a str, got {type(text).__name__}: {text!r}")
-    escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("$", "\\u0024")
-    return f"'{escaped}'"
-
-
-def quote_column(name: str) -> str:
-    """``name`` as a back-quoted Spark SQL identifier (back quotes inside doubled)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"a column name must be a non-empty str, got {name!r}")
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _text(column: str) -> str:

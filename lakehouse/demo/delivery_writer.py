@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakehouse.values import arrow_type
+from lakehouse.ingestion.text_values import arrow_type
 
 
 def write_delivery(contract, landing: Path, data_date: date, records: list[dict],

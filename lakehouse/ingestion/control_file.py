@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from lakehouse.errors import DeliveryError, Problem
-from lakehouse.values import decimal_or_none
+from lakehouse.ingestion.text_values import decimal_or_none
 
 KNOWN_KEYS = {"data_date", "row_count", "amount_total"}
 

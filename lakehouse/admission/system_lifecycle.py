@@ -12,7 +12,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from lakehouse import governance
+from lakehouse.governance import tables as governance
 from lakehouse.config import Project, load_project
 from lakehouse.config.findings import did_you_mean, one_of
 from lakehouse.config.project import SYSTEMS_FILE

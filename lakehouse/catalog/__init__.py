@@ -1,0 +1,1 @@
+"""The business metadata catalog: registered tables and columns, searchable by business meaning."""

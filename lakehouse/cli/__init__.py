@@ -1,0 +1,1 @@
+"""The ``lakehouse`` command line: each command is one call into the Python API."""

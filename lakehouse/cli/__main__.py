@@ -1,0 +1,3 @@
+from lakehouse.cli.commands import main
+
+main()
