@@ -19,6 +19,7 @@ from lakehouse.config import SourceContract, load_project, validate_project
 from lakehouse.config.project import SOURCES_DIR
 from lakehouse.engine import Engine
 from lakehouse.errors import ConfigError, Problem
+from lakehouse.filters import Filter, between, where
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality.readmission import Readmission
 from lakehouse.admission.registration import RegistrationResult, latest_registrations
@@ -213,8 +214,8 @@ class Lakehouse:
         spec, status = self.table(source), governance.quality_status(self.root)
         if not self.engine.table_exists(status):
             return None
-        rows = self.engine.rows(status, f"table_name = '{spec.qualified_name}' AND "
-                                        f"data_date = DATE'{data_date}'", order_by=["decided_at"])
+        rows = self.engine.rows(status, where(table_name=spec.qualified_name, data_date=data_date),
+                                order_by=["decided_at"])
         return rows[-1] if rows else None
 
     def quality_report(self, data_date: date, table: str | None = None, days: int = 14) -> QualityReport:
@@ -223,17 +224,18 @@ class Lakehouse:
         from lakehouse.quality import ge_adapter, report
 
         since = data_date - timedelta(days=days - 1)
-        window = f"data_date BETWEEN DATE'{since}' AND DATE'{data_date}'"
+        of_table = Filter()
         if table is not None:
             table = self._qualified(table)
-            window += f" AND table_name = '{table}'"
-        day = window.replace(f"BETWEEN DATE'{since}' AND DATE'{data_date}'", f"= DATE'{data_date}'")
+            of_table = where(table_name=table)
+        window = between("data_date", since, data_date) & of_table
+        day = where(data_date=data_date) & of_table
 
         def read(spec, where):
             return self.engine.rows(spec, where) if self.engine.table_exists(spec) else []
 
         scores = read(governance.quality_scorecard(self.root), window)
-        results = read(governance.quality_results(self.root), day + " AND NOT success")
+        results = read(governance.quality_results(self.root), day & where(success=False))
         statuses = read(governance.quality_status(self.root), day)
         html = report.render_html(data_date, scores, results, statuses, table=table, days=days)
         path = report.write_html(self.project.reports_dir / f"quality_{data_date}.html", html)
@@ -307,8 +309,8 @@ class Lakehouse:
     def _measured_quality(self, name: str, data_date: date) -> admission.CheckResult:
         log = governance.admission_log(self.root)
         if self.engine.table_exists(log):
-            rows = self.engine.rows(log, f"source = '{name}' AND data_date = DATE'{data_date}' "
-                                         "AND check_name = 'quality'", order_by=["decided_at"])
+            rows = self.engine.rows(log, where(source=name, data_date=data_date, check_name="quality"),
+                                    order_by=["decided_at"])
             if rows:
                 last = rows[-1]
                 return admission.CheckResult("quality", last["status"], json.loads(last["evidence"]),

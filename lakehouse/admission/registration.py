@@ -17,6 +17,7 @@ from lakehouse.governance import tables as governance
 from lakehouse.config import Project, SourceContract
 from lakehouse.engine import Engine, TableLayout
 from lakehouse.errors import Problem
+from lakehouse.filters import one_of
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.tables import TableSpec
 
@@ -168,8 +169,8 @@ def register(project: Project, engine: Engine, contracts: list[SourceContract], 
         results.append(RegistrationResult(contract.name, REGISTERED, version, notes))
     if registrations:
         engine.append_rows(governance.registrations(root), registrations)
-        sources = ", ".join(f"'{r['source']}'" for r in registrations)
-        engine.replace_rows(governance.catalog(root), entries, f"source IN ({sources})")
+        engine.replace_rows(governance.catalog(root), entries,
+                            one_of("source", [r["source"] for r in registrations]))
     if levels:
         engine.append_rows(governance.level_changes(root), levels)
     return results

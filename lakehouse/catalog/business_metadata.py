@@ -7,7 +7,6 @@ from datetime import datetime
 from lakehouse.governance import tables as governance
 from lakehouse.config import Project, SourceContract
 from lakehouse.zones.near_source import near_source_spec
-from lakehouse.sql import sql_string
 
 SEARCHED = ("table_name", "column_name", "name_zh", "name_en", "description", "standard_id",
             "standard_zh", "standard_en", "standard_definition", "owner", "owner_name")
@@ -46,18 +45,13 @@ def entries(project: Project, contract: SourceContract, version: int, registered
     return rows
 
 
-def search_predicate(term: str) -> str:
-    """Every word of ``term`` appears (case-insensitively) in one entry's searchable text."""
+def matches(entry: dict, term: str) -> bool:
+    """Every word of ``term`` appears (case-insensitively) in the entry's searchable text."""
     words = term.lower().split()
     if not words:
         raise ValueError("search term is empty")
-    text = "lower(concat_ws(' ', " + ", ".join(SEARCHED) + "))"
-    like = [f"{text} LIKE {sql_string('%' + _escape_like(w) + '%')} ESCAPE '!'" for w in words]
-    return " AND ".join(like)
-
-
-def _escape_like(word: str) -> str:
-    return word.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    text = " ".join(str(entry[c]) for c in SEARCHED if entry.get(c) is not None).lower()
+    return all(w in text for w in words)
 
 
 def rank(rows: list[dict], term: str) -> list[dict]:
@@ -79,4 +73,4 @@ def search(engine, root: str, term: str) -> list[dict]:
     spec = governance.catalog(root)
     if not engine.table_exists(spec):
         return []
-    return rank(engine.rows(spec, search_predicate(term)), term)
+    return rank([r for r in engine.rows(spec) if matches(r, term)], term)

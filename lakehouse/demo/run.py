@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lakehouse.filters import where
 from lakehouse.governance import tables as governance
+from lakehouse.zones.tables import OPEN_END_DATE
 from lakehouse.config.project import SOURCES_DIR
 from lakehouse.demo import DemoBank
 from lakehouse.demo.defects import DefectPlan, PlantedDefect
@@ -100,24 +102,23 @@ def caught(lh, planted: list[PlantedDefect]) -> list[tuple[PlantedDefect, str | 
     for defect in planted:
         contract = lh.contract(defect.source)
         table = f"near_source.{contract.table_name}"
-        day = f"data_date = DATE'{defect.data_date}'"
+        day = where(data_date=defect.data_date)
         where = None
         if defect.kind == "duplicate_key":
-            if lh.engine.has_rows(governance.admission_log(root), f"source = '{defect.source}' AND {day} "
-                                  "AND check_name = 'quality' AND status = 'failed'"):
+            if lh.engine.has_rows(governance.admission_log(root), day & where(
+                    source=defect.source, check_name="quality", status="failed")):
                 where = "admission log: quality check failed, delivery rejected"
         elif defect.kind == "malformed_row":
             if lh.engine.has_rows(governance.quarantine(root, contract.table_name),
-                                  f"{day} AND stage = 'parse' AND line = {defect.line}"):
+                                  day & where(stage="parse", line=defect.line)):
                 where = f"quarantine_{contract.table_name}: line {defect.line} unreadable"
         else:
             rule = _rule_for(lh.project, contract, defect)
             if rule and lh.engine.has_rows(governance.quality_results(root),
-                                           f"table_name = '{table}' AND {day} AND rule = '{rule}' "
-                                           "AND NOT success"):
+                                           day & where(table_name=table, rule=rule, success=False)):
                 where = f"quality result: {rule} failed"
                 if defect.kind == "null" and lh.engine.has_rows(
-                        governance.quarantine(root, contract.table_name), f"{day} AND rule = '{rule}'"):
+                        governance.quarantine(root, contract.table_name), day & where(rule=rule)):
                     where += ", rows quarantined"
         found.append((defect, where))
     return found
@@ -223,8 +224,8 @@ def _rows_table(lh, last: date) -> Table:
     for spec in lh.tables():
         if spec.zone != "standard" or not lh.engine.table_exists(spec):
             continue
-        current = ("end_dt = DATE'9999-12-31'" if spec.load_type == "zipper"
-                   else f"data_date = DATE'{last.isoformat()}'")
+        current = (where(end_dt=date.fromisoformat(OPEN_END_DATE)) if spec.load_type == "zipper"
+                   else where(data_date=last))
         table.add_row(spec.qualified_name, f"{lh.engine.count(spec):,}",
                       f"{lh.engine.count(spec, current):,}")
     return table

@@ -17,6 +17,7 @@ from lakehouse.engine.quality_batches import LINE, Lookup
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
 from lakehouse.errors import Problem, TerminalError
+from lakehouse.filters import Filter
 from lakehouse.zones.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
 __all__ = ["LINE", "Engine", "Lookup", "TableLayout", "delta_packages"]
@@ -72,19 +73,24 @@ class Engine:
     def version(self, spec: TableSpec) -> int | None:
         return self.delta.version(spec.path)
 
-    def rows(self, spec: TableSpec, where: str | None = None, order_by: list[str] | None = None
+    def _read(self, spec: TableSpec, where: Filter | None = None):
+        frame = self.delta.read(spec.path)
+        if where is None:
+            return frame
+        if not isinstance(where, Filter):
+            raise TypeError(f"where must be a lakehouse.filters.Filter, not {type(where).__name__}")
+        return frame.filter(where.sql())
+
+    def rows(self, spec: TableSpec, where: Filter | None = None, order_by: list[str] | None = None
              ) -> list[dict[str, Any]]:
         """The table's rows as dictionaries (for small tables, reports and tests)."""
-        frame = self.delta.read(spec.path)
-        if where:
-            frame = frame.filter(where)
+        frame = self._read(spec, where)
         if order_by:
             frame = frame.orderBy(*order_by)
         return [row.asDict() for row in frame.collect()]
 
-    def count(self, spec: TableSpec, where: str | None = None) -> int:
-        frame = self.delta.read(spec.path)
-        return (frame.filter(where) if where else frame).count()
+    def count(self, spec: TableSpec, where: Filter | None = None) -> int:
+        return self._read(spec, where).count()
 
     def sql(self, query: str, limit: int | None = None) -> list[dict[str, Any]]:
         frame = self.spark.sql(query)
@@ -194,14 +200,14 @@ class Engine:
             for done in [pool.submit(self.append_rows, spec, rows) for spec, rows in batches]:
                 done.result()
 
-    def has_rows(self, spec: TableSpec, where: str) -> bool:
+    def has_rows(self, spec: TableSpec, where: Filter) -> bool:
         """Whether the table exists and has a row matching ``where``."""
-        return self.table_exists(spec) and bool(self.delta.read(spec.path).filter(where).limit(1).count())
+        return self.table_exists(spec) and bool(self._read(spec, where).limit(1).count())
 
-    def replace_rows(self, spec: TableSpec, rows: list[dict[str, Any]], predicate: str) -> None:
-        """Atomically replace the rows matching ``predicate`` with ``rows``."""
+    def replace_rows(self, spec: TableSpec, rows: list[dict[str, Any]], where: Filter) -> None:
+        """Atomically replace the rows matching ``where`` with ``rows``."""
         self.ensure_table(spec)
-        self.delta.replace_where(spec, self.delta.rows_frame(spec, rows), predicate, {})
+        self.delta.replace_where(spec, self.delta.rows_frame(spec, rows), where.sql(), {})
 
     # -- layer models ------------------------------------------------------------------------
     def model_output(self, sql: str, inputs: list[tuple[str, TableSpec, str]], data_date: date,

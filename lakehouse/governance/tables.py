@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lakehouse import filters
+from lakehouse.filters import Filter
 from lakehouse.zones import Zone, zone_path
 from lakehouse.zones.tables import Column, TableSpec
 
@@ -275,15 +277,15 @@ def retention_log(root: str) -> TableSpec:
     ])
 
 
-def latest_of_date(engine, spec: TableSpec, data_date, key: str, order: str, where: str = ""
-                   ) -> dict[str, dict]:
+def latest_of_date(engine, spec: TableSpec, data_date, key: str, order: str,
+                   where: Filter | None = None) -> dict[str, dict]:
     """The newest row per ``key`` of a governance table for ``data_date`` (and ``where``), by
     key; empty when the table does not exist yet."""
     from lakehouse.quality.report import latest
 
     if not engine.table_exists(spec):
         return {}
-    condition = f"data_date = DATE'{data_date.isoformat()}'" + (f" AND {where}" if where else "")
+    condition = filters.where(data_date=data_date) & (where or filters.Filter())
     return {r[key]: r for r in latest(engine.rows(spec, condition), [key], order)}
 
 

@@ -23,6 +23,7 @@ from lakehouse.ingestion.control_file import ControlTotals, read_control_file
 from lakehouse.ingestion.delivery_checks import control_problems, key_problems
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
+from lakehouse.filters import where
 from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
@@ -72,7 +73,7 @@ class LoadContext:
         if data_date not in self._loaded:
             self._loaded[data_date] = governance.latest_of_date(
                 self.engine, governance.load_log(self.root), data_date, "source", "finished_at",
-                "status = 'succeeded'")
+                where(status="succeeded"))
         return self._loaded[data_date].get(source)
 
     @property
@@ -357,7 +358,7 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
         staging = kept_path
     now = datetime.now()
     held = quality.quarantine_spec(contract, ctx.root)
-    if parsed.rejected or dropped or engine.has_rows(held, f"data_date = DATE'{data_date}'"):
+    if parsed.rejected or dropped or engine.has_rows(held, where(data_date=data_date)):
         engine.write_quarantine(held, data_date, [{
             "source": contract.name, "table_name": spec.qualified_name, "data_date": data_date,
             "run_id": ctx.run_id, "file_name": file_name, "line": row.line, "stage": "parse",

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from lakehouse.governance import tables as governance
 from lakehouse.errors import LakehouseError, Problem, TerminalError
+from lakehouse.filters import one_of, where
 from lakehouse.layers import graph, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.zones.locks import TableBusy, table_date_lock
@@ -167,7 +168,7 @@ class LayerBuild:
         if self._built is None:
             self._built = governance.latest_of_date(self.engine, governance.model_runs(self.root),
                                                     self.data_date, "model", "finished_at",
-                                                    "status = 'succeeded'")
+                                                    where(status="succeeded"))
         built = self._built.get(model.name)
         if built is None or built["sql_hash"] != model_hash(model):
             return None
@@ -287,8 +288,7 @@ class LayerBuild:
     def _recorded_hashes(self) -> set[str]:
         if self._hashes is None:
             spec = governance.lineage(self.root)
-            self._hashes = {r["model_hash"] for r in self.engine.sql(
-                f"SELECT DISTINCT model_hash FROM delta.`{spec.path}`")} \
+            self._hashes = {r["model_hash"] for r in self.engine.rows(spec)} \
                 if self.engine.table_exists(spec) else set()
         return self._hashes
 
@@ -308,8 +308,7 @@ class LayerBuild:
         if self._lineage_rows:
             lineage = governance.lineage(self.root)
             tables = sorted({r["table_name"] for r in self._lineage_rows})
-            self.engine.replace_rows(lineage, self._lineage_rows, "table_name IN ("
-                                     + ", ".join(f"'{t}'" for t in tables) + ")")
+            self.engine.replace_rows(lineage, self._lineage_rows, one_of("table_name", tables))
         if self._retention_rows:
             batches.append((governance.retention_log(self.root), self._retention_rows))
         self.engine.append_many(batches)

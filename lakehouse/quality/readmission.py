@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from lakehouse.config import Project, SourceContract
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, Problem
+from lakehouse.filters import where
 from lakehouse.ingestion.extract_parser import parse_extract
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
@@ -50,8 +51,8 @@ def readmit(engine: Engine, project: Project, contract: SourceContract, data_dat
     root = project.settings.root
     spec = near_source_spec(contract, root)
     held_spec = quality.quarantine_spec(contract, root)
-    day = f"data_date = DATE'{data_date}'"
-    held = engine.rows(held_spec, f"{day} AND stage = 'quality' AND readmitted_run IS NULL") \
+    day = where(data_date=data_date)
+    held = engine.rows(held_spec, day & where(stage="quality", readmitted_run=None)) \
         if engine.table_exists(held_spec) else []
     if not held:
         raise DeliveryError(f"no rows of {contract.name} are held in quarantine for {data_date}", [

@@ -8,6 +8,7 @@ import re
 from datetime import date
 
 from lakehouse.cli import commands as cli
+from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.api import Lakehouse
 
@@ -18,7 +19,7 @@ D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 
 def decisions(lh, source, data_date):
     rows = lh.engine.rows(governance.admission_log(lh.root),
-                          f"source = '{source}' AND data_date = DATE'{data_date}'",
+                          where(source=source, data_date=data_date),
                           order_by=["decided_at", "check_order"])
     return [(r["decision"], r["check_name"], r["status"]) for r in rows]
 
@@ -55,15 +56,15 @@ def test_a_decertified_system_has_its_next_delivery_refused_with_nothing_loaded_
     assert "register the contract as sources/ccs/customer.yaml" in result.message
 
     assert lh.engine.version(spec) == version  # nothing loaded past raw ...
-    assert lh.engine.count(spec, "start_dt = DATE'2026-11-02'") == 0
-    landed = lh.engine.rows(governance.raw_manifest(lh.root), "data_date = DATE'2026-11-02'")
+    assert lh.engine.count(spec, where(start_dt=date(2026, 11, 2))) == 0
+    landed = lh.engine.rows(governance.raw_manifest(lh.root), where(data_date=date(2026, 11, 2)))
     assert [(r["source"], r["role"]) for r in landed] == [("cbs.customer", "data"),
                                                           ("cbs.customer", "control")]  # ... kept raw
     assert decisions(lh, "cbs.customer", D2) == [
         ("rejected", check, "failed" if check == "source" else "passed")
         for check in ("owner", "standard", "source", "classification", "quality", "metadata")]
     [source_row] = lh.engine.rows(governance.admission_log(lh.root),
-                                  "data_date = DATE'2026-11-02' AND check_name = 'source'")
+                                  where(data_date=date(2026, 11, 2), check_name="source"))
     assert json.loads(source_row["evidence"])["replaced_by"] == "ccs"
     assert "decertified on 2026-11-02" in source_row["problems"][0]
     [recorded] = lh.engine.rows(governance.system_events(lh.root))
@@ -98,7 +99,7 @@ def test_quality_is_measured_and_published_without_blocking(lakehouse, capsys, m
     assert result.status == "succeeded", result.message
     assert result.rows_loaded == 3  # admission measures, it does not clean
 
-    [quality] = lh.engine.rows(governance.admission_log(lh.root), "check_name = 'quality'")
+    [quality] = lh.engine.rows(governance.admission_log(lh.root), where(check_name="quality"))
     evidence = json.loads(quality["evidence"])
     assert quality["decision"] == "admitted" and quality["status"] == "passed"
     assert evidence["rows_in"] == 3
@@ -136,7 +137,7 @@ def test_a_contract_change_creates_a_new_registration_version_and_evolves_the_ta
     assert result.changes == ["added column referral_branch_id string"]
     assert [r.status for r in lh.register(contract_file)] == ["unchanged"]
 
-    versions = lh.engine.rows(governance.registrations(lh.root), "source = 'cbs.customer'",
+    versions = lh.engine.rows(governance.registrations(lh.root), where(source="cbs.customer"),
                               order_by=["version"])
     assert [(v["version"], v["registered_by"]) for v in versions] == [(1, "test"), (2, "li.na")]
     assert "referral_branch_id" not in versions[0]["contract_yaml"]  # earlier versions stay

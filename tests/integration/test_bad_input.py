@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 
+from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.demo.delivery_writer import write_control, write_delivery
 
@@ -62,7 +63,7 @@ def failed_load(lh, source, data_date=D2, file=None):
     result = summary.results[0]
     assert result.status == "failed"
     assert lh.engine.version(spec) == before
-    log = lh.engine.rows(governance.load_log(lh.root), f"run_id = '{summary.run_id}'")
+    log = lh.engine.rows(governance.load_log(lh.root), where(run_id=summary.run_id))
     assert [(r["status"], r["message"]) for r in log] == [("failed", result.message)]
     return result.message
 
@@ -131,8 +132,8 @@ def test_duplicate_and_null_keys(lh):
     assert message.startswith(f"delivery {path} for cbs.account on 2026-11-02 was refused "
                               "admission: quality check failed")
     [quality] = lh.engine.rows(governance.admission_log(lh.root),
-                               "source = 'cbs.account' AND data_date = DATE'2026-11-02' AND "
-                               "check_name = 'quality' AND decision = 'rejected'",
+                               where(source="cbs.account", data_date=date(2026, 11, 2),
+                                     check_name="quality", decision="rejected"),
                                order_by=["decided_at"])[-1:]
     evidence = json.loads(quality["evidence"])
     failed = {f["rule"]: (f["dimension"], f["unexpected"]) for f in evidence["failed_rules"]}
@@ -187,16 +188,16 @@ def test_malformed_rows_are_quarantined_and_counted(lh):
     assert result.status == "succeeded", result.message
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
     quarantined = lh.engine.rows(governance.quarantine(lh.root, "cbs_transaction"),
-                                 f"run_id = '{summary.run_id}'", order_by=["line"])
+                                 where(run_id=summary.run_id), order_by=["line"])
     assert [(q["line"], q["reason"]) for q in quarantined] == [
         (2, "column 3 (txn_time): 'not a time' is not a timestamp in format %Y-%m-%d %H:%M:%S"),
         (3, "malformed JSON at column 52: Expecting ',' delimiter"),
         (4, "column 4 (amount): '3.005' has 3 decimal places, at most 2 allowed"),
     ]
     assert quarantined[1]["raw_line"] == lines[2].decode()
-    log = lh.engine.rows(governance.load_log(lh.root), f"run_id = '{summary.run_id}'")
+    log = lh.engine.rows(governance.load_log(lh.root), where(run_id=summary.run_id))
     assert [(r["rows_in"], r["rows_loaded"], r["rows_quarantined"]) for r in log] == [(4, 1, 3)]
-    rows = lh.engine.rows(lh.table("cbs.transaction"), f"data_date = DATE'{D2}'")
+    rows = lh.engine.rows(lh.table("cbs.transaction"), where(data_date=D2))
     assert [r["txn_id"] for r in rows] == ["T10"]
 
 
@@ -243,11 +244,11 @@ def test_snapshot_rows_with_wrong_field_count_are_quarantined_and_the_rest_loade
     assert result.status == "succeeded", result.message
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
     quarantined = lh.engine.rows(governance.quarantine(lh.root, "cbs_account"),
-                                 f"run_id = '{summary.run_id}'", order_by=["line"])
+                                 where(run_id=summary.run_id), order_by=["line"])
     assert [(q["line"], q["reason"], q["raw_line"]) for q in quarantined] == [
         (3, "has 6 fields, expected 7", "A2,C1,DEP001,CNY,2.00,A"),
         (4, "has 8 fields, expected 7", "A3,C1,DEP001,CNY,3.00,A,2021-01-01,extra"),
     ]
-    rows = lh.engine.rows(lh.table("cbs.account"), f"data_date = DATE'{D2}'",
+    rows = lh.engine.rows(lh.table("cbs.account"), where(data_date=D2),
                           order_by=["account_id"])
     assert [r["account_id"] for r in rows] == ["A1", "A4"]

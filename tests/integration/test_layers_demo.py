@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from tests.conftest import REPO
 
@@ -189,10 +190,10 @@ def test_a_rejected_source_stops_its_downstream_models_for_that_date(demo):
     assert day2["mart_customer_360"].status == "skipped"
     assert day2["mart_customer_360"].blocked_by == ["mart_risk_warning"]
     assert day2["mart_customer_label"].ok and day2["pty_party"].ok
-    runs = lh.engine.rows(governance.model_runs(lh.root), f"data_date = DATE'{D2}' AND status = 'skipped'")
+    runs = lh.engine.rows(governance.model_runs(lh.root), where(data_date=D2, status="skipped"))
     assert {r["model"] for r in runs} == {"mart_risk_warning", "mart_customer_360"}
     mart_360 = next(s for s in lh.tables() if s.name == "mart_customer_360")
-    assert not lh.engine.has_rows(mart_360, f"data_date = DATE'{D2}'")
+    assert not lh.engine.has_rows(mart_360, where(data_date=D2))
 
 
 def test_lineage_and_security_levels_of_the_models(demo):
@@ -254,5 +255,5 @@ def test_a_failing_model_keeps_its_table_and_says_why(demo):
     assert broken.status == "failed" and broken.reason.startswith(str(lh.project.layers_dir))
     assert "currency_code" in broken.reason
     assert lh.engine.version(spec) == version  # the table was not touched
-    runs = lh.engine.rows(governance.model_runs(lh.root), "model = 'prd_product' AND status = 'failed'")
+    runs = lh.engine.rows(governance.model_runs(lh.root), where(model="prd_product", status="failed"))
     assert len(runs) == 2

@@ -9,6 +9,7 @@ import deltalake
 import pyarrow as pa
 import pytest
 
+from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.demo.delivery_writer import write_delivery
 
@@ -151,7 +152,7 @@ def test_load_log_and_raw_manifest_record_the_load(lakehouse):
     path = deliver(lakehouse, "cbs.account", D1, [account("A1"), account("A2")])
     summary = lakehouse.run(D1, ["cbs.account"])
     engine, root = lakehouse.engine, lakehouse.root
-    log = engine.rows(governance.load_log(root), f"run_id = '{summary.run_id}'")
+    log = engine.rows(governance.load_log(root), where(run_id=summary.run_id))
     assert [(r["source"], r["rows_in"], r["rows_loaded"], r["rows_quarantined"], r["status"])
             for r in log] == [("cbs.account", 2, 2, 0, "succeeded")]
     manifest = engine.rows(governance.raw_manifest(root), order_by=["role"])

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from lakehouse import filters
+from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.api import Lakehouse
 from lakehouse.demo.identifiers import id_number_check_digit, luhn_check_digit
@@ -43,7 +45,7 @@ def account(n: int, customer_n=1, balance="100.00", status="A", opened=date(2021
 def results(lh, source, data_date, **where):
     spec = lh.table(source)
     rows = lh.engine.rows(governance.quality_results(lh.root),
-                          f"table_name = '{spec.qualified_name}' AND data_date = DATE'{data_date}'")
+                          filters.where(table_name=spec.qualified_name, data_date=data_date))
     return {r["rule"]: r for r in rows if all(r[k] == v for k, v in where.items())}
 
 
@@ -119,7 +121,7 @@ def test_timeliness_late_delivery_and_stale_data_are_caught_by_warn_rules(lakeho
         "timeliness", False, "expect_column_max_to_be_between")
     assert json.loads(stale["observed_value"]) == "2026-10-30T09:00:00"
     card = lh.engine.rows(governance.quality_scorecard(lh.root),
-                          "table_name = 'near_source.cbs_transaction' AND dimension = 'timeliness'")
+                          where(table_name="near_source.cbs_transaction", dimension="timeliness"))
     assert card[0]["rules_failed"] >= 1 and card[0]["score"] < 100
 
 
@@ -151,7 +153,7 @@ def test_consistency_and_accuracy_rules_across_tables_and_columns(lakehouse):
     }
     holder = results(lh, "ccs.card", D1)["holder_is_a_customer"]
     assert (holder["success"], holder["unexpected_count"], holder["element_count"]) == (False, 1, 2)
-    samples = lh.engine.rows(governance.quality_samples(lh.root), "rule = 'holder_is_a_customer'")
+    samples = lh.engine.rows(governance.quality_samples(lh.root), where(rule="holder_is_a_customer"))
     [sample] = [json.loads(s["row_json"]) for s in samples]
     assert sample["holder_name"] == "**"  # level 3 masked
     assert sample["id_number"] == ID_2[:3] + "*" * 11 + ID_2[-4:]
@@ -190,7 +192,7 @@ rules:
     assert (found["id_number.domain"]["dimension"], found["id_number.domain"]["unexpected_count"]) == ("validity", 1)
     assert found["mobile.domain"]["unexpected_count"] == 1
     card = {r["dimension"]: r for r in lh.engine.rows(
-        governance.quality_scorecard(lh.root), "table_name = 'near_source.cbs_customer' AND data_date = DATE'2026-11-02'")}
+        governance.quality_scorecard(lh.root), where(table_name="near_source.cbs_customer", data_date=date(2026, 11, 2)))}
     assert set(card) == {"completeness", "timeliness", "accuracy", "consistency", "uniqueness", "validity"}
     assert card["uniqueness"]["rules_failed"] == 1 and card["uniqueness"]["score"] < 100
     assert card["validity"]["rules_failed"] == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.demo.delivery_writer import write_delivery
 
@@ -32,7 +33,7 @@ def test_redelivery_identical_is_noop_and_changed_is_a_new_version(lakehouse):
     assert (folder / "v2/account_20261101.csv").read_bytes() == path.read_bytes()
 
     manifest = lakehouse.engine.rows(governance.raw_manifest(lakehouse.root),
-                                     "role = 'data'", order_by=["version"])
+                                     where(role="data"), order_by=["version"])
     assert [(m["version"], m["file_name"]) for m in manifest] == [
         (1, "account_20261101.csv"), (2, "account_20261101.csv")]
     assert manifest[0]["sha256"] != manifest[1]["sha256"]
