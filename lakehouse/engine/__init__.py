@@ -154,20 +154,29 @@ class Engine:
         return [(r[0], list(r[1])) for r in
                 frame.select(LINE, quality_batches.FAILED_RULES).orderBy(LINE).collect()]
 
+    def key_hashes(self, staged_path: str, spec: TableSpec) -> dict[int, str]:
+        """The quarantine ``key_hash`` of every row of a staged extract, by its line (``_line``),
+        the key columns typed as the table has them."""
+        frame = self.new_rows_batch(staged_path, spec, {})
+        return {int(r[0]): r[1] for r in
+                frame.select(LINE, quality_batches.key_hash(list(spec.keys))).collect()}
+
     def merge_corrected(self, spec: TableSpec, data_date: date, corrected_path: str, out_path: str) -> int:
         """Write to ``out_path`` the table's extract for ``data_date`` with the corrected rows in
-        place of the rows of the same key; returns the number of corrected rows."""
-        corrected = self._staged(corrected_path, spec)
-        count = corrected.count()
-        if count:
-            table = self.delta.read(spec.path)
-            current = quality_batches.as_of(table, spec, data_date) if spec.load_type == "zipper" \
-                else table.filter(f"data_date = {_sql_date(data_date)}")
-            columns = corrected.columns
-            keys = list(spec.keys)
-            current.select(*columns).join(corrected.select(*keys), keys, "left_anti") \
-                .unionByName(corrected).write.mode("overwrite").parquet(out_path)
-        return count
+        place of the rows of the same key; the corrected rows keep their line (``_line``), the
+        others have none. Returns the number of rows of the extract."""
+        staged = self.spark.read.parquet(corrected_path)
+        types = spec.column_types
+        corrected = staged.select(*[staged[c].cast(types[c]).alias(c) for c in staged.columns if c in types],
+                                  staged[LINE].cast("bigint").alias(LINE))
+        table = self.delta.read(spec.path)
+        current = quality_batches.as_of(table, spec, data_date) if spec.load_type == "zipper" \
+            else table.filter(f"data_date = {_sql_date(data_date)}")
+        keys = list(spec.keys)
+        current.select(*corrected.columns[:-1]).withColumn(LINE, F.lit(None).cast("bigint")) \
+            .join(corrected.select(*keys), keys, "left_anti") \
+            .unionByName(corrected).write.mode("overwrite").parquet(out_path)
+        return self.spark.read.parquet(out_path).count()
 
     def distinct_rows(self, parquet_path: str, columns: list[str]) -> list[tuple]:
         """The distinct values of ``columns`` in a Parquet file or folder."""

@@ -78,6 +78,19 @@ def split(frame: DataFrame, fails: dict[str, str], kept_path: str, dropped_path:
         flagged.unpersist()
 
 
+KEY_SEPARATOR = "\u0001"
+NULL_KEY_PART = "\u0000"
+
+
+def key_hash(keys: list[str]):
+    """The quarantine's ``key_hash`` of a row: SHA-256 of its key columns as strings joined by
+    U+0001, a NULL part standing as U+0000 (the one definition; NULL when there are no keys)."""
+    if not keys:
+        return F.lit(None).cast("string")
+    parts = [F.coalesce(F.col(quote_column(k)).cast("string"), F.lit(NULL_KEY_PART)) for k in keys]
+    return F.sha2(F.concat_ws(KEY_SEPARATOR, *parts), 256)
+
+
 def quarantined(dropped: DataFrame, columns: list[str], masked: set[str], keys: list[str],
                 reasons: dict[str, tuple[str, str]], literals: dict) -> DataFrame:
     """Quarantine rows for dropped rows: one per failed rule, the row as JSON with the
@@ -86,8 +99,6 @@ def quarantined(dropped: DataFrame, columns: list[str], masked: set[str], keys: 
     dimension = F.create_map(*[F.lit(x) for rule, (dim, text) in reasons.items() for x in (rule, dim)])
     row = ", ".join(f"{mask_sql(quote_column(c)) if c in masked else quote_column(c)} AS {quote_column(c)}"
                     for c in columns)
-    key = "sha2(concat_ws('\u0001', " + ", ".join(f"CAST({quote_column(k)} AS STRING)" for k in keys) \
-        + "), 256)" if keys else "CAST(NULL AS STRING)"
     exploded = dropped.withColumn("rule", F.explode(F.col(FAILED_RULES)))
     return exploded.select(
         *[F.lit(v).alias(k) for k, v in literals.items()],
@@ -98,7 +109,7 @@ def quarantined(dropped: DataFrame, columns: list[str], masked: set[str], keys: 
         reason[F.col("rule")].alias("reason"),
         F.lit(None).cast("string").alias("raw_line"),
         F.to_json(F.expr(f"struct({row})"), {"ignoreNullFields": "false"}).alias("row_json"),
-        F.expr(key).alias("key_hash"),
+        key_hash(keys).alias("key_hash"),
     )
 
 

@@ -115,7 +115,7 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
         data_file, control_file = _locate(ctx, contract, data_date, file)
     except LakehouseError as exc:
         result.message = exc.render()
-        _log(ctx, contract, spec, result, "", started)
+        log_load(ctx, contract, spec, result, "", started)
         return result
     result.file = str(data_file)
     with table_date_lock(ctx.root, spec.qualified_name, data_date, ctx.run_id):
@@ -139,11 +139,12 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
             if staging is not None:
                 _unstage(staging)
             if not result.unchanged:
-                _log(ctx, contract, spec, result, sha, started)
+                log_load(ctx, contract, spec, result, sha, started)
     return result
 
 
-def _log(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, started: datetime) -> None:
+def log_load(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, started: datetime) -> None:
+    """The load log row of ``result`` (appended at ``flush``)."""
     result.loaded_at = datetime.now()
     ctx.log_rows.append({
         "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,
@@ -373,11 +374,14 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
         engine.load_zipper(spec, staging, data_date, metadata, frozen)
     else:
         engine.load_partition(spec, staging, data_date, metadata)
-    _record_quality(ctx, spec, data_date, checked, result)
+    record_quality(ctx, spec, data_date, checked, result)
 
 
-def _record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Assessment,
-                    result: LoadResult) -> None:
+def record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Assessment,
+                   result: LoadResult, still_blocking: list[str] = ()) -> None:
+    """Check the whole-table rules on the loaded table and keep the quality results, samples,
+    scorecard and promotion status of the load; ``still_blocking`` are rules that held the date
+    back before and were not run again (they keep holding it)."""
     assessments = [checked]
     whole = quality.assess_table(ctx.engine, ctx.project, checked.contract, spec, data_date)
     if whole is not None:
@@ -387,6 +391,6 @@ def _record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.As
         ctx.keep("quality_samples", quality.sample_rows(assessment, ctx.run_id))
         ctx.validations.append(assessment.validation)
     ctx.keep("quality_scorecard", quality.scorecard_rows(assessments, ctx.run_id))
-    status = quality.status_row(assessments, ctx.run_id)
+    status = quality.status_row(assessments, ctx.run_id, still_blocking)
     ctx.keep("quality_status", [status])
     result.promotable, result.blocking_rules = status["promotable"], status["blocking_rules"]

@@ -234,10 +234,12 @@ def scorecard_rows(assessments: list[Assessment], run_id: str) -> list[dict]:
             for dimension, found in dimension_scores(scored).items()]
 
 
-def status_row(assessments: list[Assessment], run_id: str) -> dict:
-    """Whether the data date may be promoted: not when a ``fail`` rule failed."""
+def status_row(assessments: list[Assessment], run_id: str, still_blocking: list[str] = ()) -> dict:
+    """Whether the data date may be promoted: not when a ``fail`` rule failed (in
+    ``assessments``, or one of ``still_blocking``: earlier failures not checked again)."""
     first = assessments[0]
     blocking = [r.name for a in assessments for r in a.failed("fail")]
+    blocking += [name for name in still_blocking if name not in blocking]
     return {"run_id": run_id, "source": first.contract.name, "table_name": first.table_name,
             "data_date": first.data_date, "promotable": not blocking, "blocking_rules": blocking,
             "message": (f"held back from the downstream layers: rule(s) of severity fail failed: "

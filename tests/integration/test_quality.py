@@ -252,3 +252,53 @@ def test_quality_report_prints_the_scorecard_and_writes_html_with_the_trend_and_
     assert "quality scorecard 2026-11-02" in text and "promoted" in text
     only = lh.quality_report(D2, table="cbs_account")
     assert [r["table_name"] for r in only.scorecard] == ["near_source.cbs_account"]
+
+
+def test_readmission_is_one_recorded_load_of_the_date_under_the_table_date_lock(lakehouse, tmp_path):
+    from lakehouse.demo.delivery_writer import write_delivery
+    from lakehouse.layers.runner import LayerBuild
+    from lakehouse.zones.locks import TableBusy, table_date_lock
+
+    lh = lakehouse
+    deliver(lh, "cbs.customer", D1, [customer(1)])
+    load(lh, "cbs.customer", D1)
+    deliver(lh, "cbs.account", D1, [account(1), account(2, customer_n=None), account(3, customer_n=None)])
+    load(lh, "cbs.account", D1)
+    spec, log = lh.table("cbs.account"), governance.load_log(lh.root)
+    [delivered] = lh.engine.rows(log, where(source="cbs.account", data_date=D1))
+    before = lh.engine.version(spec)
+    corrected = write_delivery(lh.contract("cbs.account"), tmp_path / "fix", D1,
+                               [account(2, balance="8.00"), account(3, customer_n=None)], with_control=False)
+
+    # a run holding the table for the date: the re-admission waits (transient), writes nothing
+    with table_date_lock(lh.root, spec.qualified_name, D1, "another-run"):
+        with pytest.raises(TableBusy):
+            lh.readmit("cbs.account", D1, corrected)
+    assert lh.engine.version(spec) == before
+
+    outcome = lh.readmit("cbs.account", D1, corrected)
+    assert (outcome.readmitted, outcome.still_held) == (1, ["line 3: customer_id.not_null"])
+    assert lh.engine.version(spec) == before + 1 == outcome.table_version  # one commit
+
+    [row] = lh.engine.rows(log, where(run_id=outcome.run_id))
+    assert (row["source"], row["data_date"], row["status"], row["table_version"]) == (
+        "cbs.account", D1, "succeeded", outcome.table_version)
+    assert row["file_name"] == corrected.name and row["message"].startswith("re-admission")
+    # the corrected extract of the date: accounts 1 and 2 loaded, account 3 still held
+    assert (row["rows_in"], row["rows_loaded"], row["rows_quarantined"]) == (3, 2, 1)
+    assert row["finished_at"] > delivered["finished_at"]
+
+    found = results(lh, "cbs.account", D1, run_id=outcome.run_id)
+    assert found["customer_id.not_null"]["element_count"] == 3
+    assert found["customer_id.not_null"]["unexpected_count"] == 1
+    card = lh.engine.rows(governance.quality_scorecard(lh.root), where(run_id=outcome.run_id))
+    assert {c["dimension"] for c in card} >= {"completeness", "validity"}
+    status = lh.promotion("cbs.account", D1)
+    assert (status["run_id"], status["promotable"]) == (outcome.run_id, True)
+    held = lh.engine.rows(governance.quarantine(lh.root, "cbs_account"), order_by=["line"])
+    assert [(q["line"], q["readmitted_run"]) for q in held] == [(3, outcome.run_id), (4, None)]
+
+    # the layer runner sees the re-admission as the date's newest load of the table
+    build = LayerBuild(lh.engine, lh.project, "check", D1, skip_current=True)
+    assert build._source_ready("cbs_account") == (True, "")
+    assert build._changed["cbs_account"] == row["finished_at"]
