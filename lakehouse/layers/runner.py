@@ -231,11 +231,7 @@ class LayerBuild:
     def _prepare_table(self, model, spec) -> None:
         """Create the table, or bring an existing one to the query's columns (added columns only).
         Done once per table layout in an engine's session."""
-        signature = (spec.path, tuple(spec.column_types.items()), tuple(sorted(spec.properties.items())))
-        if signature in self.engine.prepared:
-            return
-        self._bring_to_spec(model, spec)
-        self.engine.prepared.add(signature)
+        self.engine.prepare_table(spec, lambda: self._bring_to_spec(model, spec))
 
     def _bring_to_spec(self, model, spec) -> None:
         layout = self.engine.table_layout(spec)
