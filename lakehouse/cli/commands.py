@@ -408,7 +408,7 @@ def engine_serve(conf: Path = CONF) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     address = load_settings(conf).orchestration.engine_address
     server = EngineServer(address)
-    operations.lakehouse_for(str(conf.resolve())).engine.spark  # start the JVM before answering
+    operations.lakehouse_for(str(conf.resolve())).engine.start()  # the JVM before answering
     console.print(f"lakehouse engine ready on {address} (pid {os.getpid()})")
     try:
         server.serve_forever()

@@ -65,6 +65,14 @@ class Engine:
             self._delta = DeltaTables(self.spark)
         return self._delta
 
+    def start(self) -> None:
+        """Start the Spark session now (the first piece of work would otherwise pay for it)."""
+        self.spark  # noqa: B018 - the property starts the session
+
+    def ping(self) -> None:
+        """Run a trivial Spark job: the session answers."""
+        self.spark.range(1).count()
+
     # -- tables ------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
         self.delta.ensure(spec)

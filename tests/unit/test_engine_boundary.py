@@ -11,6 +11,8 @@ ENGINE = PACKAGE / "engine"
 GE_ADAPTER = PACKAGE / "quality" / "ge_adapter.py"
 UNWRAP = {"spark_frame", "_frame"}
 """Names that open a batch: the unwrapping function and the handle's private slot."""
+ENGINE_INSIDES = {"spark", "delta", "_spark", "_delta", "_prepared"}
+"""The engine's Spark session, Delta tables and state: not for other modules."""
 
 
 def _modules() -> list[Path]:
@@ -46,6 +48,13 @@ def _batch_openings(tree: ast.AST) -> list[tuple[int, str]]:
     return found
 
 
+def _engine_insides(tree: ast.AST) -> list[tuple[int, str]]:
+    return [(node.lineno, f"engine.{node.attr}") for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ENGINE_INSIDES
+            and isinstance(node.value, ast.Attribute | ast.Name)
+            and (node.value.attr if isinstance(node.value, ast.Attribute) else node.value.id) == "engine"]
+
+
 def _offences(check, allowed) -> list[str]:
     offences = []
     for path in _modules():
@@ -68,6 +77,12 @@ def test_only_the_engine_and_the_ge_adapter_open_a_batch():
                             "pass it back to the Engine instead\n" + "\n".join(offences))
 
 
+def test_only_the_engine_uses_its_spark_session_and_delta_tables():
+    offences = _offences(_engine_insides, _inside_engine)
+    assert offences == [], ("the engine's session and tables are its own: add an Engine method "
+                            "for this work\n" + "\n".join(offences))
+
+
 def test_the_checks_find_what_they_look_for():
     spark = ast.parse("import pyspark.sql\nfrom delta.tables import DeltaTable\n"
                       "from great_expectations.compatibility.pyspark import functions\n")
@@ -77,6 +92,10 @@ def test_the_checks_find_what_they_look_for():
                        "rows = spark_frame(batch)\nrows = batch._frame\n")
     assert [what for _, what in sorted(_batch_openings(opened))] == [
         "import spark_frame", "spark_frame", "._frame"]
+    insides = ast.parse("lakehouse.engine.spark.range(1)\nself.engine.delta.read(p)\n"
+                        "engine._prepared.add(x)\nsettings.spark.master\n")
+    assert [what for _, what in sorted(_engine_insides(insides))] == [
+        "engine.spark", "engine.delta", "engine._prepared"]
 
 
 def test_the_engine_keeps_its_prepared_tables_to_itself():
