@@ -2,7 +2,9 @@
 
 Every error says where the problem is and how to fix it. ``TerminalError`` means retrying
 cannot help (bad input, rejected admission); ``TransientError`` means a retry may succeed
-(storage or cluster hiccups). Orchestration decides retries from this split alone.
+(storage or cluster hiccups). Orchestration decides retries from this split alone; an exception
+the framework did not raise on purpose is transient only when ``transient_family`` names its
+family (network, storage I/O, a lost Spark connection, a busy table), otherwise it is a bug.
 """
 
 from __future__ import annotations
