@@ -2,7 +2,9 @@
 
 Every error says where the problem is and how to fix it. ``TerminalError`` means retrying
 cannot help (bad input, rejected admission); ``TransientError`` means a retry may succeed
-(storage or cluster hiccups). Orchestration decides retries from this split alone.
+(storage or cluster hiccups). Orchestration decides retries from this split alone; an exception
+the framework did not raise on purpose is transient only when ``transient_family`` names its
+family (network, storage I/O, a lost Spark connection, a busy table), otherwise it is a bug.
 """
 
 from __future__ import annotations
@@ -77,3 +79,46 @@ class ConfigError(TerminalError):
 
 class DeliveryError(TerminalError):
     """A delivered file cannot be loaded as a whole; the target table is left unchanged."""
+
+
+# -- unexpected exceptions -----------------------------------------------------------------------
+
+NETWORK = "network or connection trouble"
+STORAGE = "storage or I/O trouble"
+SPARK_CONNECTION = "the connection to Spark (its JVM or cluster) was lost"
+TABLE_BUSY = "the table is busy (another run holds it, or a concurrent Delta commit won)"
+
+_WRONG_PATH = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+               PermissionError)
+"""I/O errors a retry cannot fix: a wrong path or missing rights."""
+_SPARK_CONNECTION_LOST = {"py4j.protocol.Py4JNetworkError"}
+_CONCURRENT_COMMIT_MODULE = "delta.exceptions"
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (the rest stays in the logged traceback)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def transient_family(exc: BaseException) -> str | None:
+    """The known family of passing trouble ``exc`` belongs to, where a retry may succeed:
+    network or connection errors, storage I/O errors, a lost Spark/JVM connection (py4j), a busy
+    table (``TableBusy``, a concurrent Delta commit) or another ``TransientError``. None for
+    anything else: a terminal error or an unexpected one (a bug, not worth a retry)."""
+    from lakehouse.zones.locks import TableBusy  # the locks module imports this one
+
+    if isinstance(exc, TableBusy):
+        return TABLE_BUSY
+    if isinstance(exc, LakehouseError):
+        return f"transient {type(exc).__name__}" if exc.transient else None
+    for cls in type(exc).__mro__:  # matched by name: only the engine imports Spark and py4j
+        if f"{cls.__module__}.{cls.__qualname__}" in _SPARK_CONNECTION_LOST:
+            return SPARK_CONNECTION
+        if cls.__module__.startswith(_CONCURRENT_COMMIT_MODULE):
+            return TABLE_BUSY
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return NETWORK
+    if isinstance(exc, OSError) and not isinstance(exc, _WRONG_PATH):
+        return STORAGE
+    return None

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.errors import ConfigError, LakehouseError
+from lakehouse.errors import ConfigError, LakehouseError, first_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bank lakehouse pipelines: contracts, T-1 loads, zones and layers.")
@@ -408,7 +408,7 @@ def engine_serve(conf: Path = CONF) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     address = load_settings(conf).orchestration.engine_address
     server = EngineServer(address)
-    operations.lakehouse_for(str(conf.resolve())).engine.spark  # start the JVM before answering
+    operations.lakehouse_for(str(conf.resolve())).engine.start()  # the JVM before answering
     console.print(f"lakehouse engine ready on {address} (pid {os.getpid()})")
     try:
         server.serve_forever()
@@ -437,6 +437,8 @@ def engine_ping(conf: Path = CONF) -> None:
 
 
 def main() -> None:
+    """Run the command line; ``--debug`` (or ``LAKEHOUSE_DEBUG=1``) shows the traceback of an
+    error instead of its message."""
     debug = "--debug" in sys.argv or os.environ.get("LAKEHOUSE_DEBUG") == "1"
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
@@ -450,7 +452,7 @@ def main() -> None:
             raise
         err_console.print(exc.render(), markup=False, highlight=False)
         sys.exit(75 if exc.transient else 2)
-    except Exception as exc:  # click usage errors and the like
+    except Exception as exc:  # click usage errors, and anything the framework did not foresee
         import click
 
         if isinstance(exc, click.exceptions.ClickException):
@@ -458,7 +460,12 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(130)
-        raise
+        if debug:
+            raise
+        err_console.print(f"unexpected error: {first_line(exc)}\n"
+                          "run with --debug (or LAKEHOUSE_DEBUG=1) for the traceback",
+                          markup=False, highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

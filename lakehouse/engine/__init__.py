@@ -6,12 +6,14 @@ gets back plain Python values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from pyspark.sql import functions as F
 
 from lakehouse.engine import model_views, quality_batches
+from lakehouse.engine.batches import Batch, spark_frame
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.quality_batches import LINE, Lookup
 from lakehouse.engine.session import build_session, delta_packages
@@ -20,7 +22,7 @@ from lakehouse.errors import Problem, TerminalError
 from lakehouse.filters import Filter
 from lakehouse.zones.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
-__all__ = ["LINE", "Engine", "Lookup", "TableLayout", "delta_packages"]
+__all__ = ["LINE", "Batch", "Engine", "Lookup", "TableLayout", "delta_packages"]
 
 
 def _sql_date(value: date) -> str:
@@ -40,7 +42,7 @@ class Engine:
         self._master, self._remote, self._conf = master, remote, dict(conf or {})
         self._spark = None
         self._delta: DeltaTables | None = None
-        self.prepared: set[tuple] = set()  # table layouts already checked in this session
+        self._prepared: set[tuple] = set()  # table layouts already checked in this session
 
     @classmethod
     def from_settings(cls, settings) -> "Engine":
@@ -63,9 +65,26 @@ class Engine:
             self._delta = DeltaTables(self.spark)
         return self._delta
 
+    def start(self) -> None:
+        """Start the Spark session now (the first piece of work would otherwise pay for it)."""
+        self.spark  # noqa: B018 - the property starts the session
+
+    def ping(self) -> None:
+        """Run a trivial Spark job: the session answers."""
+        self.spark.range(1).count()
+
     # -- tables ------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
         self.delta.ensure(spec)
+
+    def prepare_table(self, spec: TableSpec, bring_to_spec: Callable[[], None]) -> None:
+        """Call ``bring_to_spec`` (create the table or evolve it to ``spec``) once per table
+        layout (path, column types, properties) in this engine's session."""
+        layout = (spec.path, tuple(spec.column_types.items()), tuple(sorted(spec.properties.items())))
+        if layout in self._prepared:
+            return
+        bring_to_spec()
+        self._prepared.add(layout)
 
     def table_exists(self, spec: TableSpec) -> bool:
         return self.delta.exists(spec.path)
@@ -110,43 +129,43 @@ class Engine:
             self.delta.rehash(spec, row_hash(_hashed_attributes(spec), spec.column_types))
 
     # -- quality -----------------------------------------------------------------------------
-    def new_rows_batch(self, staged_path: str, spec: TableSpec, literals: dict[str, Any]):
-        """The staged extract as a Spark DataFrame for quality rules: the table's columns, the
-        delivered line (``_line``) and one literal column per ``literals`` item."""
+    def new_rows_batch(self, staged_path: str, spec: TableSpec, literals: dict[str, Any]) -> Batch:
+        """The staged extract as a batch for quality rules: the table's columns, the delivered
+        line (``_line``) and one literal column per ``literals`` item."""
         frame = self.spark.read.parquet(staged_path)
         types = spec.column_types
         columns = [frame[c].cast(types[c]).alias(c) if c in types else frame[c] for c in frame.columns]
-        return frame.select(*columns, *[F.lit(v).alias(k) for k, v in literals.items()])
+        return Batch(frame.select(*columns, *[F.lit(v).alias(k) for k, v in literals.items()]))
 
-    def table_batch(self, spec: TableSpec):
-        """The whole table as a Spark DataFrame for table-scope quality rules."""
-        return self.delta.read(spec.path)
+    def table_batch(self, spec: TableSpec) -> Batch:
+        """The whole table as a batch for table-scope quality rules."""
+        return Batch(self.delta.read(spec.path))
 
-    def with_lookups(self, frame, lookups: list[Lookup], data_date: date):
-        """``frame`` with the flag column of every reference lookup, each table as of ``data_date``."""
+    def with_lookups(self, batch: Batch, lookups: list[Lookup], data_date: date) -> Batch:
+        """``batch`` with the flag column of every reference lookup, each table as of ``data_date``."""
         tables = []
         for lookup in lookups:
             table = self.delta.read(lookup.table.path) if self.table_exists(lookup.table) \
                 else self.spark.createDataFrame([], ", ".join(
                     f"`{c.name}` {c.spark_type}" for c in lookup.table.columns))
             tables.append((lookup, quality_batches.as_of(table, lookup.table, data_date)))
-        return quality_batches.with_lookups(frame, tables)
+        return Batch(quality_batches.with_lookups(spark_frame(batch), tables))
 
     def validating(self):
         """Session settings while quality rules run: adaptive execution off, because it splits
         each of the many small aggregate queries into more jobs than it saves."""
         return self.delta.session_conf({"spark.sql.adaptive.enabled": "false"})
 
-    def failing_samples(self, frame, fails: dict[str, str], rows: int = 5) -> list[dict[str, Any]]:
-        """Up to ``rows`` rows of ``frame`` per rule of ``fails`` (rule -> SQL condition true when
+    def failing_samples(self, batch: Batch, fails: dict[str, str], rows: int = 5) -> list[dict[str, Any]]:
+        """Up to ``rows`` rows of ``batch`` per rule of ``fails`` (rule -> SQL condition true when
         a row fails it), each with its rule in ``_rule``."""
-        return quality_batches.failing_samples(frame, fails, rows)
+        return quality_batches.failing_samples(spark_frame(batch), fails, rows)
 
-    def split_batch(self, frame, fails: dict[str, str], kept_path: str, dropped_path: str) -> int:
-        """Write the rows of ``frame`` failing none of ``fails`` (rule -> SQL condition true
+    def split_batch(self, batch: Batch, fails: dict[str, str], kept_path: str, dropped_path: str) -> int:
+        """Write the rows of ``batch`` failing none of ``fails`` (rule -> SQL condition true
         when a row fails it) to ``kept_path``, the others to ``dropped_path``; returns how many
         were dropped."""
-        return quality_batches.split(frame, fails, kept_path, dropped_path)
+        return quality_batches.split(spark_frame(batch), fails, kept_path, dropped_path)
 
     def failed_lines(self, dropped_path: str) -> list[tuple[int, list[str]]]:
         """(line, failed rules) of the rows ``split_batch`` dropped, in line order."""

@@ -8,12 +8,13 @@ lineage of new model definitions and removed snapshots are recorded in governanc
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from lakehouse.governance import tables as governance
-from lakehouse.errors import LakehouseError, Problem, TerminalError
+from lakehouse.errors import LakehouseError, Problem, TerminalError, first_line
 from lakehouse.filters import one_of, where
 from lakehouse.layers import graph, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
@@ -156,7 +157,9 @@ class LayerBuild:
             result.status, result.reason = "failed", exc.render()
         except Exception as exc:  # noqa: BLE001 - a Spark error in one model fails that model only
             result.status = "failed"
-            result.reason = f"{self._file(model)}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            result.reason = f"{self._file(model)}: {first_line(exc)}"  # the traceback is logged
+            logging.getLogger(__name__).error("model %s failed for %s (%s)", model.name, self.data_date,
+                                              self._file(model), exc_info=exc)
         finally:
             remove_dir(staged)
             result.seconds = time.perf_counter() - began
@@ -231,11 +234,7 @@ class LayerBuild:
     def _prepare_table(self, model, spec) -> None:
         """Create the table, or bring an existing one to the query's columns (added columns only).
         Done once per table layout in an engine's session."""
-        signature = (spec.path, tuple(spec.column_types.items()), tuple(sorted(spec.properties.items())))
-        if signature in self.engine.prepared:
-            return
-        self._bring_to_spec(model, spec)
-        self.engine.prepared.add(signature)
+        self.engine.prepare_table(spec, lambda: self._bring_to_spec(model, spec))
 
     def _bring_to_spec(self, model, spec) -> None:
         layout = self.engine.table_layout(spec)

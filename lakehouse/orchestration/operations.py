@@ -4,18 +4,24 @@ These run where the SparkSession lives: in the resident engine service (every ta
 JVM) or, with ``engine: in_process``, in the task's own process. Requests and answers are plain
 dicts, so the same code serves both. An answer is ``{"ok": True, "result": ...}`` or
 ``{"ok": False, "transient": bool, "error": message}``; ``transient`` alone decides whether
-Airflow retries.
+Airflow retries. An exception the framework did not raise on purpose is retried only when it
+belongs to a known family of passing trouble (network, storage, a lost Spark connection, a busy
+table); any other is terminal, and its traceback is logged where the work ran.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, first_line, transient_family
+
+log = logging.getLogger(__name__)
 
 _projects: dict[str, tuple[tuple, object]] = {}
 _engine = None
@@ -36,9 +42,26 @@ def execute(request: dict) -> dict:
                 "timing": {"received": received, "work_started": started, "finished": time.time()}}
     except LakehouseError as exc:
         return {"ok": False, "transient": exc.transient, "error": exc.render()}
-    except Exception as exc:  # noqa: BLE001 - Spark, JVM or storage trouble: worth a retry
-        return {"ok": False, "transient": True,
-                "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"}
+    except Exception as exc:  # noqa: BLE001 - known passing trouble is retried, the rest is a bug
+        return failure(request, exc)
+
+
+def failure(request: dict, exc: Exception) -> dict:
+    """The answer for an exception the framework did not raise on purpose, its traceback logged:
+    transient if it belongs to a known family of passing trouble (``errors.transient_family``),
+    otherwise terminal and named unexpected (retrying a bug does not help)."""
+    work = f"{request.get('op')} {request.get('source') or request.get('model') or ''}".strip()
+    family = transient_family(exc)
+    if family is not None:
+        log.warning("%s failed (%s); a retry may succeed", work, family, exc_info=exc)
+        return {"ok": False, "transient": True, "error": f"{family}: {first_line(exc)}"}
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error in %s (incident %s)", work, incident, exc_info=exc)
+    return {"ok": False, "transient": False, "error": (
+        f"unexpected error in {work}, not retried: {first_line(exc)}. The full traceback is logged "
+        f"by the lakehouse engine process (pid {os.getpid()}, incident {incident}): in the output "
+        "of `lakehouse engine serve`, or in this task's log with orchestration.engine: in_process. "
+        "Report it with the traceback; clear the task once it is fixed.")}
 
 
 def lakehouse_for(conf: str):
@@ -56,7 +79,7 @@ def lakehouse_for(conf: str):
 
         _engine = Engine.from_settings(load_settings(conf))
     lakehouse = Lakehouse(conf, engine=_engine)
-    lakehouse.engine.spark  # a task's first request pays the session start here, not in its work
+    lakehouse.engine.start()  # a task's first request pays the session start here, not in its work
     _projects[conf] = (signature, lakehouse)
     return lakehouse
 
@@ -81,7 +104,7 @@ def _signature(conf: Path) -> tuple:
 def _ping(request: dict) -> tuple[dict, float]:
     lakehouse = lakehouse_for(request["conf"])
     started = time.time()
-    lakehouse.engine.spark.range(1).count()
+    lakehouse.engine.ping()
     return {"pid": os.getpid()}, started
 
 

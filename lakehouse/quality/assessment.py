@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from lakehouse.governance import tables as governance
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.quality_rules import QualityRule
-from lakehouse.engine import LINE, Engine, Lookup
+from lakehouse.engine import LINE, Batch, Engine, Lookup
 from lakehouse.security.masking import mask_row, masked_columns
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import derived
@@ -47,7 +47,7 @@ class Assessment:
     scope: str
     rules: list[QualityRule]
     validation: object  # ge_adapter.Validation
-    frame: object = None  # the batch validated (new rows: kept to split off dropped rows)
+    frame: Batch | None = None  # the batch validated (new rows: kept to split off dropped rows)
     dropped: dict[str, int] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)  # failing rows, each with its ``_rule``
 
@@ -91,19 +91,19 @@ def _lookups(project: Project, rules: list[QualityRule]) -> list[Lookup]:
             for r in rules if r.kind == "reference"]
 
 
-def _validate(engine: Engine, project: Project, contract: SourceContract, table_name: str, frame,
+def _validate(engine: Engine, project: Project, contract: SourceContract, table_name: str, batch: Batch,
               rules: list[QualityRule], data_date: date, scope: str) -> Assessment:
     from lakehouse.quality import ge_adapter
 
     lookups = _lookups(project, rules)
     if lookups:
-        frame = engine.with_lookups(frame, lookups, data_date)
+        batch = engine.with_lookups(batch, lookups, data_date)
     with engine.validating():
-        validation = ge_adapter.validate(frame, f"{table_name}.{scope}", rules, data_date)
-    checked = Assessment(contract, table_name, data_date, scope, rules, validation, frame)
+        validation = ge_adapter.validate(batch, f"{table_name}.{scope}", rules, data_date)
+    checked = Assessment(contract, table_name, data_date, scope, rules, validation, batch)
     failed = [r for r in checked.failed() if r.row_level]
     if failed:
-        checked.samples = engine.failing_samples(frame, {r.name: fails_sql(r) for r in failed}, SAMPLE_ROWS)
+        checked.samples = engine.failing_samples(batch, {r.name: fails_sql(r) for r in failed}, SAMPLE_ROWS)
     return checked
 
 
@@ -114,13 +114,13 @@ def assess_new_rows(engine: Engine, project: Project, contract: SourceContract, 
     rules += derived.delivery_rules(contract, facts.control_rows, facts.unparseable, facts.expected_amount)
     if facts.arrived_at is None:
         rules = [r for r in rules if r.kind != "arrives_by"]
-    frame = engine.new_rows_batch(staging, spec, {"data_date": data_date, RECEIVED_AT: facts.arrived_at})
+    batch = engine.new_rows_batch(staging, spec, {"data_date": data_date, RECEIVED_AT: facts.arrived_at})
     if facts.rows_in - facts.unparseable > 0:
-        return _validate(engine, project, contract, spec.qualified_name, frame, rules, data_date, "new_rows")
+        return _validate(engine, project, contract, spec.qualified_name, batch, rules, data_date, "new_rows")
     # An empty delivery: column aggregates of no rows are null, so the delivery's own facts
     # (control amount, arrival) are judged here and the other rules run on the empty batch.
     judged = [r for r in rules if r.kind in ("sum_equals", "arrives_by")]
-    checked = _validate(engine, project, contract, spec.qualified_name, frame,
+    checked = _validate(engine, project, contract, spec.qualified_name, batch,
                         [r for r in rules if r not in judged], data_date, "new_rows")
     checked.rules = rules
     checked.validation.outcomes += [_empty_delivery_outcome(r, facts, data_date) for r in judged]

@@ -31,6 +31,7 @@ from great_expectations.expectations.metrics import (
 )
 
 from lakehouse.config.quality_rules import QualityRule
+from lakehouse.engine.batches import Batch, spark_frame
 from lakehouse.quality.rule_sql import RECEIVED_AT, passes_sql
 
 GE_VERSION = gx.__version__
@@ -202,9 +203,10 @@ def _outcome(result) -> Outcome:
         observed_value=_plain(found.get("observed_value")), error=error)
 
 
-def validate(frame, suite_name: str, rules: list[QualityRule], data_date: dt.date) -> Validation:
-    """Run ``rules`` as one suite on the Spark DataFrame ``frame``."""
+def validate(rows: Batch, suite_name: str, rules: list[QualityRule], data_date: dt.date) -> Validation:
+    """Run ``rules`` as one suite on the engine's batch ``rows``."""
     _, batch_definition = _context()
+    frame = spark_frame(rows)  # GE runs on the DataFrame itself
     column_types = dict(frame.dtypes)
     suite = gx.ExpectationSuite(name=suite_name)
     for rule in rules:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.demo.identifiers import luhn_check_digit
+from lakehouse.engine import Batch
 from lakehouse.quality import ge_adapter
 from lakehouse.quality.rule_sql import fails_sql
 
@@ -52,10 +53,11 @@ RULES = [
 
 def test_every_row_rule_counts_exactly_the_rows_its_condition_fails(engine):
     frame = engine.spark.createDataFrame(ROWS, SCHEMA)
+    batch = Batch(frame)
     sc = engine.spark.sparkContext
     sc.setJobGroup("quality-suite", "one suite")
     with engine.validating():
-        validation = ge_adapter.validate(frame, "test.equivalence", RULES, D)
+        validation = ge_adapter.validate(batch, "test.equivalence", RULES, D)
     jobs = len(sc.statusTracker().getJobIdsForGroup("quality-suite"))
     sc.setJobGroup("other", "")
     outcomes = {o.rule: o for o in validation.outcomes}
@@ -77,7 +79,7 @@ def test_every_row_rule_counts_exactly_the_rows_its_condition_fails(engine):
     assert (outcomes["rows"].success, outcomes["rows"].observed_value) == (True, 5)
     assert outcomes["balance.total"].success and outcomes["balance.total"].observed_value == 14.0
     assert (outcomes["fresh"].success, outcomes["fresh"].observed_value) == (True, "2027-01-01")
-    samples = engine.failing_samples(frame, {r.name: fails_sql(r) for r in RULES if r.row_level}, 1)
+    samples = engine.failing_samples(batch, {r.name: fails_sql(r) for r in RULES if r.row_level}, 1)
     assert {s["_rule"]: s["account_id"] for s in samples}["account.luhn"] == "621700000000000X"
     # 16 rules, few Spark jobs: GE bundles the aggregates of the shared batch domain (the
     # uniqueness windows and the where-filtered rule need their own)

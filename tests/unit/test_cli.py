@@ -110,3 +110,34 @@ def test_default_data_date_is_yesterday_in_shanghai():
 
     shanghai_now = datetime.now(timezone.utc) + timedelta(hours=8)  # no daylight saving there
     assert Lakehouse(REPO / "conf").yesterday() == shanghai_now.date() - timedelta(days=1)
+
+
+FAILING_COMMAND = (
+    "import sys\n"
+    "from lakehouse.cli import commands\n"
+    "@commands.app.command('explode')\n"
+    "def explode():\n"
+    "    raise ValueError('the bug in one line\\nand a second line')\n"
+    "sys.argv = ['lakehouse', *sys.argv[1:]]\n"
+    "commands.main()\n")
+
+
+def failing(*args, env=None):
+    return subprocess.run([sys.executable, "-c", FAILING_COMMAND, *args], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def test_an_unexpected_error_is_one_line_with_the_way_to_its_traceback():
+    done = failing("explode", env={"LAKEHOUSE_DEBUG": "0"})
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "unexpected error: ValueError: the bug in one line",
+        "run with --debug (or LAKEHOUSE_DEBUG=1) for the traceback"]
+
+
+def test_debug_shows_the_traceback_of_an_unexpected_error():
+    for done in (failing("--debug", "explode"), failing("explode", env={"LAKEHOUSE_DEBUG": "1"})):
+        assert done.returncode == 1
+        assert "Traceback (most recent call last)" in done.stderr
+        assert "in explode" in done.stderr and "and a second line" in done.stderr
+        assert "run with --debug" not in done.stderr

@@ -648,3 +648,22 @@ def test_bug_date_parameter_gives_one_fixable_problem(project):
     edit(project, PRD, "load_type: zipper", "load_type: zipper\nparams: {since: 2024-01-01}")
     problem = only(problems_of(project))
     assert problem.key == "params.since"
+
+
+def test_an_unforeseen_error_fails_its_model_in_one_line_and_logs_the_traceback(loaded, monkeypatch, caplog):
+    from lakehouse.layers.runner import LayerBuild
+
+    build = LayerBuild(None, loaded, "run-1", dt.date(2026, 11, 1))
+    monkeypatch.setattr(build, "_blocked", lambda model: [])
+
+    def broken(model, staged):
+        raise RuntimeError("Spark said no\n\tat org.apache.spark.sql.Dataset.collect")
+
+    monkeypatch.setattr(build, "_write", broken)
+    with caplog.at_level("ERROR", logger="lakehouse.layers.runner"):
+        result = build._build(loaded.models["prd_product"])
+    assert result.status == "failed"
+    assert result.reason.endswith("prd_product.yaml: RuntimeError: Spark said no")
+    [record] = caplog.records
+    assert "prd_product" in record.getMessage() and "2026-11-01" in record.getMessage()
+    assert record.exc_info[0] is RuntimeError and "org.apache.spark.sql.Dataset.collect" in caplog.text

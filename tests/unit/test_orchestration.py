@@ -274,3 +274,72 @@ def test_transient_answers_raise_a_retryable_error_and_terminal_ones_fail_the_ta
     answering({"ok": True, "result": {"status": "succeeded"},
                "timing": {"received": 1.0, "work_started": 1.1, "finished": 2.0}})
     assert task_runtime.call_engine(Path("conf"), {"op": "load"}, 1.0) == {"status": "succeeded"}
+
+
+def test_known_passing_trouble_is_transient_and_anything_else_is_not():
+    from lakehouse import errors
+
+    py4j = type("Py4JNetworkError", (Exception,), {"__module__": "py4j.protocol"})
+    conflict = type("ConcurrentAppendException", (Exception,), {"__module__": "delta.exceptions.captured"})
+    family = errors.transient_family
+    assert family(ConnectionResetError("reset by peer")) == errors.NETWORK
+    assert family(TimeoutError("timed out")) == errors.NETWORK
+    assert family(OSError(5, "Input/output error")) == errors.STORAGE
+    assert family(py4j("Answer from Java side is empty")) == errors.SPARK_CONNECTION
+    assert family(conflict("files were added by a concurrent update")) == errors.TABLE_BUSY
+    assert family(TableBusy("cbs.customer is held by run-1")) == errors.TABLE_BUSY
+    assert family(TransientError("the engine closed the connection")) == "transient TransientError"
+    for bug in (ValueError("bad"), KeyError("x"), TypeError("y"), FileNotFoundError("/no/such"),
+                PermissionError("denied"), TerminalError("refused")):
+        assert family(bug) is None, bug
+
+
+def test_an_unexpected_error_is_terminal_says_so_and_logs_its_traceback(monkeypatch, caplog):
+    from lakehouse.orchestration import operations
+
+    def broken(request):
+        raise ValueError("cannot convert 'abc'\nsecond line with more detail")
+
+    monkeypatch.setitem(operations._OPS, "load", broken)
+    with caplog.at_level("ERROR", logger="lakehouse.orchestration.operations"):
+        answer = operations.execute({"op": "load", "source": "cbs.customer"})
+    assert answer["ok"] is False and answer["transient"] is False
+    error = answer["error"]
+    assert error.startswith("unexpected error in load cbs.customer, not retried: "
+                            "ValueError: cannot convert 'abc'.")
+    assert "second line" not in error and f"pid {os.getpid()}" in error
+    incident = re.search(r"incident (\w+)", error).group(1)
+    [record] = [r for r in caplog.records if incident in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is ValueError
+    assert "second line with more detail" in caplog.text and "in broken" in caplog.text
+
+
+def test_passing_trouble_in_the_engine_is_retried_with_its_family_named(monkeypatch, caplog):
+    from lakehouse.orchestration import operations
+
+    def unplugged(request):
+        raise ConnectionResetError("connection reset by peer")
+
+    monkeypatch.setitem(operations._OPS, "build", unplugged)
+    with caplog.at_level("WARNING", logger="lakehouse.orchestration.operations"):
+        answer = operations.execute({"op": "build", "model": "mart_x"})
+    assert answer == {"ok": False, "transient": True,
+                      "error": "network or connection trouble: ConnectionResetError: connection reset by peer"}
+    assert "a retry may succeed" in caplog.text and "Traceback" in caplog.text
+
+
+def test_an_unexpected_engine_error_fails_the_task_at_once(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from lakehouse.orchestration import operations, task_runtime
+
+    monkeypatch.setitem(operations._OPS, "load", lambda request: 1 / 0)
+    monkeypatch.setattr(task_runtime, "engine_answer",
+                        lambda conf, payload: ("in_process", operations.execute(payload)))
+    with pytest.raises(AirflowFailException, match="unexpected error in load.*ZeroDivisionError"):
+        task_runtime.call_engine(Path("conf"), {"op": "load", "source": "cbs.customer"}, 0.0)
+    monkeypatch.setitem(operations._OPS, "load", lambda request: (_ for _ in ()).throw(
+        TableBusy("cbs.customer for 2026-11-01 is held by run-1")))
+    with pytest.raises(TransientError, match="retries") as caught:
+        task_runtime.call_engine(Path("conf"), {"op": "load", "source": "cbs.customer"}, 0.0)
+    assert not isinstance(caught.value, AirflowFailException)
