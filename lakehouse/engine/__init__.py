@@ -176,7 +176,7 @@ class Engine:
     def key_hashes(self, staged_path: str, spec: TableSpec) -> dict[int, str]:
         """The quarantine ``key_hash`` of every row of a staged extract, by its line (``_line``),
         the key columns typed as the table has them."""
-        frame = self.new_rows_batch(staged_path, spec, {})
+        frame = spark_frame(self.new_rows_batch(staged_path, spec, {}))
         return {int(r[0]): r[1] for r in
                 frame.select(LINE, quality_batches.key_hash(list(spec.keys))).collect()}
 
