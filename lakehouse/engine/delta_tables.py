@@ -177,6 +177,12 @@ class DeltaTables:
 
     def rows_frame(self, spec: TableSpec, rows: list[dict[str, Any]]) -> DataFrame:
         """A small DataFrame of Python rows with the spec's schema (for governance records)."""
+        names = set(spec.column_names)
+        for row in rows:
+            unknown = [k for k in row if k not in names]
+            if unknown:
+                raise ValueError(f"{spec.qualified_name} has no column {', '.join(map(repr, unknown))}; "
+                                 f"fix: use the columns {', '.join(spec.column_names)}")
         ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in spec.columns)
         tuples = [tuple(row.get(c.name) for c in spec.columns) for row in rows]
         return self.spark.createDataFrame(tuples, schema=ddl)
