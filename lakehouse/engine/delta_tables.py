@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -145,14 +144,6 @@ class DeltaTables:
             "spark.databricks.delta.merge.materializeSource": "all",
         }):
             merge.execute()
-
-    def record_metadata(self, spec: TableSpec, metadata: dict[str, Any]) -> None:
-        """A commit that changes no rows but carries ``metadata``."""
-        stamp = f"{metadata.get('data_date', '')} {metadata.get('run_id', '')}".strip()
-        with self.session_conf({"spark.databricks.delta.commitInfo.userMetadata":
-                                 _user_metadata(metadata)}):
-            self.spark.sql(f"ALTER TABLE delta.`{spec.path}` SET TBLPROPERTIES "
-                           f"('lakehouse.last_load' = '{stamp} {time.time_ns()}')")
 
     @contextmanager
     def session_conf(self, values: dict[str, str]):

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from lakehouse.admission import checks as admission
 from lakehouse.governance.records import LoadLogRecord, QuarantineRecord, RawManifestRecord
+from lakehouse.governance import zipper_dates
 from lakehouse.governance.store import GovernanceStore
 from lakehouse.zones import raw_zone
 from lakehouse.admission.checks import Registered
@@ -373,7 +374,7 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
                 "operation": f"{contract.load_type} load", "admission": result.admission}
     if contract.load_type == "zipper":
-        engine.load_zipper(spec, staging, data_date, metadata, frozen)
+        zipper_dates.load_zipper(ctx.store, spec, staging, data_date, ctx.run_id, metadata, frozen)
     else:
         engine.load_partition(spec, staging, data_date, metadata)
     _record_quality(ctx, spec, data_date, checked, result)

@@ -21,6 +21,8 @@ from lakehouse.config import Project, SourceContract
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, Problem
 from lakehouse.filters import where
+from lakehouse.governance import zipper_dates
+from lakehouse.governance.store import GovernanceStore
 from lakehouse.ingestion.extract_parser import parse_extract
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
@@ -103,7 +105,8 @@ def readmit(engine: Engine, project: Project, contract: SourceContract, data_dat
             metadata = {"run_id": run_id, "source": contract.name, "data_date": data_date.isoformat(),
                         "operation": "readmission", "corrected_file": str(file)}
             if contract.load_type == "zipper":
-                engine.load_zipper(spec, merged, data_date, metadata)
+                zipper_dates.load_zipper(GovernanceStore(engine, root), spec, merged, data_date,
+                                         run_id, metadata)
             else:
                 engine.load_partition(spec, merged, data_date, metadata)
             readmitted = {key_hash(k) for k in engine.distinct_rows(passing, keys)}
