@@ -109,6 +109,16 @@ class Engine:
         if added and spec.load_type == "zipper":
             self.delta.rehash(spec, row_hash(_hashed_attributes(spec), spec.column_types))
 
+    def retype_table(self, spec: TableSpec, conversions: dict[str, str]) -> None:
+        """Rewrite the table in one commit with the spec's column types, each column named in
+        ``conversions`` computed from its old value by that Spark SQL expression."""
+        frame = self.delta.read(spec.path)
+        columns = [F.expr(conversions[c.name]).cast(c.spark_type).alias(c.name)
+                   if c.name in conversions else F.col(c.name) for c in spec.columns]
+        frame.select(*columns).write.format("delta").mode("overwrite") \
+            .option("overwriteSchema", "true").save(spec.path)
+        self.delta.evolve(spec, self.delta.layout(spec.path), [])  # the column comments
+
     # -- quality -----------------------------------------------------------------------------
     def new_rows_batch(self, staged_path: str, spec: TableSpec, literals: dict[str, Any]):
         """The staged extract as a Spark DataFrame for quality rules: the table's columns, the

@@ -30,6 +30,8 @@ class GovernanceRecord:
     COMMENT: ClassVar[str]
     PARTITION_BY: ClassVar[tuple[str, ...]] = ()
     PER_TABLE: ClassVar[bool] = False  # one table per data table (quarantine_<table>)
+    # column -> (its former type, Spark SQL computing the new value from the former one)
+    UPGRADES: ClassVar[dict[str, tuple[str, str]]] = {}
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field, ...]:
@@ -231,6 +233,11 @@ class QuarantineRecord(GovernanceRecord):
 
 @record('admission_log', 'Every admission decision: one row per check of each delivery')
 class AdmissionLogRecord(GovernanceRecord):
+    UPGRADES: ClassVar[dict[str, tuple[str, str]]] = {"problems": (
+        "array<string>",
+        "transform(problems, p -> named_struct('message', p, 'file', CAST(NULL AS STRING), "
+        "'line', CAST(NULL AS BIGINT), 'key', CAST(NULL AS STRING), "
+        "'value', CAST(NULL AS STRING), 'fix', CAST(NULL AS STRING)))")}
     run_id: str | None = column('string', 'run that decided')
     source: str | None = column('string', 'source contract, system.entity')
     data_date: date | None = column('date', 'data date of the delivery')

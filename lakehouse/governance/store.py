@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lakehouse import filters
+from lakehouse.errors import Problem, TerminalError
 from lakehouse.filters import Filter
 from lakehouse.governance.records import GovernanceRecord, R, check_fields, newest_per_key, spec_of
 from lakehouse.zones.tables import TableSpec
@@ -21,12 +22,18 @@ class GovernanceStore:
     def spec(self, record_type: type[GovernanceRecord], table: str | None = None) -> TableSpec:
         return spec_of(record_type, self.root, table)
 
-    def _ensure(self, spec: TableSpec) -> None:
-        """Create the table, or add the columns its record gained since it was created."""
+    def _ensure(self, record_type: type[GovernanceRecord], spec: TableSpec) -> None:
+        """Create the table, or bring one written by an earlier version to its record: add the
+        columns the record gained, convert the columns whose type it changed."""
         if spec.path in self._ready:
             return
         layout = self.engine.table_layout(spec)
         if layout is not None:
+            changed = [c for c in spec.columns
+                       if c.name in layout.types and layout.types[c.name] != c.spark_type]
+            if changed:
+                self.engine.retype_table(spec, _conversions(record_type, spec, changed, layout.types))
+                layout = self.engine.table_layout(spec)
             added = [c for c in spec.column_names if c not in layout.types]
             if added:
                 self.engine.evolve_table(spec, layout, added)
@@ -48,7 +55,7 @@ class GovernanceStore:
                 raise TypeError(f"governance store: one append takes records of one table, got "
                                 f"{record_type.__name__} and {type(item).__name__}")
         spec = self.spec(record_type, table)
-        self._ensure(spec)
+        self._ensure(record_type, spec)
         self.engine.append_rows(spec, [r.as_row() for r in records])
 
     def replace(self, record_type: type[R], records: Sequence[R], where: Filter) -> None:
@@ -58,7 +65,7 @@ class GovernanceStore:
                 raise TypeError(f"governance store: expected {record_type.__name__}, got "
                                 f"{type(item).__name__}")
         spec = self.spec(record_type)
-        self._ensure(spec)
+        self._ensure(record_type, spec)
         self.engine.replace_rows(spec, [r.as_row() for r in records], where)
 
     def exists(self, record_type: type[GovernanceRecord], table: str | None = None) -> bool:
@@ -91,3 +98,23 @@ class GovernanceStore:
         """A record of ``values``, with every unknown or missing field named (see ``check_fields``)."""
         check_fields(record_type, values)
         return record_type(**values)
+
+
+def _conversions(record_type: type[GovernanceRecord], spec: TableSpec, changed, types: dict[str, str]
+                 ) -> dict[str, str]:
+    """Column -> the SQL converting its former values, for every column whose type changed;
+    raises ``TerminalError`` for a change the record does not know how to convert."""
+    conversions, unknown = {}, []
+    for column in changed:
+        former, expression = record_type.UPGRADES.get(column.name, (None, None))
+        if former == types[column.name]:
+            conversions[column.name] = expression
+        else:
+            unknown.append(column)
+    if unknown:
+        raise TerminalError(f"{spec.qualified_name} at {spec.path} has columns of another type", [
+            Problem(f"column {c.name} is {types[c.name]}, {record_type.__name__} stores {c.spark_type}",
+                    file=spec.path, key=c.name,
+                    fix=f"add the conversion from {types[c.name]} to {record_type.__name__}.UPGRADES")
+            for c in unknown])
+    return conversions

@@ -115,3 +115,30 @@ def test_zipper_loaded_dates_outlive_the_delta_log_cleanup(lakehouse):
     load_products(lakehouse, D2, [product("DEP001", "活期存款"), product("LN001", "个人贷款", "LOAN")],
                   force=True)
     assert len(lakehouse.engine.rows(spec, where(product_code="DEP001"))) == 2
+
+
+def test_an_admission_log_with_problems_as_text_is_converted_on_the_next_append(engine, tmp_path):
+    from dataclasses import replace
+    from datetime import datetime
+
+    from lakehouse.governance.records import AdmissionLogRecord, ProblemRecord
+    from lakehouse.governance.store import GovernanceStore
+
+    root = str(tmp_path / "lake")
+    spec = governance.admission_log(root)
+    old = replace(spec, columns=tuple(replace(c, spark_type="array<string>") if c.name == "problems"
+                                      else c for c in spec.columns))
+    engine.ensure_table(old)
+    values = dict(run_id="old", source="cbs.customer", data_date=D1, file_name="c.csv",
+                  contract_hash="h", registration_version=1, decision="rejected", check_order=5,
+                  check_name="quality", status="failed", evidence="{}",
+                  decided_at=datetime(2026, 11, 2, 8))
+    engine.append_rows(old, [{**values, "problems": ["c.csv, line 3: bad row"]}])
+
+    store = GovernanceStore(engine, root)
+    store.append([AdmissionLogRecord(**{**values, "run_id": "new"}, problems=[
+        ProblemRecord(message="bad row", file="c.csv", line=3, key="id", value=None, fix="redeliver")])])
+    found = {r.run_id: r.problems for r in store.read(AdmissionLogRecord)}
+    assert found["old"] == [ProblemRecord(message="c.csv, line 3: bad row")]
+    assert found["new"][0].line == 3 and found["new"][0].fix == "redeliver"
+    assert engine.table_layout(spec).comments["problems"] == "what failed and how to fix it"
