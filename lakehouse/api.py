@@ -13,6 +13,9 @@ from pathlib import Path
 from lakehouse.admission import checks as admission
 from lakehouse.catalog import business_metadata as catalog
 from lakehouse.governance import tables as governance
+from lakehouse.governance.records import (
+    AdmissionLogRecord, QualityResultsRecord, QualityScorecardRecord, QualityStatusRecord)
+from lakehouse.governance.store import GovernanceStore
 from lakehouse.admission import registration
 from lakehouse.admission import system_lifecycle
 from lakehouse.config import SourceContract, load_project, validate_project
@@ -89,6 +92,11 @@ class Lakehouse:
     @property
     def root(self) -> str:
         return self.settings.root
+
+    @property
+    def store(self) -> GovernanceStore:
+        """The lakehouse's governance records."""
+        return GovernanceStore(self.engine, self.root)
 
     def today(self) -> date:
         """Today in the configured time zone."""
@@ -211,12 +219,11 @@ class Lakehouse:
     def promotion(self, source: str, data_date: date) -> dict | None:
         """The latest promotion decision on ``source``'s table for ``data_date`` (None if the
         date has not been validated): ``promotable`` is false when a fail rule failed."""
-        spec, status = self.table(source), governance.quality_status(self.root)
-        if not self.engine.table_exists(status):
-            return None
-        rows = self.engine.rows(status, where(table_name=spec.qualified_name, data_date=data_date),
-                                order_by=["decided_at"])
-        return rows[-1] if rows else None
+        spec = self.table(source)
+        newest = self.store.newest(QualityStatusRecord, "table_name", "decided_at",
+                                   where(table_name=spec.qualified_name, data_date=data_date))
+        found = newest.get(spec.qualified_name)
+        return found.as_row() if found else None
 
     def quality_report(self, data_date: date, table: str | None = None, days: int = 14) -> QualityReport:
         """The scorecard of ``data_date`` (one table or all), an HTML report with the trend over
@@ -231,12 +238,12 @@ class Lakehouse:
         window = between("data_date", since, data_date) & of_table
         day = where(data_date=data_date) & of_table
 
-        def read(spec, where):
-            return self.engine.rows(spec, where) if self.engine.table_exists(spec) else []
+        def read(record_type, where):
+            return [r.as_row() for r in self.store.read(record_type, where)]
 
-        scores = read(governance.quality_scorecard(self.root), window)
-        results = read(governance.quality_results(self.root), day & where(success=False))
-        statuses = read(governance.quality_status(self.root), day)
+        scores = read(QualityScorecardRecord, window)
+        results = read(QualityResultsRecord, day & where(success=False))
+        statuses = read(QualityStatusRecord, day)
         html = report.render_html(data_date, scores, results, statuses, table=table, days=days)
         path = report.write_html(self.project.reports_dir / f"quality_{data_date}.html", html)
         docs = ge_adapter.build_data_docs(self.project.reports_dir / "data_docs")
@@ -307,14 +314,12 @@ class Lakehouse:
                                   registered.version if registered else None, checks)
 
     def _measured_quality(self, name: str, data_date: date) -> admission.CheckResult:
-        log = governance.admission_log(self.root)
-        if self.engine.table_exists(log):
-            rows = self.engine.rows(log, where(source=name, data_date=data_date, check_name="quality"),
-                                    order_by=["decided_at"])
-            if rows:
-                last = rows[-1]
-                return admission.CheckResult("quality", last["status"], json.loads(last["evidence"]),
-                                             [Problem(p) for p in last["problems"]])
+        last = self.store.newest(AdmissionLogRecord, "source", "decided_at",
+                                 where(source=name, data_date=data_date, check_name="quality")).get(name)
+        if last is not None:
+            return admission.CheckResult("quality", last.status, json.loads(last.evidence), [
+                Problem(p.message, p.file, p.line, key=p.key, value=p.value, fix=p.fix)
+                for p in last.problems or []])
         return admission.CheckResult("quality", admission.NOT_RUN, {
             "note": f"measured when the delivery for {data_date} is loaded"})
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from lakehouse.governance.records import AdmissionLogRecord, ProblemRecord
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.attribute_types import AttributeType
 from lakehouse.config.findings import did_you_mean, key_path
@@ -248,18 +249,20 @@ class Decision:
     def failed(self) -> list[CheckResult]:
         return [self.checks[name] for name in CHECKS if self.checks[name].status == FAILED]
 
-    def log_rows(self, run_id: str, file_name: str | None) -> list[dict]:
-        """One ``governance.admission_log`` row per check."""
+    def log_records(self, run_id: str, file_name: str | None, masked: set[str] = frozenset()
+                    ) -> list[AdmissionLogRecord]:
+        """One ``governance.admission_log`` record per check; problem values of the ``masked``
+        columns (security level 3 and above) are stored masked."""
         outcome = "admitted" if self.admitted else "rejected"
-        return [{
-            "run_id": run_id, "source": self.source, "data_date": self.data_date,
-            "file_name": file_name, "contract_hash": self.contract_hash,
-            "registration_version": self.registration_version, "decision": outcome,
-            "check_order": position, "check_name": name, "status": self.checks[name].status,
-            "evidence": json.dumps(self.checks[name].evidence, ensure_ascii=False, default=str),
-            "problems": [p.render() for p in self.checks[name].problems],
-            "decided_at": self.decided_at,
-        } for position, name in enumerate(CHECKS, start=1)]
+        return [AdmissionLogRecord(
+            run_id=run_id, source=self.source, data_date=self.data_date,
+            file_name=file_name, contract_hash=self.contract_hash,
+            registration_version=self.registration_version, decision=outcome,
+            check_order=position, check_name=name, status=self.checks[name].status,
+            evidence=json.dumps(self.checks[name].evidence, ensure_ascii=False, default=str),
+            problems=[ProblemRecord.of(p, masked) for p in self.checks[name].problems],
+            decided_at=self.decided_at,
+        ) for position, name in enumerate(CHECKS, start=1)]
 
     def rejection(self, what: str) -> AdmissionRejected:
         names = ", ".join(c.check for c in self.failed)

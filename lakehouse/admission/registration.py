@@ -13,7 +13,8 @@ from datetime import date, datetime
 
 from lakehouse.admission import checks as admission
 from lakehouse.catalog import business_metadata as catalog
-from lakehouse.governance import tables as governance
+from lakehouse.governance.records import CatalogRecord, LevelChangesRecord, RegistrationsRecord
+from lakehouse.governance.store import GovernanceStore
 from lakehouse.config import Project, SourceContract
 from lakehouse.engine import Engine, TableLayout
 from lakehouse.errors import Problem
@@ -35,24 +36,16 @@ class RegistrationResult:
 
 def latest_registrations(engine: Engine, root: str) -> dict[str, admission.Registered]:
     """The newest registration of every registered source."""
-    spec = governance.registrations(root)
-    if not engine.table_exists(spec):
-        return {}
-    latest: dict[str, admission.Registered] = {}
-    for row in engine.rows(spec, order_by=["version"]):
-        latest[row["source"]] = admission.Registered(row["source"], row["version"],
-                                                     row["content_hash"], row["registered_at"])
-    return latest
+    newest = GovernanceStore(engine, root).newest(RegistrationsRecord, "source", "version")
+    return {source: admission.Registered(r.source, r.version, r.content_hash, r.registered_at)
+            for source, r in newest.items()}
 
 
 def registered_levels(engine: Engine, root: str) -> dict[str, dict[str | None, int]]:
     """Source -> column (None for the table) -> security level as last registered."""
-    spec = governance.catalog(root)
-    if not engine.table_exists(spec):
-        return {}
     levels: dict[str, dict[str | None, int]] = {}
-    for row in engine.rows(spec):
-        levels.setdefault(row["source"], {})[row["column_name"]] = row["security_level"]
+    for row in GovernanceStore(engine, root).read(CatalogRecord):
+        levels.setdefault(row.source, {})[row.column_name] = row.security_level
     return levels
 
 
@@ -153,24 +146,23 @@ def register(project: Project, engine: Engine, contracts: list[SourceContract], 
         notes = (["first registration"] if previous is None else []) + notes + [
             f"security level of {c or 'the table'} {'raised' if new > old else 'lowered'} {old} -> {new}"
             for c, old, new in changed_levels]
-        registrations.append({
-            "source": contract.name, "version": version, "content_hash": contract.content_hash,
-            "contract_file": str(contract.source_file) if contract.source_file else None,
-            "contract_yaml": contract.source_file.read_text(encoding="utf-8") if contract.source_file else None,
-            "table_name": spec.qualified_name, "table_version": engine.version(spec),
-            "changes": notes, "registered_by": by, "reason": reason, "registered_at": now,
-        })
+        registrations.append(RegistrationsRecord(
+            source=contract.name, version=version, content_hash=contract.content_hash,
+            contract_file=str(contract.source_file) if contract.source_file else None,
+            contract_yaml=contract.source_file.read_text(encoding="utf-8") if contract.source_file else None,
+            table_name=spec.qualified_name, table_version=engine.version(spec),
+            changes=notes, registered_by=by, reason=reason, registered_at=now,
+        ))
         entries += catalog.entries(project, contract, version, now)
-        levels += [{
-            "source": contract.name, "table_name": spec.qualified_name, "column_name": column,
-            "old_level": old, "new_level": new, "direction": "raised" if new > old else "lowered",
-            "registration_version": version, "changed_by": by, "reason": reason, "changed_at": now,
-        } for column, old, new in changed_levels]
+        levels += [LevelChangesRecord(
+            source=contract.name, table_name=spec.qualified_name, column_name=column,
+            old_level=old, new_level=new, direction="raised" if new > old else "lowered",
+            registration_version=version, changed_by=by, reason=reason, changed_at=now,
+        ) for column, old, new in changed_levels]
         results.append(RegistrationResult(contract.name, REGISTERED, version, notes))
+    store = GovernanceStore(engine, root)
     if registrations:
-        engine.append_rows(governance.registrations(root), registrations)
-        engine.replace_rows(governance.catalog(root), entries,
-                            one_of("source", [r["source"] for r in registrations]))
-    if levels:
-        engine.append_rows(governance.level_changes(root), levels)
+        store.append(registrations)
+        store.replace(CatalogRecord, entries, one_of("source", [r.source for r in registrations]))
+    store.append(levels)
     return results

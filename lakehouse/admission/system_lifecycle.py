@@ -12,7 +12,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from lakehouse.governance import tables as governance
+from lakehouse.governance.records import SystemEventsRecord
+from lakehouse.governance.store import GovernanceStore
 from lakehouse.config import Project, load_project
 from lakehouse.config.findings import did_you_mean, one_of
 from lakehouse.config.project import SYSTEMS_FILE
@@ -33,11 +34,11 @@ def decertify(project: Project, engine, code: str, reason: str, effective: date,
     if note:
         event["note"] = note
     _append_event(path, code, event)
-    engine.append_rows(governance.system_events(project.settings.root), [{
-        "system": code, "event": "decertified", "effective_date": effective, "reason": reason,
-        "replaced_by": replaced_by, "decided_by": by, "note": note or None,
-        "recorded_at": datetime.now(),
-    }])
+    GovernanceStore(engine, project.settings.root).append([SystemEventsRecord(
+        system=code, event="decertified", effective_date=effective, reason=reason,
+        replaced_by=replaced_by, decided_by=by, note=note or None,
+        recorded_at=datetime.now(),
+    )])
     return event
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lakehouse.governance import tables as governance
+from lakehouse.governance.records import CatalogRecord
+from lakehouse.governance.store import GovernanceStore
 from lakehouse.config import Project, SourceContract
 from lakehouse.zones.near_source import near_source_spec
 
@@ -12,7 +13,8 @@ SEARCHED = ("table_name", "column_name", "name_zh", "name_en", "description", "s
             "standard_zh", "standard_en", "standard_definition", "owner", "owner_name")
 
 
-def entries(project: Project, contract: SourceContract, version: int, registered_at: datetime) -> list[dict]:
+def entries(project: Project, contract: SourceContract, version: int, registered_at: datetime
+            ) -> list[CatalogRecord]:
     """Catalog rows for a registered contract: the table (logical entity) and each column."""
     spec = near_source_spec(contract, project.settings.root)
     owner = project.owners.get(contract.owner)
@@ -25,23 +27,24 @@ def entries(project: Project, contract: SourceContract, version: int, registered
         "system_name": system.name, "registered_at": registered_at,
     }
     entity = contract.business_name
-    rows = [{**common, "column_name": None, "data_type": None, "is_key": None,
-             "name_zh": entity.zh if entity else None, "name_en": entity.en if entity else None,
-             "description": contract.description,
-             "security_level": contract.table_level}]
+    rows = [CatalogRecord(**common, column_name=None, data_type=None, is_key=None,
+                          name_zh=entity.zh if entity else None, name_en=entity.en if entity else None,
+                          description=contract.description, standard_id=None, standard_zh=None,
+                          standard_en=None, standard_definition=None,
+                          security_level=contract.table_level, pi_category=None)]
     for attribute in contract.attributes:
         standard = project.standards.get(attribute.standard)
-        rows.append({
-            **common, "column_name": attribute.name, "data_type": attribute.type,
-            "is_key": attribute.name in contract.keys, "name_zh": attribute.business_name.zh,
-            "name_en": attribute.business_name.en, "description": None,
-            "standard_id": attribute.standard,
-            "standard_zh": standard.name.zh if standard else None,
-            "standard_en": standard.name.en if standard else None,
-            "standard_definition": standard.definition if standard else None,
-            "security_level": attribute.security_level,
-            "pi_category": attribute.pi_category or (standard.pi_category if standard else None),
-        })
+        rows.append(CatalogRecord(
+            **common, column_name=attribute.name, data_type=attribute.type,
+            is_key=attribute.name in contract.keys, name_zh=attribute.business_name.zh,
+            name_en=attribute.business_name.en, description=None,
+            standard_id=attribute.standard,
+            standard_zh=standard.name.zh if standard else None,
+            standard_en=standard.name.en if standard else None,
+            standard_definition=standard.definition if standard else None,
+            security_level=attribute.security_level,
+            pi_category=attribute.pi_category or (standard.pi_category if standard else None),
+        ))
     return rows
 
 
@@ -70,7 +73,5 @@ def rank(rows: list[dict], term: str) -> list[dict]:
 
 
 def search(engine, root: str, term: str) -> list[dict]:
-    spec = governance.catalog(root)
-    if not engine.table_exists(spec):
-        return []
-    return rank([r for r in engine.rows(spec) if matches(r, term)], term)
+    rows = [r.as_row() for r in GovernanceStore(engine, root).read(CatalogRecord)]
+    return rank([r for r in rows if matches(r, term)], term)

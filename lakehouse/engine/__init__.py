@@ -128,6 +128,16 @@ class Engine:
         if added and spec.load_type == "zipper":
             self.delta.rehash(spec, row_hash(_hashed_attributes(spec), spec.column_types))
 
+    def retype_table(self, spec: TableSpec, conversions: dict[str, str]) -> None:
+        """Rewrite the table in one commit with the spec's column types, each column named in
+        ``conversions`` computed from its old value by that Spark SQL expression."""
+        frame = self.delta.read(spec.path)
+        columns = [F.expr(conversions[c.name]).cast(c.spark_type).alias(c.name)
+                   if c.name in conversions else F.col(c.name) for c in spec.columns]
+        frame.select(*columns).write.format("delta").mode("overwrite") \
+            .option("overwriteSchema", "true").save(spec.path)
+        self.delta.evolve(spec, self.delta.layout(spec.path), [])  # the column comments
+
     # -- quality -----------------------------------------------------------------------------
     def new_rows_batch(self, staged_path: str, spec: TableSpec, literals: dict[str, Any]) -> Batch:
         """The staged extract as a batch for quality rules: the table's columns, the delivered
@@ -285,7 +295,8 @@ class Engine:
         self.delta.replace_where(spec, frame, f"data_date = {_sql_date(data_date)}", metadata)
 
     def zipper_loaded_dates(self, spec: TableSpec) -> list[date]:
-        """The data dates already folded into a zipper table (recorded in its commits)."""
+        """The data dates already folded into a zipper table as recorded in its retained
+        commits (for a table whose loaded dates are not kept by the caller yet)."""
         for meta in self.delta.commit_metadata(spec.path):
             if "loaded_dates" in meta:
                 return sorted(date.fromisoformat(d) for d in meta["loaded_dates"])
@@ -300,10 +311,13 @@ class Engine:
         return []
 
     def load_zipper(self, spec: TableSpec, staged_path: str, data_date: date,
-                    metadata: dict[str, Any], frozen_keys: list[tuple] | None = None) -> None:
-        """Fold one full extract into the zipper table, in or out of date order."""
+                    metadata: dict[str, Any], frozen_keys: list[tuple] | None = None,
+                    loaded_dates: list[date] | None = None) -> None:
+        """Fold one full extract into the zipper table, in or out of date order.
+        ``loaded_dates`` are the data dates already folded into it (kept by the caller); when
+        None they are taken from the table's retained commits."""
         self.ensure_table(spec)
-        loaded = self.zipper_loaded_dates(spec)
+        loaded = sorted(loaded_dates) if loaded_dates is not None else self.zipper_loaded_dates(spec)
         window = ZipperWindow.around(data_date, loaded)
         keys = list(spec.keys)
         attributes = _hashed_attributes(spec)
@@ -317,7 +331,6 @@ class Engine:
             frozen = self.spark.createDataFrame(frozen_keys, schema=key_ddl)
         metadata = {**metadata,
                     "loaded_dates": [d.isoformat() for d in sorted({*loaded, data_date})]}
-        before = self.delta.version(spec.path)
         if not loaded:  # an empty table: every delivered row opens
             first = extract.withColumn("row_hash", hashed) \
                 .withColumn("start_dt", F.lit(data_date)) \
@@ -331,6 +344,3 @@ class Engine:
             extract = extract.withColumn("row_hash", hashed)
             rebuilt = rebuild(current, extract, keys, attributes, window, frozen)
             self.delta.replace_where(spec, rebuilt, window.predicate(), metadata)
-        if self.delta.version(spec.path) == before:
-            # Nothing changed, so Delta wrote no commit: record the loaded date all the same.
-            self.delta.record_metadata(spec, metadata)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -146,14 +145,6 @@ class DeltaTables:
         }):
             merge.execute()
 
-    def record_metadata(self, spec: TableSpec, metadata: dict[str, Any]) -> None:
-        """A commit that changes no rows but carries ``metadata``."""
-        stamp = f"{metadata.get('data_date', '')} {metadata.get('run_id', '')}".strip()
-        with self.session_conf({"spark.databricks.delta.commitInfo.userMetadata":
-                                 _user_metadata(metadata)}):
-            self.spark.sql(f"ALTER TABLE delta.`{spec.path}` SET TBLPROPERTIES "
-                           f"('lakehouse.last_load' = '{stamp} {time.time_ns()}')")
-
     @contextmanager
     def session_conf(self, values: dict[str, str]):
         conf = self.spark.conf
@@ -177,6 +168,12 @@ class DeltaTables:
 
     def rows_frame(self, spec: TableSpec, rows: list[dict[str, Any]]) -> DataFrame:
         """A small DataFrame of Python rows with the spec's schema (for governance records)."""
+        names = set(spec.column_names)
+        for row in rows:
+            unknown = [k for k in row if k not in names]
+            if unknown:
+                raise ValueError(f"{spec.qualified_name} has no column {', '.join(map(repr, unknown))}; "
+                                 f"fix: use the columns {', '.join(spec.column_names)}")
         ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in spec.columns)
         tuples = [tuple(row.get(c.name) for c in spec.columns) for row in rows]
         return self.spark.createDataFrame(tuples, schema=ddl)

@@ -15,7 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.admission import checks as admission
-from lakehouse.governance import tables as governance
+from lakehouse.governance.records import LoadLogRecord, QuarantineRecord, RawManifestRecord
+from lakehouse.governance import zipper_dates
+from lakehouse.governance.store import GovernanceStore
 from lakehouse.zones import raw_zone
 from lakehouse.admission.checks import Registered
 from lakehouse.config import Project
@@ -54,26 +56,29 @@ class LoadResult:
 
 @dataclass
 class LoadContext:
-    """What the loads of one run share; governance rows are written once per run (flush)."""
+    """What the loads of one run share; governance records are appended as each load step
+    ends, so a crash keeps the records of the steps done."""
 
     engine: Engine
     project: Project
     run_id: str
     registered: dict[str, Registered] = field(default_factory=dict)
-    manifest_rows: list[dict] = field(default_factory=list)
-    log_rows: list[dict] = field(default_factory=list)
-    admission_rows: list[dict] = field(default_factory=list)
-    quality_rows: dict[str, list[dict]] = field(default_factory=dict)
     validations: list = field(default_factory=list)
     force: bool = False  # load a delivery again even when this very file was loaded for the date
-    _loaded: dict[date, dict[str, dict]] = field(default_factory=dict)
+    _loaded: dict[date, dict[str, LoadLogRecord]] = field(default_factory=dict)
+    _store: GovernanceStore | None = None
 
-    def last_load(self, source: str, data_date: date) -> dict | None:
+    @property
+    def store(self) -> GovernanceStore:
+        if self._store is None:
+            self._store = GovernanceStore(self.engine, self.root)
+        return self._store
+
+    def last_load(self, source: str, data_date: date) -> LoadLogRecord | None:
         """The latest successful load of ``source`` for ``data_date`` (read once per date)."""
         if data_date not in self._loaded:
-            self._loaded[data_date] = governance.latest_of_date(
-                self.engine, governance.load_log(self.root), data_date, "source", "finished_at",
-                where(status="succeeded"))
+            self._loaded[data_date] = self.store.newest_of_date(
+                LoadLogRecord, data_date, "source", "finished_at", where(status="succeeded"))
         return self._loaded[data_date].get(source)
 
     @property
@@ -84,24 +89,13 @@ class LoadContext:
     def landing(self) -> str:
         return self.project.settings.landing
 
-    def keep(self, table: str, rows: list[dict]) -> None:
-        """Quality records to append at ``flush`` to the governance table named ``table``."""
-        self.quality_rows.setdefault(table, []).extend(rows)
-
     def flush(self) -> None:
-        """Append the run's governance records (the load log last: it says the run is done) and
-        keep its Great Expectations results for the Data Docs."""
-        self.engine.append_many([
-            (governance.raw_manifest(self.root), self.manifest_rows),
-            (governance.admission_log(self.root), self.admission_rows),
-            *[(getattr(governance, table)(self.root), rows) for table, rows in self.quality_rows.items()],
-        ])
-        self.engine.append_rows(governance.load_log(self.root), self.log_rows)
+        """Keep the run's Great Expectations results for the Data Docs (the governance records
+        are already written)."""
         if self.validations:
             from lakehouse.quality import ge_adapter
             ge_adapter.store_results(self.validations, self.project.reports_dir / "data_docs")
-        self.manifest_rows, self.log_rows, self.admission_rows = [], [], []
-        self.quality_rows, self.validations = {}, []
+        self.validations = []
 
 
 def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None = None) -> LoadResult:
@@ -124,7 +118,7 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
             landed = _land(ctx, contract, data_date, data_file, control_file)
             sha = landed.sha256
             previous = None if ctx.force else ctx.last_load(contract.name, data_date)
-            if previous is not None and previous["sha256"] == sha:
+            if previous is not None and previous.sha256 == sha:
                 return _unchanged(ctx, spec, previous, result)
             parsed, staging, checked = _admit(ctx, contract, spec, data_date, data_file,
                                               control_file, result)
@@ -146,26 +140,26 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
 def log_load(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, started: datetime) -> None:
     """The load log row of ``result`` (appended at ``flush``)."""
     result.loaded_at = datetime.now()
-    ctx.log_rows.append({
-        "run_id": ctx.run_id, "source": contract.name, "table_name": spec.qualified_name,
-        "data_date": result.data_date, "load_type": contract.load_type,
-        "file_name": Path(result.file).name if result.file else None, "sha256": sha or None,
-        "rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
-        "rows_quarantined": result.rows_quarantined, "status": result.status,
-        "message": result.message or None, "table_version": result.table_version,
-        "started_at": started, "finished_at": result.loaded_at,
-    })
+    ctx.store.append([LoadLogRecord(
+        run_id=ctx.run_id, source=contract.name, table_name=spec.qualified_name,
+        data_date=result.data_date, load_type=contract.load_type,
+        file_name=Path(result.file).name if result.file else None, sha256=sha or None,
+        rows_in=result.rows_in, rows_loaded=result.rows_loaded,
+        rows_quarantined=result.rows_quarantined, status=result.status,
+        message=result.message or None, table_version=result.table_version,
+        started_at=started, finished_at=result.loaded_at,
+    )])
 
 
-def _unchanged(ctx: LoadContext, spec, previous: dict, result: LoadResult) -> LoadResult:
+def _unchanged(ctx: LoadContext, spec, previous: LoadLogRecord, result: LoadResult) -> LoadResult:
     """The same file was loaded for the date already: report that load, write nothing."""
     result.status, result.unchanged = "succeeded", True
-    result.rows_in, result.rows_loaded = previous["rows_in"], previous["rows_loaded"]
-    result.rows_quarantined = previous["rows_quarantined"]
-    result.table_version, result.loaded_at = ctx.engine.version(spec), previous["finished_at"]
-    result.message = (f"already loaded by run {previous['run_id']} at "
-                      f"{previous['finished_at']:%Y-%m-%d %H:%M:%S} (same file, sha256 "
-                      f"{previous['sha256'][:12]}…): nothing to do; load it again with --force")
+    result.rows_in, result.rows_loaded = previous.rows_in, previous.rows_loaded
+    result.rows_quarantined = previous.rows_quarantined
+    result.table_version, result.loaded_at = ctx.engine.version(spec), previous.finished_at
+    result.message = (f"already loaded by run {previous.run_id} at "
+                      f"{previous.finished_at:%Y-%m-%d %H:%M:%S} (same file, sha256 "
+                      f"{previous.sha256[:12]}…): nothing to do; load it again with --force")
     return result
 
 
@@ -205,7 +199,7 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
     checks["quality"] = admission.check_quality(profile, blocking)
     decision = admission.Decision(contract.name, data_date, contract.content_hash,
                                   registered.version if registered else None, checks)
-    ctx.admission_rows += decision.log_rows(ctx.run_id, data_file.name)
+    ctx.store.append(decision.log_records(ctx.run_id, data_file.name, _masked(contract)))
     if not decision.admitted:
         if staging is not None:
             _unstage(staging)
@@ -281,20 +275,29 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
                                          contract.delivery.path_date_format).row_count
         except DeliveryError:
             pass  # reported by the checks; the bytes are landed all the same
-    landed_data = None
+    landed_data, manifest = None, []
     for role, path in (("data", data_file), ("control", control_file)):
         if path is None:
             continue
         landed = raw_zone.land(path, ctx.root, contract.system, contract.entity, data_date)
         landed_data = landed_data or landed
         if landed.is_new:
-            ctx.manifest_rows.append({
-                "run_id": ctx.run_id, "source": contract.name, "data_date": data_date,
-                "file_name": landed.file_name, "role": role, "version": landed.version,
-                "raw_path": landed.raw_path, "size_bytes": landed.size_bytes,
-                "sha256": landed.sha256, "rows": declared, "received_at": landed.received_at,
-            })
+            manifest.append(RawManifestRecord(
+                run_id=ctx.run_id, source=contract.name, data_date=data_date,
+                file_name=landed.file_name, role=role, version=landed.version,
+                raw_path=landed.raw_path, size_bytes=landed.size_bytes,
+                sha256=landed.sha256, rows=declared, received_at=landed.received_at,
+            ))
+    ctx.store.append(manifest)
     return landed_data
+
+
+def _masked(contract) -> set[str]:
+    """The contract's columns whose values are masked outside the table (level 3 and above)."""
+    from lakehouse.security.masking import masked_columns
+
+    return masked_columns({a.name: a.security_level for a in contract.attributes
+                           if a.security_level is not None})
 
 
 def _delivery_problems(contract, parsed: ParsedExtract, data_date: date, control_file: Path | None
@@ -360,18 +363,19 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
     now = datetime.now()
     held = quality.quarantine_spec(contract, ctx.root)
     if parsed.rejected or dropped or engine.has_rows(held, where(data_date=data_date)):
-        engine.write_quarantine(held, data_date, [{
-            "source": contract.name, "table_name": spec.qualified_name, "data_date": data_date,
-            "run_id": ctx.run_id, "file_name": file_name, "line": row.line, "stage": "parse",
-            "dimension": "validity", "reason": row.reason, "raw_line": row.raw, "quarantined_at": now,
-        } for row in parsed.rejected], dropped)
+        engine.write_quarantine(held, data_date, [QuarantineRecord(
+            source=contract.name, table_name=spec.qualified_name, data_date=data_date,
+            run_id=ctx.run_id, file_name=file_name, line=row.line, stage="parse", rule=None,
+            dimension="validity", reason=row.reason, raw_line=row.raw, row_json=None,
+            key_hash=None, quarantined_at=now, readmitted_run=None,
+        ).as_row() for row in parsed.rejected], dropped)
     result.rows_loaded = parsed.rows_loaded - result.rows_dropped
     result.rows_quarantined = len(parsed.rejected) + result.rows_dropped
     # the admission's quality measurement is published with the data, in the load's commit
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
                 "operation": f"{contract.load_type} load", "admission": result.admission}
     if contract.load_type == "zipper":
-        engine.load_zipper(spec, staging, data_date, metadata, frozen)
+        zipper_dates.load_zipper(ctx.store, spec, staging, data_date, ctx.run_id, metadata, frozen)
     else:
         engine.load_partition(spec, staging, data_date, metadata)
     record_quality(ctx, spec, data_date, checked, result)
@@ -386,11 +390,15 @@ def record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Ass
     whole = quality.assess_table(ctx.engine, ctx.project, checked.contract, spec, data_date)
     if whole is not None:
         assessments.append(whole)
+    results, samples = [], []
     for assessment in assessments:
-        ctx.keep("quality_results", quality.result_rows(assessment, ctx.run_id))
-        ctx.keep("quality_samples", quality.sample_rows(assessment, ctx.run_id))
+        results += quality.result_rows(assessment, ctx.run_id)
+        samples += quality.sample_rows(assessment, ctx.run_id)
         ctx.validations.append(assessment.validation)
-    ctx.keep("quality_scorecard", quality.scorecard_rows(assessments, ctx.run_id))
     status = quality.status_row(assessments, ctx.run_id, still_blocking)
-    ctx.keep("quality_status", [status])
-    result.promotable, result.blocking_rules = status["promotable"], status["blocking_rules"]
+    store = ctx.store
+    store.append(results)
+    store.append(samples)
+    store.append(quality.scorecard_rows(assessments, ctx.run_id))
+    store.append([status])
+    result.promotable, result.blocking_rules = status.promotable, status.blocking_rules

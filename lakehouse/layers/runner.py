@@ -3,7 +3,8 @@
 A model runs for data date D only when every input is ready for D: a near-source table whose
 delivery was admitted, loaded and not held by a failed quality rule, or a model built for D.
 Otherwise it is skipped with the reason, and so is everything downstream of it. Results, the
-lineage of new model definitions and removed snapshots are recorded in governance tables.
+lineage of new model definitions and removed snapshots are recorded in governance tables as
+each model is done, with the Delta version of every input the model read.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from lakehouse.governance import tables as governance
 from lakehouse.errors import LakehouseError, Problem, TerminalError, first_line
-from lakehouse.filters import one_of, where
+from lakehouse.filters import where
+from lakehouse.governance import zipper_dates
+from lakehouse.governance.records import (
+    LineageRecord, LoadLogRecord, ModelRunsRecord, QualityStatusRecord, RetentionLogRecord)
+from lakehouse.governance.store import GovernanceStore
 from lakehouse.layers import graph, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.zones.locks import TableBusy, table_date_lock
@@ -39,6 +43,9 @@ class ModelResult:
     removed: list[tuple[date, int]] = field(default_factory=list)
 
     built_at: datetime | None = None  # for a current model: when it was built
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    input_versions: dict[str, int] | None = None  # input table -> Delta version read
 
     @property
     def ok(self) -> bool:
@@ -52,7 +59,8 @@ def build_order(project) -> list[str]:
 
 
 class LayerBuild:
-    """One build of the selected models for one data date (``run``), recorded by ``flush``."""
+    """One build of the selected models for one data date (``run``), each model recorded as
+    it is done; ``flush`` removes the build's staging folder."""
 
     def __init__(self, engine, project, run_id: str, data_date: date, record_skips: bool = True,
                  skip_current: bool = False):
@@ -60,14 +68,12 @@ class LayerBuild:
         self.record_skips = record_skips  # False: a model not ready yet is not a recorded event
         self.skip_current = skip_current  # True: leave a model built after its inputs changed
         self.root = project.settings.root
+        self.store = GovernanceStore(engine, self.root)
         self.results: dict[str, ModelResult] = {}
         self._sources = {c.table_name: c for c in project.sources.values()}
         self._source_state: dict[str, tuple[bool, str]] | None = None
         self._model_state: dict[str, tuple[bool, str]] | None = None
-        self._changed: dict[str, datetime] = {}  # input table or model -> when its D last changed
-        self._built: dict[str, dict] | None = None  # model -> its latest successful run for D
-        self._lineage_rows: list[dict] = []
-        self._retention_rows: list[dict] = []
+        self._built: dict[str, ModelRunsRecord] | None = None  # model -> latest successful run for D
         self._hashes: set[str] | None = None  # model definitions whose lineage is recorded
 
     def run(self, models: list[str] | None = None, on_result=None) -> list[ModelResult]:
@@ -78,6 +84,7 @@ class LayerBuild:
         for name in order:
             if name in wanted:
                 self.results[name] = self._build(self.project.models[name])
+                self._record(self.results[name])
                 if on_result is not None:
                     on_result(self.results[name])
         return [self.results[n] for n in order if n in self.results]
@@ -101,33 +108,31 @@ class LayerBuild:
             return result.ok, f"model {name} {result.status}" + (f": {result.reason}" if result.reason else "")
         if self._model_state is None:
             self._model_state = {}
-            for row in governance.latest_of_date(self.engine, governance.model_runs(self.root),
-                                                 self.data_date, "model", "finished_at").values():
-                self._model_state[row["model"]] = (row["status"] == "succeeded",
-                                                   f"model {row['model']} {row['status']}"
-                                                   + (f": {row['reason']}" if row["reason"] else ""))
+            for row in self.store.newest_of_date(ModelRunsRecord, self.data_date, "model",
+                                                 "finished_at").values():
+                self._model_state[row.model] = (row.status == "succeeded",
+                                                f"model {row.model} {row.status}"
+                                                + (f": {row.reason}" if row.reason else ""))
         return self._model_state.get(name, (False, f"model {name} has not been built for {self.data_date}"))
 
     def _source_ready(self, table: str) -> tuple[bool, str]:
         if self._source_state is None:
             self._source_state = {}
-            loads = governance.latest_of_date(self.engine, governance.load_log(self.root),
-                                              self.data_date, "source", "finished_at")
-            held = governance.latest_of_date(self.engine, governance.quality_status(self.root),
-                                             self.data_date, "source", "decided_at")
+            loads = self.store.newest_of_date(LoadLogRecord, self.data_date, "source", "finished_at")
+            held = self.store.newest_of_date(QualityStatusRecord, self.data_date, "source",
+                                             "decided_at")
             for contract in self.project.sources.values():
                 load, status = loads.get(contract.name), held.get(contract.name)
                 if load is None:
                     state = (False, f"{contract.name} has no load for {self.data_date}")
-                elif load["status"] != "succeeded":
-                    state = (False, f"{contract.name} {load['status']} for {self.data_date}: "
-                                    f"{(load['message'] or '').splitlines()[0] if load['message'] else ''}")
-                elif status is not None and not status["promotable"]:
+                elif load.status != "succeeded":
+                    state = (False, f"{contract.name} {load.status} for {self.data_date}: "
+                                    f"{load.message.splitlines()[0] if load.message else ''}")
+                elif status is not None and not status.promotable:
                     state = (False, f"{contract.name} held by quality rule "
-                                    f"{', '.join(status['blocking_rules'])}")
+                                    f"{', '.join(status.blocking_rules or [])}")
                 else:
                     state = (True, "")
-                    self._changed[contract.table_name] = load["finished_at"]
                 self._source_state[contract.table_name] = state
         return self._source_state.get(table, (False, f"{table} is not a table of this project"))
 
@@ -135,16 +140,21 @@ class LayerBuild:
     def _build(self, model) -> ModelResult:
         began = time.perf_counter()
         spec = model_spec(self.project, model)
-        result = ModelResult(model.name, spec.qualified_name, model.layer, self.data_date, "skipped")
+        result = ModelResult(model.name, spec.qualified_name, model.layer, self.data_date, "skipped",
+                             started_at=datetime.now())
         blocked = self._blocked(model)
         if blocked:
             result.blocked_by = [self._input_label(n) for n, _ in blocked]
             result.reason = "; ".join(why for _, why in blocked)
+            result.finished_at = datetime.now()
             return result
-        if self.skip_current and (built := self._current(model)) is not None:
-            result.status, result.built_at = "current", built["finished_at"]
-            result.rows, result.table_version = built["rows"], built["table_version"]
-            result.reason = f"built at {built['finished_at']:%Y-%m-%d %H:%M:%S}, after its inputs last changed"
+        result.input_versions = self._input_versions(model)
+        if self.skip_current and (built := self._current(model, result.input_versions)) is not None:
+            result.status, result.built_at = "current", built.finished_at
+            result.rows, result.table_version = built.rows, built.table_version
+            result.reason = (f"built at {built.finished_at:%Y-%m-%d %H:%M:%S} from the same "
+                             "definition and input versions")
+            result.finished_at = datetime.now()
             return result
         staged = join_path(self.root, "_staging", self.run_id, "models", f"{model.name}.parquet")
         try:
@@ -163,26 +173,29 @@ class LayerBuild:
         finally:
             remove_dir(staged)
             result.seconds = time.perf_counter() - began
+            result.finished_at = datetime.now()
         return result
 
-    def _current(self, model) -> dict | None:
-        """The model's latest successful run for D, when it ran the same query after every
-        input last changed for D; else None."""
+    def _input_versions(self, model) -> dict[str, int]:
+        """Input table (qualified name) -> its current Delta version (inputs with a table)."""
+        versions = {}
+        for _, spec, _ in self._input_specs(model):
+            version = self.engine.version(spec)
+            if version is not None:
+                versions[spec.qualified_name] = version
+        return versions
+
+    def _current(self, model, input_versions: dict[str, int]) -> ModelRunsRecord | None:
+        """The model's latest successful run for D, when it ran the same definition on the same
+        version of every input; else None."""
         if self._built is None:
-            self._built = governance.latest_of_date(self.engine, governance.model_runs(self.root),
-                                                    self.data_date, "model", "finished_at",
-                                                    where(status="succeeded"))
+            self._built = self.store.newest_of_date(ModelRunsRecord, self.data_date, "model",
+                                                    "finished_at", where(status="succeeded"))
         built = self._built.get(model.name)
-        if built is None or built["sql_hash"] != model_hash(model):
+        if built is None or built.sql_hash != model_hash(model):
             return None
-        for name in model.inputs:
-            changed = self._changed.get(name)
-            if name in self.results and self.results[name].status == "succeeded":
-                return None  # rebuilt in this build
-            if changed is None and name in self._built:
-                changed = self._built[name]["finished_at"]
-            if changed is None or changed > built["finished_at"]:
-                return None
+        if built.input_versions is None or dict(built.input_versions) != input_versions:
+            return None
         return built
 
     def _input_label(self, table: str) -> str:
@@ -212,7 +225,7 @@ class LayerBuild:
         metadata = {"run_id": self.run_id, "data_date": self.data_date.isoformat(),
                     "model": model.name, "model_hash": model_hash(model)}
         if model.load_type == "zipper":
-            engine.load_zipper(spec, staged, self.data_date, metadata)
+            zipper_dates.load_zipper(self.store, spec, staged, self.data_date, self.run_id, metadata)
         else:
             engine.load_partition(spec, staged, self.data_date, metadata)
         removed = []
@@ -220,11 +233,10 @@ class LayerBuild:
             cutoff = self.data_date - timedelta(days=model.retention_days - 1)
             removed = engine.remove_snapshots(spec, cutoff)
         version = engine.version(spec)
-        for day, count in removed:
-            self._retention_rows.append({
-                "run_id": self.run_id, "table_name": spec.qualified_name, "data_date": day,
-                "rows": count, "retention_days": model.retention_days, "table_version": version,
-                "removed_at": datetime.now()})
+        self.store.append([RetentionLogRecord(
+            run_id=self.run_id, table_name=spec.qualified_name, data_date=day, rows=count,
+            retention_days=model.retention_days, table_version=version, removed_at=datetime.now())
+            for day, count in removed])
         self._lineage(model, spec, columns)
         return rows, version, removed
 
@@ -265,17 +277,18 @@ class LayerBuild:
         now = datetime.now()
         inputs = {name: spec_ for name, spec_, _ in self._input_specs(model)}
         base = {"table_name": spec.qualified_name, "model_hash": digest, "recorded_at": now}
-        for name, mode in model.inputs.items():
-            self._lineage_rows.append({**base, "column_name": None,
-                                       "input_table": inputs[name].qualified_name, "input_column": None,
-                                       "input_mode": mode, "derived_by": "declared"})
+        rows = [LineageRecord(**base, column_name=None, input_table=inputs[name].qualified_name,
+                              input_column=None, input_mode=mode, derived_by="declared")
+                for name, mode in model.inputs.items()]
         schemas = {name: self._column_types(s) for name, s in inputs.items()}
         for source in sql_lineage.column_sources(model.sql, [c for c, _ in columns], schemas):
-            self._lineage_rows.append({**base, "column_name": source.column,
-                                       "input_table": inputs[source.input_table].qualified_name,
-                                       "input_column": source.input_column,
-                                       "input_mode": model.inputs[source.input_table],
-                                       "derived_by": "parsed"})
+            rows.append(LineageRecord(**base, column_name=source.column,
+                                      input_table=inputs[source.input_table].qualified_name,
+                                      input_column=source.input_column,
+                                      input_mode=model.inputs[source.input_table],
+                                      derived_by="parsed"))
+        self.store.replace(LineageRecord, rows, where(table_name=spec.qualified_name))
+        self._recorded_hashes().add(digest)
 
     def _column_types(self, spec) -> dict[str, str]:
         """An input's columns: from its spec (sources), or from its table (models)."""
@@ -286,29 +299,22 @@ class LayerBuild:
 
     def _recorded_hashes(self) -> set[str]:
         if self._hashes is None:
-            spec = governance.lineage(self.root)
-            self._hashes = {r["model_hash"] for r in self.engine.rows(spec)} \
-                if self.engine.table_exists(spec) else set()
+            self._hashes = {r.model_hash for r in self.store.read(LineageRecord)}
         return self._hashes
 
-    def flush(self) -> None:
-        """Append the build's model runs, new lineage and removed snapshots, and remove the
-        build's staging folder."""
-        remove_dir(join_path(self.root, "_staging", self.run_id))
-        runs = [{
-            "run_id": self.run_id, "model": r.model, "table_name": r.table, "layer": r.layer,
-            "data_date": r.data_date, "status": r.status, "reason": r.reason,
-            "blocked_by": r.blocked_by, "rows": r.rows, "table_version": r.table_version,
-            "sql_hash": model_hash(self.project.models[r.model]),
-            "started_at": datetime.now() - timedelta(seconds=r.seconds), "finished_at": datetime.now(),
-        } for r in self.results.values()
-            if r.status != "current" and (self.record_skips or r.status != "skipped")]
-        batches = [(governance.model_runs(self.root), runs)]
-        if self._lineage_rows:
-            lineage = governance.lineage(self.root)
-            tables = sorted({r["table_name"] for r in self._lineage_rows})
-            self.engine.replace_rows(lineage, self._lineage_rows, one_of("table_name", tables))
-        if self._retention_rows:
-            batches.append((governance.retention_log(self.root), self._retention_rows))
-        self.engine.append_many(batches)
+    def _record(self, result: ModelResult) -> None:
+        """Append the model's run (not for a current model, nor a skip when skips are not
+        recorded)."""
+        if result.status == "current" or (result.status == "skipped" and not self.record_skips):
+            return
+        self.store.append([ModelRunsRecord(
+            run_id=self.run_id, model=result.model, table_name=result.table, layer=result.layer,
+            data_date=result.data_date, status=result.status, reason=result.reason,
+            blocked_by=result.blocked_by, rows=result.rows, table_version=result.table_version,
+            sql_hash=model_hash(self.project.models[result.model]),
+            started_at=result.started_at, finished_at=result.finished_at,
+            input_versions=result.input_versions)])
 
+    def flush(self) -> None:
+        """Remove the build's staging folder (its records are written as each model is done)."""
+        remove_dir(join_path(self.root, "_staging", self.run_id))

@@ -11,7 +11,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from lakehouse.governance import tables as governance
+from lakehouse.governance.records import (
+    QualityResultsRecord, QualitySamplesRecord, QualityScorecardRecord, QualityStatusRecord,
+    QuarantineRecord, spec_of)
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.engine import LINE, Batch, Engine, Lookup
@@ -164,7 +166,7 @@ def drop_failing(engine: Engine, assessment: Assessment, kept_path: str, dropped
 
 
 def quarantine_spec(contract: SourceContract, root: str) -> TableSpec:
-    return governance.quarantine(root, contract.table_name)
+    return spec_of(QuarantineRecord, root, contract.table_name)
 
 
 def dropped_rows(assessment: Assessment, dropped_path: str, run_id: str, file_name: str) -> dict:
@@ -187,28 +189,28 @@ def dropped_rows(assessment: Assessment, dropped_path: str, run_id: str, file_na
 
 
 # -- records -----------------------------------------------------------------------------------
-def result_rows(assessment: Assessment, run_id: str) -> list[dict]:
+def result_rows(assessment: Assessment, run_id: str) -> list[QualityResultsRecord]:
     from lakehouse.quality.ge_adapter import GE_VERSION, to_json
 
     now = datetime.now()
     rows = []
     for (rule, outcome), (_, score, _) in zip(assessment.outcomes(), assessment.scored()):
-        rows.append({
-            "run_id": run_id, "source": assessment.contract.name, "table_name": assessment.table_name,
-            "data_date": assessment.data_date, "rule": rule.name, "origin": rule.origin,
-            "dimension": rule.dimension, "severity": rule.severity, "scope": assessment.scope,
-            "description": rule.description or None, "expectation": outcome.expectation,
-            "arguments": to_json(outcome.arguments), "success": outcome.success,
-            "element_count": outcome.element_count, "unexpected_count": outcome.unexpected_count,
-            "unexpected_percent": outcome.unexpected_percent,
-            "observed_value": to_json(outcome.observed_value),
-            "rows_dropped": assessment.dropped.get(rule.name), "score": score,
-            "error": outcome.error, "ge_version": GE_VERSION, "validated_at": now,
-        })
+        rows.append(QualityResultsRecord(
+            run_id=run_id, source=assessment.contract.name, table_name=assessment.table_name,
+            data_date=assessment.data_date, rule=rule.name, origin=rule.origin,
+            dimension=rule.dimension, severity=rule.severity, scope=assessment.scope,
+            description=rule.description or None, expectation=outcome.expectation,
+            arguments=to_json(outcome.arguments), success=outcome.success,
+            element_count=outcome.element_count, unexpected_count=outcome.unexpected_count,
+            unexpected_percent=outcome.unexpected_percent,
+            observed_value=to_json(outcome.observed_value),
+            rows_dropped=assessment.dropped.get(rule.name), score=score,
+            error=outcome.error, ge_version=GE_VERSION, validated_at=now,
+        ))
     return rows
 
 
-def sample_rows(assessment: Assessment, run_id: str) -> list[dict]:
+def sample_rows(assessment: Assessment, run_id: str) -> list[QualitySamplesRecord]:
     """The sampled failing rows, with columns of security level 3 and above masked."""
     levels = {a.name: a.security_level for a in assessment.contract.attributes}
     masked = masked_columns(levels)
@@ -217,34 +219,38 @@ def sample_rows(assessment: Assessment, run_id: str) -> list[dict]:
     rows = []
     for sample in assessment.samples:
         row = {k: sample[k] for k in keep if k in sample}
-        rows.append({"run_id": run_id, "table_name": assessment.table_name,
-                     "data_date": assessment.data_date, "rule": sample["_rule"], "line": sample.get(LINE),
-                     "row_json": json.dumps(mask_row(row, masked), ensure_ascii=False, default=str),
-                     "sampled_at": now})
+        rows.append(QualitySamplesRecord(
+            run_id=run_id, table_name=assessment.table_name, data_date=assessment.data_date,
+            rule=sample["_rule"], line=sample.get(LINE),
+            row_json=json.dumps(mask_row(row, masked), ensure_ascii=False, default=str),
+            sampled_at=now))
     return rows
 
 
-def scorecard_rows(assessments: list[Assessment], run_id: str) -> list[dict]:
+def scorecard_rows(assessments: list[Assessment], run_id: str) -> list[QualityScorecardRecord]:
     """One row per dimension for the table and data date of ``assessments`` (both scopes)."""
     first = assessments[0]
     scored = [item for a in assessments for item in a.scored()]
     now = datetime.now()
-    return [{"run_id": run_id, "source": first.contract.name, "table_name": first.table_name,
-             "data_date": first.data_date, "dimension": dimension, **found, "scored_at": now}
+    return [QualityScorecardRecord.of(
+                run_id=run_id, source=first.contract.name, table_name=first.table_name,
+                data_date=first.data_date, dimension=dimension, **found, scored_at=now)
             for dimension, found in dimension_scores(scored).items()]
 
 
-def status_row(assessments: list[Assessment], run_id: str, still_blocking: list[str] = ()) -> dict:
+def status_row(assessments: list[Assessment], run_id: str, still_blocking: list[str] = ()
+               ) -> QualityStatusRecord:
     """Whether the data date may be promoted: not when a ``fail`` rule failed (in
     ``assessments``, or one of ``still_blocking``: earlier failures not checked again)."""
     first = assessments[0]
     blocking = [r.name for a in assessments for r in a.failed("fail")]
     blocking += [name for name in still_blocking if name not in blocking]
-    return {"run_id": run_id, "source": first.contract.name, "table_name": first.table_name,
-            "data_date": first.data_date, "promotable": not blocking, "blocking_rules": blocking,
-            "message": (f"held back from the downstream layers: rule(s) of severity fail failed: "
-                        f"{', '.join(blocking)}") if blocking else None,
-            "decided_at": datetime.now()}
+    return QualityStatusRecord(
+        run_id=run_id, source=first.contract.name, table_name=first.table_name,
+        data_date=first.data_date, promotable=not blocking, blocking_rules=blocking,
+        message=(f"held back from the downstream layers: rule(s) of severity fail failed: "
+                 f"{', '.join(blocking)}") if blocking else None,
+        decided_at=datetime.now())
 
 
 def evidence(assessment: Assessment, facts: DeliveryFacts) -> dict:

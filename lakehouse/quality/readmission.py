@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from lakehouse.config import Project, SourceContract
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, Problem
 from lakehouse.filters import where
-from lakehouse.governance import tables as governance
+from lakehouse.governance import zipper_dates
+from lakehouse.governance.records import QualityStatusRecord, QuarantineRecord
 from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
 from lakehouse.ingestion.t1_load import LoadContext, LoadResult, log_load, record_quality
 from lakehouse.quality import assessment as quality
@@ -69,8 +70,8 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
     engine, started = ctx.engine, datetime.now()
     held_spec = quality.quarantine_spec(contract, ctx.root)
     day = where(data_date=data_date)
-    held = engine.rows(held_spec, day & where(stage="quality", readmitted_run=None)) \
-        if engine.table_exists(held_spec) else []
+    held = ctx.store.read(QuarantineRecord, day & where(stage="quality", readmitted_run=None),
+                          table=contract.table_name)
     if not held:
         raise DeliveryError(f"no rows of {contract.name} are held in quarantine for {data_date}", [
             Problem("nothing to re-admit", str(file), fix=f"check the data date; held rows are in "
@@ -84,7 +85,7 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
     folder = join_path(ctx.root, "_staging", ctx.run_id)
     hashes = engine.key_hashes(_stage(contract, parsed, range(len(parsed.lines)),
                                       join_path(folder, f"{contract.table_name}.delivered.parquet")), spec)
-    held_keys = {r["key_hash"] for r in held}
+    held_keys = {r.key_hash for r in held}
     keep = [i for i, line in enumerate(parsed.lines) if hashes[line] in held_keys]
     outcome.not_held = [line for line in parsed.lines if hashes[line] not in held_keys]
     if not keep:
@@ -120,7 +121,7 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
                           + (f"; {len(failed)} still held" if failed else ""))
         record_quality(ctx, spec, data_date, checked, result, _still_blocking(ctx, contract, data_date))
         log_load(ctx, contract, spec, result, hashlib.sha256(file.read_bytes()).hexdigest(), started)
-        _mark_readmitted(ctx, held_spec, data_date, held, readmitted)
+        _mark_readmitted(ctx, contract, data_date, held, readmitted)
     else:
         outcome.table_version = engine.version(spec)
     return outcome
@@ -149,7 +150,7 @@ def _load(ctx: LoadContext, contract: SourceContract, spec, data_date: date, fil
         frozen = None
         if dropped is not None:
             frozen = sorted(ctx.engine.distinct_rows(dropped, list(contract.keys)))
-        ctx.engine.load_zipper(spec, loadable, data_date, metadata, frozen)
+        zipper_dates.load_zipper(ctx.store, spec, loadable, data_date, ctx.run_id, metadata, frozen)
     else:
         ctx.engine.load_partition(spec, loadable, data_date, metadata)
 
@@ -157,21 +158,19 @@ def _load(ctx: LoadContext, contract: SourceContract, spec, data_date: date, fil
 def _still_blocking(ctx: LoadContext, contract: SourceContract, data_date: date) -> list[str]:
     """The rules that held the date back at its last decision and that a re-admission does not
     check again (the delivery's own rules, such as the control totals): they keep holding it."""
-    previous = governance.latest_of_date(ctx.engine, governance.quality_status(ctx.root), data_date,
-                                         "source", "decided_at").get(contract.name)
-    if previous is None or previous["promotable"]:
+    previous = ctx.store.newest_of_date(QualityStatusRecord, data_date, "source",
+                                        "decided_at").get(contract.name)
+    if previous is None or previous.promotable:
         return []
     checked_again = {rule.name for rule in quality.table_rules(ctx.project, contract)}
-    return [name for name in previous["blocking_rules"] or [] if name not in checked_again]
+    return [name for name in previous.blocking_rules or [] if name not in checked_again]
 
 
-def _mark_readmitted(ctx: LoadContext, held_spec, data_date: date, held: list[dict],
-                     readmitted: set[str]) -> None:
+def _mark_readmitted(ctx: LoadContext, contract: SourceContract, data_date: date,
+                     held: list[QuarantineRecord], readmitted: set[str]) -> None:
     """Mark the held rows of the re-admitted keys with this run, in one commit."""
     day = where(data_date=data_date)
-    for row in held:
-        if row["key_hash"] in readmitted:
-            row["readmitted_run"] = ctx.run_id
-    everything = ctx.engine.rows(held_spec, day)
-    others = [r for r in everything if not (r["stage"] == "quality" and r["readmitted_run"] is None)]
-    ctx.engine.replace_rows(held_spec, others + held, day)
+    marked = [replace(r, readmitted_run=ctx.run_id) if r.key_hash in readmitted else r for r in held]
+    everything = ctx.store.read(QuarantineRecord, day, table=contract.table_name)
+    others = [r for r in everything if not (r.stage == "quality" and r.readmitted_run is None)]
+    ctx.store.replace(QuarantineRecord, others + marked, day, table=contract.table_name)

@@ -37,13 +37,9 @@ def _day(value: Any) -> dt.date | None:
 def latest(rows: Iterable[Row], key_fields: Sequence[str], order_field: str) -> list[Row]:
     """One row per distinct ``key_fields`` value: the one with the greatest ``order_field``
     (on a tie, the one seen last). Keys keep their first-seen order."""
-    best: dict[tuple, Row] = {}
-    for row in rows:
-        key = tuple(row.get(field) for field in key_fields)
-        current = best.get(key)
-        if current is None or row[order_field] >= current[order_field]:
-            best[key] = row
-    return list(best.values())
+    from lakehouse.governance.records import newest_per_key
+
+    return list(newest_per_key(rows, key_fields, order_field).values())
 
 
 def _on(rows: Iterable[Row], data_date: dt.date, table: str | None) -> list[Row]:

@@ -66,7 +66,7 @@ def test_a_decertified_system_has_its_next_delivery_refused_with_nothing_loaded_
     [source_row] = lh.engine.rows(governance.admission_log(lh.root),
                                   where(data_date=date(2026, 11, 2), check_name="source"))
     assert json.loads(source_row["evidence"])["replaced_by"] == "ccs"
-    assert "decertified on 2026-11-02" in source_row["problems"][0]
+    assert "decertified on 2026-11-02" in source_row["problems"][0]["message"]
     [recorded] = lh.engine.rows(governance.system_events(lh.root))
     assert (recorded["system"], recorded["event"], recorded["effective_date"], recorded["reason"],
             recorded["replaced_by"], recorded["decided_by"]) == ("cbs", "decertified", D2, "merged",

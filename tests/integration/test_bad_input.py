@@ -138,6 +138,8 @@ def test_duplicate_and_null_keys(lh):
     evidence = json.loads(quality["evidence"])
     failed = {f["rule"]: (f["dimension"], f["unexpected"]) for f in evidence["failed_rules"]}
     assert failed["keys.unique"] == ("uniqueness", 2)  # both rows of key A1
+    located = {(p["line"], p["key"]) for p in quality["problems"]}  # stored structured
+    assert {(5, "account_id"), (4, "account_id")} <= located
     assert failed["account_id.not_null"] == ("completeness", 1)
 
 

@@ -161,8 +161,8 @@ def test_a_decision_is_admitted_only_when_all_six_checks_pass(conf):
     checks["quality"] = check_quality({"rows_in": 3}, [])
     decision = Decision("cbs.customer", D, "h", 1, checks)
     assert decision.admitted
-    rows = decision.log_rows("run-1", "customer_20261125.csv")
-    assert [(r["check_order"], r["check_name"], r["status"], r["decision"]) for r in rows] == [
+    rows = decision.log_records("run-1", "customer_20261125.csv")
+    assert [(r.check_order, r.check_name, r.status, r.decision) for r in rows] == [
         (i + 1, name, "passed", "admitted") for i, name in enumerate(CHECKS)]
 
     checks["quality"] = check_quality(None, [Problem("control file declares 3 rows, the file has 2", "x.ctl")])

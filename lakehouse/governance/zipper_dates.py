@@ -1,0 +1,34 @@
+"""The data dates folded into each zipper table, kept as governance records (not only in Delta
+commit metadata, which the Delta log cleanup removes)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from lakehouse.filters import where
+from lakehouse.governance.records import ZipperDatesRecord
+from lakehouse.governance.store import GovernanceStore
+from lakehouse.zones.tables import TableSpec
+
+
+def loaded_dates(store: GovernanceStore, spec: TableSpec) -> list[date] | None:
+    """The data dates recorded as loaded into ``spec``; None when none is recorded yet."""
+    found = {r.data_date for r in store.read(ZipperDatesRecord, where(table_name=spec.qualified_name))}
+    return sorted(found) if found else None
+
+
+def load_zipper(store: GovernanceStore, spec: TableSpec, staged_path: str, data_date: date,
+                run_id: str, metadata: dict[str, Any], frozen_keys: list[tuple] | None = None) -> None:
+    """Fold the staged extract into zipper table ``spec`` for ``data_date`` and record the date.
+
+    A table without records yet takes its loaded dates from its commits once; they are then
+    recorded with this date, so later loads no longer need the commits."""
+    engine = store.engine
+    recorded = loaded_dates(store, spec)
+    loaded = recorded if recorded is not None else engine.zipper_loaded_dates(spec)
+    engine.load_zipper(spec, staged_path, data_date, metadata, frozen_keys, loaded_dates=loaded)
+    new = sorted({*loaded, data_date} - set(recorded or []))
+    now = datetime.now()
+    store.append([ZipperDatesRecord(table_name=spec.qualified_name, data_date=day, run_id=run_id,
+                                    loaded_at=now) for day in new])
