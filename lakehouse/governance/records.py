@@ -206,6 +206,7 @@ class LoadLogRecord(GovernanceRecord):
     table_version: int | None = column('bigint', 'Delta version of the target after the load')
     started_at: datetime | None = column('timestamp', 'start of the load')
     finished_at: datetime | None = column('timestamp', 'end of the load')
+    operation: str | None = column('string', 'delivery (a delivered file) or readmission (corrected rows)')
 
 
 @record('quarantine', 'Quarantined rows of {table}, with the rule and reason', partition_by=('data_date',),

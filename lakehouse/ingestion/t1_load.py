@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.admission import checks as admission
-from lakehouse.governance.records import LoadLogRecord, QuarantineRecord, RawManifestRecord
+from lakehouse.governance.records import (
+    LoadLogRecord, QuarantineRecord, RawManifestRecord, newest_per_key)
 from lakehouse.governance import zipper_dates
 from lakehouse.governance.store import GovernanceStore
 from lakehouse.zones import raw_zone
@@ -75,10 +76,15 @@ class LoadContext:
         return self._store
 
     def last_load(self, source: str, data_date: date) -> LoadLogRecord | None:
-        """The latest successful load of ``source`` for ``data_date`` (read once per date)."""
+        """The latest successful load of a delivered file of ``source`` for ``data_date`` (read
+        once per date); re-admissions do not count, so rerunning the delivery they corrected
+        does not undo them."""
         if data_date not in self._loaded:
-            self._loaded[data_date] = self.store.newest_of_date(
-                LoadLogRecord, data_date, "source", "finished_at", where(status="succeeded"))
+            deliveries = [r for r in self.store.read(LoadLogRecord, where(data_date=data_date,
+                                                                           status="succeeded"))
+                          if r.operation != "readmission"]
+            self._loaded[data_date] = {key[0]: r for key, r in
+                                       newest_per_key(deliveries, ["source"], "finished_at").items()}
         return self._loaded[data_date].get(source)
 
     @property
@@ -137,8 +143,9 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
     return result
 
 
-def log_load(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, started: datetime) -> None:
-    """The load log row of ``result`` (appended at ``flush``)."""
+def log_load(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, started: datetime,
+             operation: str = "delivery") -> None:
+    """Append the load log record of ``result``."""
     result.loaded_at = datetime.now()
     ctx.store.append([LoadLogRecord(
         run_id=ctx.run_id, source=contract.name, table_name=spec.qualified_name,
@@ -147,7 +154,7 @@ def log_load(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, sta
         rows_in=result.rows_in, rows_loaded=result.rows_loaded,
         rows_quarantined=result.rows_quarantined, status=result.status,
         message=result.message or None, table_version=result.table_version,
-        started_at=started, finished_at=result.loaded_at,
+        started_at=started, finished_at=result.loaded_at, operation=operation,
     )])
 
 

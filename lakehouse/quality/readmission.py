@@ -120,7 +120,8 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
         result.message = (f"{MARKER} of {len(readmitted)} corrected row(s) held in quarantine"
                           + (f"; {len(failed)} still held" if failed else ""))
         record_quality(ctx, spec, data_date, checked, result, _still_blocking(ctx, contract, data_date))
-        log_load(ctx, contract, spec, result, hashlib.sha256(file.read_bytes()).hexdigest(), started)
+        log_load(ctx, contract, spec, result, hashlib.sha256(file.read_bytes()).hexdigest(), started,
+                 operation="readmission")
         _mark_readmitted(ctx, contract, data_date, held, readmitted)
     else:
         outcome.table_version = engine.version(spec)
