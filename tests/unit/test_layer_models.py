@@ -655,6 +655,7 @@ def test_an_unforeseen_error_fails_its_model_in_one_line_and_logs_the_traceback(
 
     build = LayerBuild(None, loaded, "run-1", dt.date(2026, 11, 1))
     monkeypatch.setattr(build, "_blocked", lambda model: [])
+    monkeypatch.setattr(build, "_input_versions", lambda model: {})
 
     def broken(model, staged):
         raise RuntimeError("Spark said no\n\tat org.apache.spark.sql.Dataset.collect")
