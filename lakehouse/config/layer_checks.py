@@ -85,7 +85,7 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
 
 def cycle_findings(inputs: dict[str, list[str]]) -> list[Finding]:
     """A finding on the first model of a dependency cycle, if the models have one."""
-    from lakehouse.layers.graph import find_cycle
+    from lakehouse.graph import find_cycle
 
     cycle = find_cycle(inputs)
     if not cycle:

@@ -16,7 +16,8 @@ from lakehouse.config import load_project, validate_project
 from lakehouse.config.layer_checks import cycle_findings, layer_file_findings
 from lakehouse.config.layer_models import LAYERS, SUBJECT_AREAS, LayerModel
 from lakehouse.errors import ConfigError
-from lakehouse.layers import graph, sql_lineage
+from lakehouse import graph
+from lakehouse.layers import sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec, owners, security_levels
 from lakehouse.layers.runner import build_order
 from lakehouse.layers.sql_lineage import ColumnSource, SqlProblem
@@ -648,3 +649,11 @@ def test_bug_date_parameter_gives_one_fixable_problem(project):
     edit(project, PRD, "load_type: zipper", "load_type: zipper\nparams: {since: 2024-01-01}")
     problem = only(problems_of(project))
     assert problem.key == "params.since"
+
+
+def test_ordered_can_break_cycles_in_rank_order():
+    # the load order of sources: referenced tables first, otherwise (and in a cycle) as given
+    rank = {"x": 0, "a": 1, "b": 2, "c": 3}
+    assert graph.ordered({"x": ["c"], "a": ["b"], "b": ["a"], "c": []}, rank,
+                         break_cycles=True) == ["c", "x", "a", "b"]
+    assert graph.ordered({"a": ["a"]}, break_cycles=True) == ["a"]
