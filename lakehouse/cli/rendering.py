@@ -5,13 +5,17 @@ from __future__ import annotations
 from rich.table import Table
 
 from lakehouse.config.quality_rules import DIMENSIONS
+from lakehouse.quality.scorecard import format_score, grade
+
+SCORE_COLOURS = {"good": "green", "fair": "yellow", "poor": "red"}
+"""The terminal colour of each score band (``quality.scorecard.grade``)."""
 
 
 def _score(value: float | None) -> str:
     if value is None:
         return "[dim]–[/dim]"
-    colour = "green" if value >= 95 else "yellow" if value >= 80 else "red"
-    return f"[{colour}]{value:.1f}[/{colour}]"
+    colour = SCORE_COLOURS[grade(value)]
+    return f"[{colour}]{format_score(value)}[/{colour}]"
 
 
 def scorecard_table(report) -> Table:
