@@ -11,14 +11,14 @@
 from __future__ import annotations
 
 from lakehouse.config.models import SourceContract
-from lakehouse.config.quality_rules import QualityRule
+from lakehouse.config.quality_rules import QualityRule, parse_rule
 from lakehouse.config.registries import DataStandard
 from lakehouse.zones.tables import OPEN_END_DATE
 
 
 def _rule(name: str, dimension: str, severity: str, description: str, **check) -> QualityRule:
-    rule = QualityRule(name=name, dimension=dimension, severity=severity, description=description,
-                       **check)
+    rule = parse_rule(name=name, dimension=dimension, severity=severity, description=description,
+                      **check)
     rule._derived = True
     return rule
 
