@@ -13,7 +13,7 @@ import pytest
 from lakehouse.config import load_project, validate_project
 from lakehouse.config.quality_rules import DIMENSIONS, parse_rule
 from lakehouse.security.masking import mask_row, mask_value
-from lakehouse.quality import derived
+from lakehouse.config import derived_rules as derived
 from lakehouse.quality.assessment import table_rules
 from lakehouse.quality.rule_sql import fails_sql, passes_sql
 from lakehouse.quality.scorecard import dimension_scores, rule_score

@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-from lakehouse.config.models import SourceContract
-from lakehouse.config.quality_rules import QualityRule, parse_rule
-from lakehouse.config.registries import DataStandard
 from lakehouse.zones.tables import OPEN_END_DATE
+
+from .models import SourceContract
+from .quality_rules import QualityRule, parse_rule
+from .registries import DataStandard
 
 
 def _rule(name: str, dimension: str, severity: str, description: str, **check) -> QualityRule:
