@@ -287,26 +287,29 @@ AGGREGATE_CHECKS: tuple[str, ...] = tuple(k for k, m in RULE_KINDS.items() if no
 CHECKS = ROW_CHECKS + AGGREGATE_CHECKS
 
 
+def _checks_given(data: Mapping) -> list[str]:
+    return [c for c in CHECKS if data.get(c) is not None]
+
+
 def _kind_of(value: object) -> str | None:
-    """The tag of a rule: the one check key given (see ``_one_check``)."""
+    """The tag of a rule: the one check key given (``_one_check`` makes sure there is one)."""
     if isinstance(value, QualityRule):
         return value.kind
-    if isinstance(value, Mapping):
-        given = [c for c in CHECKS if value.get(c) is not None]
-        return given[0] if len(given) == 1 else None
-    return None
+    given = _checks_given(value) if isinstance(value, Mapping) else []
+    return given[0] if len(given) == 1 else None
 
 
 def _one_check(value: object) -> object:
-    if not isinstance(value, Mapping | QualityRule):
+    if isinstance(value, QualityRule):
+        return value
+    if not isinstance(value, Mapping):
         raise invalid("a rule must be a mapping of keys to values",
                       "write indented 'key: value' lines: name, dimension and one check")
-    if isinstance(value, Mapping):
-        given = [c for c in CHECKS if value.get(c) is not None]
-        if len(given) != 1:
-            raise invalid(f"a rule has exactly one check, not {len(given)}"
-                          + (f" ({', '.join(given)})" if given else ""),
-                          f"keep one of: {', '.join(CHECKS)}")
+    given = _checks_given(value)
+    if len(given) != 1:
+        raise invalid(f"a rule has exactly one check, not {len(given)}"
+                      + (f" ({', '.join(given)})" if given else ""),
+                      f"keep one of: {', '.join(CHECKS)}")
     return value
 
 
