@@ -23,6 +23,7 @@ from lakehouse.config.project import SOURCES_DIR
 from lakehouse.engine import Engine
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.filters import Filter, between, where
+from lakehouse.graph import ordered
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality.readmission import Readmission
 from lakehouse.admission.registration import RegistrationResult, latest_registrations
@@ -196,23 +197,14 @@ class Lakehouse:
         return summary
 
     def _in_reference_order(self, contracts: list[SourceContract]) -> list[SourceContract]:
-        """``contracts`` with the tables that reference rules look up loaded before their users."""
+        """``contracts`` with the tables that reference rules look up loaded before their users
+        (otherwise, and within a reference cycle, in the given order)."""
         from lakehouse.quality.assessment import referenced_tables
 
         by_table = {c.table_name: c for c in contracts}
-        ordered: list[SourceContract] = []
-
-        def visit(contract: SourceContract, path: tuple[str, ...]) -> None:
-            if contract in ordered or contract.table_name in path:
-                return  # done, or a reference cycle: keep the given order
-            for table in sorted(referenced_tables(self.project, contract)):
-                if table in by_table:
-                    visit(by_table[table], (*path, contract.table_name))
-            ordered.append(contract)
-
-        for contract in contracts:
-            visit(contract, ())
-        return ordered
+        inputs = {c.table_name: sorted(referenced_tables(self.project, c)) for c in contracts}
+        rank = {c.table_name: index for index, c in enumerate(contracts)}
+        return [by_table[t] for t in ordered(inputs, rank, break_cycles=True)]
 
     # -- quality -------------------------------------------------------------------------------
 

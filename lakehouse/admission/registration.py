@@ -20,6 +20,7 @@ from lakehouse.engine import Engine, TableLayout
 from lakehouse.errors import Problem
 from lakehouse.filters import one_of
 from lakehouse.zones.near_source import near_source_spec
+from lakehouse.zones.schema_diff import schema_diff
 from lakehouse.zones.tables import TableSpec
 
 REGISTERED, UNCHANGED, REFUSED = "registered", "unchanged", "refused"
@@ -57,19 +58,19 @@ def schema_changes(spec: TableSpec, layout: TableLayout | None, contract: Source
     problems: list[Problem] = []
     where = str(contract.source_file or contract.name)
     wanted = spec.column_types
-    for name, spark_type in layout.types.items():
-        if name not in wanted:
-            problems.append(Problem(
-                f"column '{name}' of {spec.qualified_name} is not in the contract; removing or "
-                "renaming a column would lose its history", where, key="attributes",
-                fix=f"keep attribute '{name}' (it can be nullable and delivered empty); a new "
-                    "shape that drops it needs a new source entity"))
-        elif wanted[name] != spark_type:
-            problems.append(Problem(
-                f"column '{name}' of {spec.qualified_name} is {spark_type}; the contract makes it "
-                f"{wanted[name]}, and existing rows cannot change type", where,
-                line=_attribute_line(contract, name), key="type", value=wanted[name],
-                fix=f"keep the type {spark_type}, or add a new attribute with the new type"))
+    diff = schema_diff(layout.types, wanted)
+    for name in diff.removed:
+        problems.append(Problem(
+            f"column '{name}' of {spec.qualified_name} is not in the contract; removing or "
+            "renaming a column would lose its history", where, key="attributes",
+            fix=f"keep attribute '{name}' (it can be nullable and delivered empty); a new "
+                "shape that drops it needs a new source entity"))
+    for name, (spark_type, wanted_type) in diff.retyped.items():
+        problems.append(Problem(
+            f"column '{name}' of {spec.qualified_name} is {spark_type}; the contract makes it "
+            f"{wanted_type}, and existing rows cannot change type", where,
+            line=_attribute_line(contract, name), key="type", value=wanted_type,
+            fix=f"keep the type {spark_type}, or add a new attribute with the new type"))
     for prop, noun in (("lakehouse.load_type", "load type"), ("lakehouse.keys", "keys")):
         before, after = layout.properties.get(prop), spec.properties.get(prop)
         if before is not None and before != after:
@@ -77,7 +78,7 @@ def schema_changes(spec: TableSpec, layout: TableLayout | None, contract: Source
                 f"the {noun} of {spec.qualified_name} would change from '{before}' to '{after}'",
                 where, key=noun.replace(" ", "_"), value=after,
                 fix=f"keep the {noun} '{before}': changing it needs a new source entity and a reload"))
-    added = [name for name in wanted if name not in layout.types]
+    added = diff.added
     notes = [f"added column {name} {wanted[name]}" for name in added]
     for name in added:
         if name in spec.keys:

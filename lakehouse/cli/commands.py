@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import date
@@ -13,13 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.cli.rendering import stdout, to_json
 from lakehouse.errors import ConfigError, LakehouseError, first_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bank lakehouse pipelines: contracts, T-1 loads, zones and layers.")
-console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 CONF = typer.Option(Path("conf"), "--conf", help="configuration folder", envvar="LAKEHOUSE_CONF")
+JSON = typer.Option(False, "--json", help="print a JSON document (for programs) instead of a table")
 
 
 def _lakehouse(conf: Path):
@@ -55,7 +55,7 @@ def validate(conf: Path = CONF) -> None:
     if refusals:
         raise typer.Exit(2)
     project = lh.project
-    console.print(f"[green]ok[/green]: {len(project.owners)} owners, {len(project.systems)} systems, "
+    stdout().print(f"[green]ok[/green]: {len(project.owners)} owners, {len(project.systems)} systems, "
                   f"{len(project.standards)} data standards, {len(project.sources)} source "
                   f"contracts in {conf}, {len(project.models)} layer models in {project.layers_dir}")
 
@@ -68,12 +68,18 @@ def run(
     file: Optional[Path] = typer.Option(None, "--file", help="load this delivered file (one source)"),
     force: bool = typer.Option(False, "--force", help="load a file again even if it was already "
                                "loaded for the date"),
+    as_json: bool = JSON,
     conf: Path = CONF,
 ) -> None:
     """Land and load the T-1 deliveries of a data date into the near-source layer."""
+    from lakehouse.cli.rendering import run_document
+
     lh = _lakehouse(conf)
     summary = lh.run(_parse_date(data_date), source or None, file, force=force)
-    print_run(summary)
+    if as_json:
+        typer.echo(to_json(run_document(summary)))
+    else:
+        print_run(summary)
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -91,21 +97,20 @@ def print_run(summary) -> None:
         table.add_row(r.source, f"[{colour}]{status}[/{colour}]", str(r.rows_in),
                       str(r.rows_loaded), str(r.rows_quarantined),
                       "" if r.table_version is None else str(r.table_version), promotion)
-    console.print(table)
+    stdout().print(table)
     for r in summary.failed:
         err_console.print(f"[red]{r.source}[/red]: {r.message}", markup=True, highlight=False)
     for r in summary.results:
         if r.unchanged:
-            console.print(f"{r.source}: {r.message}", highlight=False)
+            stdout().print(f"{r.source}: {r.message}", highlight=False)
 
 
 @app.command()
-def tables(as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
-           conf: Path = CONF) -> None:
+def tables(as_json: bool = JSON, conf: Path = CONF) -> None:
     """List every table with its layer, zone, load type, keys and storage path."""
     specs = _lakehouse(conf).tables()
     if as_json:
-        typer.echo(json.dumps([s.describe() for s in specs], ensure_ascii=False, indent=2))
+        typer.echo(to_json([s.describe() for s in specs]))
         return
     table = Table(title="tables")
     for column in ("name", "zone", "layer", "load type", "keys", "path"):
@@ -113,7 +118,7 @@ def tables(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     for s in specs:
         table.add_row(s.qualified_name, s.zone, s.layer or "", s.load_type or "",
                       ",".join(s.keys), s.path)
-    console.print(table)
+    stdout().print(table)
 
 
 @app.command()
@@ -134,10 +139,10 @@ def demo(
     if deliver_only:
         lh = _lakehouse(conf)
         dates = deliver(lh, customers, days, _parse_date(start), seed, defect_rate)
-        console.print(f"delivered {len(dates)} data dates ({dates[0]} to {dates[-1]}) to "
+        stdout().print(f"delivered {len(dates)} data dates ({dates[0]} to {dates[-1]}) to "
                       f"{lh.settings.landing}; {len(lh.project.sources)} sources registered")
         return
-    ok = run_demo(_lakehouse(conf), customers, days, _parse_date(start), seed, console, defect_rate)
+    ok = run_demo(_lakehouse(conf), customers, days, _parse_date(start), seed, stdout(), defect_rate)
     if not ok:
         raise typer.Exit(1)
 
@@ -147,16 +152,20 @@ def query(
     sql: str = typer.Argument(..., help="Spark SQL over tables named as in `lakehouse tables`, "
                               "e.g. \"SELECT * FROM mart.mart_customer_360 LIMIT 5\""),
     limit: int = typer.Option(50, help="at most this many rows"),
+    as_json: bool = JSON,
     conf: Path = CONF,
 ) -> None:
     """Query the lakehouse's tables with Spark SQL and print the rows."""
     rows = _lakehouse(conf).query(sql, limit)
+    if as_json:
+        typer.echo(to_json(rows))
+        return
     table = Table(title=f"{len(rows)} row(s)")
     for column in (rows[0] if rows else {}):
         table.add_column(column)
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row.values()])
-    console.print(table)
+    stdout().print(table)
 
 
 layers_app = typer.Typer(no_args_is_help=True, help="Data engineers: build the integrated, common and mart layers.")
@@ -173,7 +182,7 @@ def layers_run(
     from lakehouse.cli.rendering import layer_table
 
     summary = _lakehouse(conf).build_layers(_parse_date(data_date), model or None)
-    console.print(layer_table(summary.results, f"layers for data date {summary.data_date}"))
+    stdout().print(layer_table(summary.results, f"layers for data date {summary.data_date}"))
     for r in summary.not_built:
         err_console.print(f"[red]{r.model}[/red] {r.status}: {r.reason}", highlight=False)
     if any(r.status == "failed" for r in summary.results):
@@ -181,11 +190,15 @@ def layers_run(
 
 
 @layers_app.command("list")
-def layers_list(conf: Path = CONF) -> None:
+def layers_list(as_json: bool = JSON, conf: Path = CONF) -> None:
     """The layer models in build order, with their inputs."""
+    from lakehouse.cli.rendering import models_document
     from lakehouse.layers.runner import build_order
 
     project = _lakehouse(conf).project
+    if as_json:
+        typer.echo(to_json(models_document(project, build_order(project))))
+        return
     table = Table(title="layer models, in build order")
     for column in ("model", "layer", "load type", "keys", "inputs"):
         table.add_column(column)
@@ -194,7 +207,7 @@ def layers_list(conf: Path = CONF) -> None:
         table.add_row(name, m.layer, m.load_type + (f", {m.retention_days} days" if m.retention_days else ""),
                       ",".join(m.keys), ", ".join(f"{i} ({mode})" if mode != "current" else i
                                                   for i, mode in m.inputs.items()))
-    console.print(table)
+    stdout().print(table)
 
 
 source_app = typer.Typer(no_args_is_help=True, help="Data owners: register and check source contracts.")
@@ -224,7 +237,7 @@ def source_register(
         colour = colours[r.status]
         table.add_row(r.source, f"[{colour}]{r.status}[/{colour}]",
                       "" if r.version is None else str(r.version), "; ".join(r.changes))
-    console.print(table)
+    stdout().print(table)
     refused = [r for r in results if r.error is not None]
     for r in refused:
         err_console.print(r.error.render(), markup=False, highlight=False)
@@ -236,11 +249,17 @@ def source_register(
 def source_check(
     name: str = typer.Argument(..., help="SYSTEM.ENTITY"),
     data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
+    as_json: bool = JSON,
     conf: Path = CONF,
 ) -> None:
     """Show the six admission checks of a source for a data date."""
+    from lakehouse.cli.rendering import checks_document
+
     decision = _lakehouse(conf).check_source(name, _parse_date(data_date))
-    print_checks(decision)
+    if as_json:
+        typer.echo(to_json(checks_document(decision)))
+    else:
+        print_checks(decision)
     if any(c.status == "failed" for c in decision.checks.values()):
         raise typer.Exit(1)
 
@@ -261,7 +280,7 @@ def print_checks(decision) -> None:
             or (describe(check.evidence) if name == "quality" else _evidence(check.evidence))
         colour = colours.get(check.status, "white")
         table.add_row(name, f"[{colour}]{check.status}[/{colour}]", detail)
-    console.print(table)
+    stdout().print(table)
 
 
 def _evidence(evidence: dict) -> str:
@@ -276,18 +295,22 @@ def _evidence(evidence: dict) -> str:
 
 
 @source_app.command("list")
-def source_list(conf: Path = CONF) -> None:
+def source_list(as_json: bool = JSON, conf: Path = CONF) -> None:
     """List the source contracts with owner, certification, level and registration."""
+    sources = _lakehouse(conf).source_overview()
+    if as_json:
+        typer.echo(to_json(sources))
+        return
     table = Table(title="sources")
     for column in ("source", "owner", "system certified today", "load type", "level",
                    "registered version", "registered at", "contract"):
         table.add_column(column)
-    for s in _lakehouse(conf).source_overview():
+    for s in sources:
         table.add_row(s["source"], s["owner"], "yes" if s["certified"] else "[red]no[/red]",
                       s["load_type"], str(s["level"]), str(s["version"] or "-"),
                       f"{s['registered_at']:%Y-%m-%d %H:%M}" if s["registered_at"] else "-",
                       "registered" if s["current"] else "[yellow]changed or unregistered[/yellow]")
-    console.print(table)
+    stdout().print(table)
 
 
 @system_app.command("decertify")
@@ -303,7 +326,7 @@ def system_decertify(
     """Decertify a source system: its deliveries from that date on are refused admission."""
     event = _lakehouse(conf).decertify(code, reason, _parse_date(effective), replaced_by, by, note)
     replaced = f", replaced by {event['replaced_by']}" if event.get("replaced_by") else ""
-    console.print(f"system {code} decertified from {event['date']} ({event['reason']}{replaced}); "
+    stdout().print(f"system {code} decertified from {event['date']} ({event['reason']}{replaced}); "
                   f"recorded in {conf / 'systems.yaml'} and governance.system_events")
 
 
@@ -312,15 +335,19 @@ def quality_report(
     data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
     table: Optional[str] = typer.Option(None, "--table", help="one table, e.g. cbs_account"),
     days: int = typer.Option(14, help="dates of trend shown in the HTML report"),
+    as_json: bool = JSON,
     conf: Path = CONF,
 ) -> None:
     """Print the quality scorecard of a data date and write the HTML report and Data Docs."""
-    from lakehouse.cli.rendering import scorecard_table
+    from lakehouse.cli.rendering import scorecard_document, scorecard_table
 
     lh = _lakehouse(conf)
     result = lh.quality_report(_parse_date(data_date) or lh.yesterday(), table, days)
-    console.print(scorecard_table(result))
-    console.print(f"report: {result.html}\nData Docs: {result.data_docs}")
+    if as_json:
+        typer.echo(to_json(scorecard_document(result)))
+    else:
+        stdout().print(scorecard_table(result))
+        stdout().print(f"report: {result.html}\nData Docs: {result.data_docs}")
     if not result.scorecard:
         err_console.print(f"no quality results for {result.data_date}; run the loads first")
         raise typer.Exit(1)
@@ -335,7 +362,7 @@ def quality_readmit(
 ) -> None:
     """Re-admit corrected rows that a drop rule quarantined for a data date."""
     outcome = _lakehouse(conf).readmit(source, _parse_date(data_date), file)
-    console.print(f"{outcome.readmitted} corrected rows of {source} re-admitted for "
+    stdout().print(f"{outcome.readmitted} corrected rows of {source} re-admitted for "
                   f"{outcome.data_date} (run {outcome.run_id}, table version {outcome.table_version})")
     for held in outcome.still_held:
         err_console.print(f"still held, fails again: {held}")
@@ -347,9 +374,20 @@ def quality_readmit(
 
 @catalog_app.command("search")
 def catalog_search(term: str = typer.Argument(..., help="business name, in Chinese or English"),
-                   conf: Path = CONF) -> None:
+                   as_json: bool = JSON, conf: Path = CONF) -> None:
     """Find registered tables and columns by business meaning (e.g. 客户号, 'customer id')."""
     rows = _lakehouse(conf).search(term)
+    if as_json:
+        typer.echo(to_json(rows))
+    else:
+        _print_catalog(term, rows)
+    if not rows:
+        err_console.print(f"nothing registered matches {term!r}; register sources with "
+                          "`lakehouse source register conf/sources`")
+        raise typer.Exit(1)
+
+
+def _print_catalog(term: str, rows: list[dict]) -> None:
     table = Table(title=f"catalog: {term}")
     for column in ("table", "column", "business name", "standard", "level", "owner"):
         table.add_column(column, overflow="fold")
@@ -358,11 +396,7 @@ def catalog_search(term: str = typer.Argument(..., help="business name, in Chine
         table.add_row(r["table_name"], r["column_name"] or "(table)",
                       f"{r['name_zh']} / {r['name_en']}", standard, str(r["security_level"]),
                       f"{r['owner']} {r['owner_name'] or ''}".strip())
-    console.print(table)
-    if not rows:
-        err_console.print(f"nothing registered matches {term!r}; register sources with "
-                          "`lakehouse source register conf/sources`")
-        raise typer.Exit(1)
+    stdout().print(table)
 
 
 dags_app = typer.Typer(no_args_is_help=True, help="Data engineers: the Airflow DAGs in dags/.")
@@ -387,10 +421,10 @@ def dags_compile(
         problems = manifest.stale(project, output)
         if problems:
             raise ConfigError("the DAGs do not match the configuration", problems)
-        console.print(f"ok: {output or manifest.default_path(project)} is current")
+        stdout().print(f"ok: {output or manifest.default_path(project)} is current")
         return
     path, compiled = manifest.write(project, output)
-    console.print(f"wrote {path}: {len(compiled['systems'])} T-1 DAGs "
+    stdout().print(f"wrote {path}: {len(compiled['systems'])} T-1 DAGs "
                   f"({sum(len(s['sources']) for s in compiled['systems'].values())} sources), "
                   f"{len(compiled['layers'])} layer DAGs "
                   f"({sum(len(m) for m in compiled['layers'].values())} models)")
@@ -409,7 +443,7 @@ def engine_serve(conf: Path = CONF) -> None:
     address = load_settings(conf).orchestration.engine_address
     server = EngineServer(address)
     operations.lakehouse_for(str(conf.resolve())).engine.start()  # the JVM before answering
-    console.print(f"lakehouse engine ready on {address} (pid {os.getpid()})")
+    stdout().print(f"lakehouse engine ready on {address} (pid {os.getpid()})")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -431,7 +465,7 @@ def engine_ping(conf: Path = CONF) -> None:
         err_console.print(answer["error"], markup=False)
         raise typer.Exit(1)
     timing = answer["timing"]
-    console.print(f"engine on {address} (pid {answer['result']['pid']}): Spark work began "
+    stdout().print(f"engine on {address} (pid {answer['result']['pid']}): Spark work began "
                   f"{timing['work_started'] - began:.3f} s after the request, done in "
                   f"{time.time() - began:.3f} s")
 

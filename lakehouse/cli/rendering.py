@@ -1,17 +1,30 @@
-"""Rich tables shared by the CLI and the demo."""
+"""What the CLI and the demo print: rich tables for people, JSON documents for programs."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
 from rich.table import Table
 
 from lakehouse.config.quality_rules import DIMENSIONS
+from lakehouse.quality.scorecard import format_score, grade
+
+SCORE_COLOURS = {"good": "green", "fair": "yellow", "poor": "red"}
+"""The terminal colour of each score band (``quality.scorecard.grade``)."""
 
 
 def _score(value: float | None) -> str:
     if value is None:
         return "[dim]–[/dim]"
-    colour = "green" if value >= 95 else "yellow" if value >= 80 else "red"
-    return f"[{colour}]{value:.1f}[/{colour}]"
+    colour = SCORE_COLOURS[grade(value)]
+    return f"[{colour}]{format_score(value)}[/{colour}]"
 
 
 def scorecard_table(report) -> Table:
@@ -41,3 +54,67 @@ def layer_table(results, title: str) -> Table:
                       "" if r.rows is None else str(r.rows), f"{r.seconds:.1f}",
                       ", ".join(r.blocked_by) if r.blocked_by else r.reason.splitlines()[0] if r.reason else "")
     return table
+
+
+PIPED_WIDTH = 100_000
+"""The line width when standard output is not a terminal: wide enough that no table is shrunk
+and no column name or value is cut."""
+
+
+def stdout() -> Console:
+    """A console on the current standard output: the terminal's width on a terminal; when piped
+    or redirected, lines as long as they need (no truncation, no ellipsis)."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # exact: amounts never pass through binary floating point
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def to_json(document: Any) -> str:
+    """``document`` as indented JSON: dates and times as ISO strings, paths as text."""
+    return json.dumps(document, ensure_ascii=False, indent=2, default=_plain)
+
+
+def run_document(summary) -> dict:
+    """A T-1 run (``RunSummary``): its id, date, whether every load succeeded, and each load."""
+    return {"run_id": summary.run_id, "data_date": summary.data_date, "ok": summary.ok,
+            "results": [dataclasses.asdict(r) for r in summary.results]}
+
+
+def scorecard_document(report) -> dict:
+    """The quality scorecard (``QualityReport``) of a data date, its promotions and reports."""
+    return {"data_date": report.data_date, "dimensions": list(DIMENSIONS),
+            "scorecard": report.scorecard, "statuses": report.statuses, "failed": report.failed,
+            "html": report.html, "data_docs": report.data_docs}
+
+
+def checks_document(decision) -> dict:
+    """The admission checks of a source (``Decision``) in their order, with their problems."""
+    from lakehouse.admission.checks import CHECKS
+
+    return {"source": decision.source, "data_date": decision.data_date,
+            "registration_version": decision.registration_version, "admitted": decision.admitted,
+            "checks": [{"check": name, "status": decision.checks[name].status,
+                        "evidence": decision.checks[name].evidence,
+                        "problems": [{"message": p.message, "fix": p.fix, "file": p.file,
+                                      "line": p.line, "key": p.key}
+                                     for p in decision.checks[name].problems]}
+                       for name in CHECKS]}
+
+
+def models_document(project, order: list[str]) -> list[dict]:
+    """The layer models in build ``order`` with their layer, load type, keys and inputs."""
+    return [{"model": name, "layer": m.layer, "load_type": m.load_type,
+             "retention_days": m.retention_days, "keys": list(m.keys), "inputs": dict(m.inputs)}
+            for name in order for m in [project.models[name]]]

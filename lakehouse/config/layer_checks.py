@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from lakehouse.graph import find_cycle
+
 from .findings import Finding, did_you_mean, one_of
 from .layer_models import LAYERS
 
@@ -19,7 +21,7 @@ RANK = {"near_source": -1, **{layer: i for i, layer in enumerate(LAYERS)}}
 
 def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Finding]:
     """Problems of one model file; ``tables``: every table of the project with its layer."""
-    from lakehouse.layers import sql_lineage
+    from lakehouse import sql_parsing
 
     findings: list[Finding] = []
     name, layer = data.get("name"), data.get("layer")
@@ -48,9 +50,9 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
     if not isinstance(sql, str) or not sql.strip():
         return findings
     try:
-        read = sql_lineage.tables_read(sql)
-        columns = sql_lineage.output_columns(sql)
-    except sql_lineage.SqlProblem as exc:
+        read = sql_parsing.tables_read(sql)
+        columns = sql_parsing.output_columns(sql)
+    except sql_parsing.SqlProblem as exc:
         where = f" at query line {exc.line}, column {exc.column}" if exc.line else ""
         findings.append(Finding(("sql",), f"the query does not parse{where}: {exc}", None,
                                 "correct the Spark SQL"))
@@ -62,7 +64,7 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
         findings.append(Finding(("inputs", table), f"input '{table}' is declared but the query "
                                 "does not read it", table, "remove it from inputs"))
     params = data.get("params") if isinstance(data.get("params"), Mapping) else {}
-    for used in sorted(sql_lineage.parameters(sql) - set(params) - {"data_date"}):
+    for used in sorted(sql_parsing.parameters(sql) - set(params) - {"data_date"}):
         findings.append(Finding(("sql",), f"the query uses :{used}, which is not a declared "
                                 "parameter", used, f"add '{used}: <value>' under params"))
     keys = data.get("keys") if isinstance(data.get("keys"), list) else []
@@ -85,8 +87,6 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
 
 def cycle_findings(inputs: dict[str, list[str]]) -> list[Finding]:
     """A finding on the first model of a dependency cycle, if the models have one."""
-    from lakehouse.layers.graph import find_cycle
-
     cycle = find_cycle(inputs)
     if not cycle:
         return []

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from lakehouse.zones.tables import ZIPPER_COLUMNS
 
 from ..errors import ConfigError, Problem
-from . import checks, registry_checks
+from . import checks, derived_rules, registry_checks
 from .fields import URI_SCHEME
 from .findings import Finding, key_path
 from .layer_checks import cycle_findings, layer_file_findings
@@ -200,8 +200,6 @@ def _schedule_problems(sources: dict[str, SourceContract]) -> list[Problem]:
 def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standards: dict
                         ) -> tuple[dict[str, RuleFile], list[Problem]]:
     """``quality_rules/<table>.yaml`` of every table that has one, checked against the project."""
-    from lakehouse.quality import derived
-
     new_rows, whole, derived_names = {}, {}, {}
     for contract in sources.values():
         columns = {a.name for a in contract.attributes}
@@ -210,7 +208,7 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
             whole[contract.table_name] = columns | set(ZIPPER_COLUMNS)
         else:
             new_rows[contract.table_name] = whole[contract.table_name] = columns | {"data_date"}
-        derived_names[contract.table_name] = {r.name for r in derived.contract_rules(contract, standards)}
+        derived_names[contract.table_name] = {r.name for r in derived_rules.contract_rules(contract, standards)}
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     found: dict[str, RuleFile] = {}
     problems: list[Problem] = []

@@ -6,7 +6,7 @@ import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 
 from .findings import Finding, did_you_mean, one_of
@@ -48,17 +48,18 @@ def findings_from(error: ValidationError, model: type[BaseModel]) -> list[Findin
 
 
 def _finding(err: Any, model: type[BaseModel]) -> Finding:
-    loc = tuple(err["loc"])
+    raw = tuple(err["loc"])
+    loc = _without_tags(model, raw)
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     name = next((part for part in reversed(loc) if isinstance(part, str)), "value")
     if "fix" in ctx:
         return Finding(loc, err["msg"], value, ctx["fix"])
     if kind == "missing":
-        field = _field_at(model, loc)
+        field = _field_at(model, raw)
         about = f" ({field.description})" if field and field.description else ""
         return Finding(loc, f"missing required key '{name}'", None, f"add '{name}: ...'{about}")
     if kind == "extra_forbidden":
-        allowed = list(_model_at(model, loc[:-1]).model_fields)
+        allowed = list(_model_at(model, raw[:-1]).model_fields)
         return Finding(
             loc,
             f"unknown key '{name}'",
@@ -66,7 +67,7 @@ def _finding(err: Any, model: type[BaseModel]) -> Finding:
             f"remove it or use one of: {one_of(allowed)}{did_you_mean(name, allowed)}",
         )
     if kind == "literal_error":
-        choices = [str(c) for c in _literal_choices(model, loc)]
+        choices = [str(c) for c in _literal_choices(model, raw)]
         return Finding(
             loc,
             f"{name} must be one of: {one_of(choices)}",
@@ -74,7 +75,7 @@ def _finding(err: Any, model: type[BaseModel]) -> Finding:
             f"use one of: {one_of(choices)}{did_you_mean(value, choices)}",
         )
     if kind in _BOUNDS:
-        low, high = _bounds(_field_at(model, loc))
+        low, high = _bounds(_field_at(model, raw))
         if low is not None and high is not None:
             return Finding(loc, f"{name} must be between {low} and {high}", value, f"use a whole number from {low} to {high}")
         if low is not None:
@@ -101,14 +102,40 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _walk(model: type[BaseModel], loc: tuple) -> tuple[Any, FieldInfo | None]:
-    """The type found at ``loc`` below ``model``, and the model field it last passed."""
+def _tagged_members(tp: Any) -> dict[str, Any]:
+    """Tag -> member type of a tagged union (``Annotated[Model, Tag(...)]`` options), or {}."""
+    if get_origin(tp) not in (Union, types.UnionType):
+        return {}
+    members: dict[str, Any] = {}
+    for option in get_args(tp):
+        if get_origin(option) is Annotated:
+            member, *metadata = get_args(option)
+            members |= {m.tag: member for m in metadata if isinstance(m, Tag)}
+    return members
+
+
+def _without_tags(model: type[BaseModel], loc: tuple) -> tuple:
+    """``loc`` as the user wrote it: without the tags pydantic adds inside a tagged union."""
+    tags: list[int] = []
+    _walk(model, loc, tags)
+    return tuple(part for i, part in enumerate(loc) if i not in tags)
+
+
+def _walk(model: type[BaseModel], loc: tuple, tags: list[int] | None = None
+          ) -> tuple[Any, FieldInfo | None]:
+    """The type found at ``loc`` below ``model``, and the model field it last passed (the
+    positions of tagged-union tags in ``loc`` are added to ``tags``)."""
     tp: Any = model
     field: FieldInfo | None = None
-    for part in loc:
+    for index, part in enumerate(loc):
         tp = _unwrap(tp)
         origin = get_origin(tp)
-        if isinstance(part, str) and isinstance(tp, type) and issubclass(tp, BaseModel):
+        members = _tagged_members(tp)
+        if isinstance(part, str) and part in members:
+            tp = members[part]
+            if tags is not None:
+                tags.append(index)
+        elif isinstance(part, str) and isinstance(tp, type) and issubclass(tp, BaseModel):
             field = tp.model_fields.get(part)
             if field is None:
                 return None, None

@@ -1,4 +1,4 @@
-"""Quality rules: our own format, one typed model per rule, compiled to Great Expectations elsewhere.
+"""Quality rules: our own format, one typed model per kind of check, compiled to Great Expectations elsewhere.
 
 A rule measures one quality dimension with exactly one check. Its severity says what a failure
 does: ``warn`` records it, ``drop`` quarantines the failing rows and loads the rest, ``fail``
@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal, Self
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, Self, Union
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
@@ -31,12 +36,6 @@ Scope = Literal["new_rows", "table"]
 NamedCheck = Literal["gb11643", "luhn", "cn_mobile"]
 
 RULE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
-ROW_CHECKS = ("not_null", "unique", "in_set", "pattern", "between", "valid", "max_length", "sql",
-              "reference")
-"""Checks that judge each row (a ``drop`` rule can quarantine the rows that fail them)."""
-AGGREGATE_CHECKS = ("row_count", "freshness", "sum_equals", "arrives_by")
-"""Checks that judge the batch as a whole."""
-CHECKS = ROW_CHECKS + AGGREGATE_CHECKS
 
 
 class _Model(BaseModel):
@@ -140,7 +139,13 @@ class ArrivesBy(_Model):
 
 
 class QualityRule(_Model):
-    """One rule: a dimension, a severity, a scope and exactly one check."""
+    """One rule: a dimension, a severity, a scope and exactly one check. Each kind of check is
+    a subclass (``NotNullRule``, ``BetweenRule``...) with the check under the key ``kind``;
+    read rules with :func:`parse_rule` or as :data:`AnyRule`."""
+
+    kind: ClassVar[str] = ""
+    row_level: ClassVar[bool] = True
+    """The check judges each row (a ``drop`` rule can quarantine the rows that fail it)."""
 
     name: str = Field(description="unique within the table, e.g. balance_not_negative")
     dimension: Dimension
@@ -148,20 +153,6 @@ class QualityRule(_Model):
     scope: Scope = "new_rows"
     where: str | None = Field(None, description="a Spark SQL condition selecting the rows checked")
     description: str = ""
-
-    not_null: Identifier | None = None
-    unique: list[Identifier] | None = Field(None, min_length=1)
-    in_set: InSet | None = None
-    pattern: Pattern | None = None
-    between: Between | None = None
-    valid: Valid | None = None
-    max_length: MaxLength | None = None
-    sql: Text | None = Field(None, description="a Spark SQL condition every row must satisfy")
-    reference: Reference | None = None
-    row_count: RowCount | None = None
-    freshness: Freshness | None = None
-    sum_equals: SumEquals | None = None
-    arrives_by: ArrivesBy | None = None
 
     _derived: bool = PrivateAttr(False)
 
@@ -174,18 +165,11 @@ class QualityRule(_Model):
         return value
 
     @model_validator(mode="after")
-    def _one_check(self) -> Self:
-        given = [c for c in CHECKS if getattr(self, c) is not None]
-        if len(given) != 1:
-            raise invalid(f"a rule has exactly one check, not {len(given)}"
-                          + (f" ({', '.join(given)})" if given else ""),
-                          f"keep one of: {', '.join(CHECKS)}")
-        if self.severity == "drop" and (self.kind not in ROW_CHECKS or self.scope != "new_rows"):
+    def _severity_fits(self) -> Self:
+        if self.severity == "drop" and (not self.row_level or self.scope != "new_rows"):
             raise invalid(f"severity drop needs a row check on the new rows, not {self.kind} on "
                           f"scope {self.scope}", "use severity warn or fail, or a row check "
                           f"({', '.join(ROW_CHECKS)}) with scope new_rows")
-        if self.scope == "table" and self.kind == "arrives_by":
-            raise invalid("arrives_by judges a delivery, not the whole table", "use scope new_rows")
         return self
 
     @property
@@ -194,30 +178,154 @@ class QualityRule(_Model):
         return "derived" if self._derived else "declared"
 
     @property
-    def kind(self) -> str:
-        return next(c for c in CHECKS if getattr(self, c) is not None)
-
-    @property
     def check(self):
+        """The rule's check: the value under its ``kind`` key."""
         return getattr(self, self.kind)
-
-    @property
-    def row_level(self) -> bool:
-        return self.kind in ROW_CHECKS
 
     def columns(self) -> list[str]:
         """The columns of the checked table the rule names (not those of a referenced table)."""
-        check = self.check
-        if self.kind == "not_null":
-            return [check]
-        if self.kind == "unique":
-            return list(check)
-        if self.kind == "reference":
-            return [*check.columns, *check.equal]
-        return [check.column] if hasattr(check, "column") else []
+        column = getattr(self.check, "column", None)
+        return [column] if column is not None else []
 
     def with_severity(self, severity: str) -> QualityRule:
         return self.model_copy(update={"severity": severity})
+
+
+class NotNullRule(QualityRule):
+    kind: ClassVar[str] = "not_null"
+    not_null: Identifier
+
+    def columns(self) -> list[str]:
+        return [self.not_null]
+
+
+class UniqueRule(QualityRule):
+    kind: ClassVar[str] = "unique"
+    unique: list[Identifier] = Field(min_length=1)
+
+    def columns(self) -> list[str]:
+        return list(self.unique)
+
+
+class InSetRule(QualityRule):
+    kind: ClassVar[str] = "in_set"
+    in_set: InSet
+
+
+class PatternRule(QualityRule):
+    kind: ClassVar[str] = "pattern"
+    pattern: Pattern
+
+
+class BetweenRule(QualityRule):
+    kind: ClassVar[str] = "between"
+    between: Between
+
+
+class ValidRule(QualityRule):
+    kind: ClassVar[str] = "valid"
+    valid: Valid
+
+
+class MaxLengthRule(QualityRule):
+    kind: ClassVar[str] = "max_length"
+    max_length: MaxLength
+
+
+class SqlRule(QualityRule):
+    kind: ClassVar[str] = "sql"
+    sql: Text = Field(description="a Spark SQL condition every row must satisfy")
+
+
+class ReferenceRule(QualityRule):
+    kind: ClassVar[str] = "reference"
+    reference: Reference
+
+    def columns(self) -> list[str]:
+        return [*self.reference.columns, *self.reference.equal]
+
+
+class RowCountRule(QualityRule):
+    kind: ClassVar[str] = "row_count"
+    row_level: ClassVar[bool] = False
+    row_count: RowCount
+
+
+class FreshnessRule(QualityRule):
+    kind: ClassVar[str] = "freshness"
+    row_level: ClassVar[bool] = False
+    freshness: Freshness
+
+
+class SumEqualsRule(QualityRule):
+    kind: ClassVar[str] = "sum_equals"
+    row_level: ClassVar[bool] = False
+    sum_equals: SumEquals
+
+
+class ArrivesByRule(QualityRule):
+    kind: ClassVar[str] = "arrives_by"
+    row_level: ClassVar[bool] = False
+    arrives_by: ArrivesBy
+
+    @model_validator(mode="after")
+    def _judges_a_delivery(self) -> Self:
+        if self.scope == "table":
+            raise invalid("arrives_by judges a delivery, not the whole table", "use scope new_rows")
+        return self
+
+
+RULE_KINDS: dict[str, type[QualityRule]] = {
+    member.kind: member for member in (
+        NotNullRule, UniqueRule, InSetRule, PatternRule, BetweenRule, ValidRule, MaxLengthRule,
+        SqlRule, ReferenceRule, RowCountRule, FreshnessRule, SumEqualsRule, ArrivesByRule)}
+"""Every kind of check and the rule model that holds it."""
+ROW_CHECKS: tuple[str, ...] = tuple(k for k, m in RULE_KINDS.items() if m.row_level)
+"""Checks that judge each row (a ``drop`` rule can quarantine the rows that fail them)."""
+AGGREGATE_CHECKS: tuple[str, ...] = tuple(k for k, m in RULE_KINDS.items() if not m.row_level)
+"""Checks that judge the batch as a whole."""
+CHECKS = ROW_CHECKS + AGGREGATE_CHECKS
+
+
+def _checks_given(data: Mapping) -> list[str]:
+    return [c for c in CHECKS if data.get(c) is not None]
+
+
+def _kind_of(value: object) -> str | None:
+    """The tag of a rule: the one check key given (``_one_check`` makes sure there is one)."""
+    if isinstance(value, QualityRule):
+        return value.kind
+    given = _checks_given(value) if isinstance(value, Mapping) else []
+    return given[0] if len(given) == 1 else None
+
+
+def _one_check(value: object) -> object:
+    if isinstance(value, QualityRule):
+        return value
+    if not isinstance(value, Mapping):
+        raise invalid("a rule must be a mapping of keys to values",
+                      "write indented 'key: value' lines: name, dimension and one check")
+    given = _checks_given(value)
+    if len(given) != 1:
+        raise invalid(f"a rule has exactly one check, not {len(given)}"
+                      + (f" ({', '.join(given)})" if given else ""),
+                      f"keep one of: {', '.join(CHECKS)}")
+    return value
+
+
+AnyRule = Annotated[
+    Union[tuple(Annotated[member, Tag(kind)] for kind, member in RULE_KINDS.items())],  # noqa: UP007
+    Discriminator(_kind_of),
+    BeforeValidator(_one_check),
+]
+"""A rule of any kind, told apart by its check key (a tagged union)."""
+
+_RULES: TypeAdapter[QualityRule] = TypeAdapter(AnyRule)
+
+
+def parse_rule(data: Mapping[str, Any] | None = None, /, **fields: Any) -> QualityRule:
+    """The rule of the kind its check key names, from ``data`` or keyword fields."""
+    return _RULES.validate_python({**(data or {}), **fields})
 
 
 class DerivedOverride(_Model):
@@ -231,7 +339,7 @@ class RuleFile(_Model):
     """``quality_rules/<table>.yaml``: the rules of one table, and changes to its derived rules."""
 
     table: Identifier = Field(description="the table the rules apply to, e.g. cbs_account")
-    rules: list[QualityRule] = Field(default_factory=list)
+    rules: list[AnyRule] = Field(default_factory=list)
     derived: dict[str, DerivedOverride] = Field(default_factory=dict,
                                                 description="derived rule name: {severity, enabled}")
 

@@ -12,18 +12,12 @@ import random
 import re
 from datetime import date
 
+from lakehouse.standards import gb11643
+
 # Real-format county-level region codes (GB/T 2260): Beijing Dongcheng, Shanghai Xuhui,
 # Shenzhen Futian, Hangzhou Xihu, Chengdu Jinniu, Wuhan Wuchang, Nanjing Xuanwu, Xi'an Beilin.
 REGION_CODES = ("110101", "310104", "440305", "330106", "510107", "420106", "320102", "610103")
 
-# Province-level prefixes of GB/T 2260 (mainland, Taiwan, Hong Kong, Macao).
-_PROVINCES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
-    "50 51 52 53 54 61 62 63 64 65 71 81 82".split()
-)
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _DIGITS = frozenset("0123456789")
 
 # Made-up BINs in the UnionPay "62" format; not issued to any bank.
@@ -50,10 +44,7 @@ GIVEN_CHARS = (
 
 def id_number_check_digit(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character ("0"-"9" or "X") for the first 17 digits."""
-    if len(first17) != 17 or not set(first17) <= _DIGITS:
-        raise ValueError(f"expected 17 ASCII digits, got {first17!r}")
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS))
-    return _ID_CHECK[total % 11]
+    return gb11643.check_character(first17)
 
 
 def is_valid_id_number(s: object) -> bool:
@@ -64,13 +55,13 @@ def is_valid_id_number(s: object) -> bool:
     """
     if not isinstance(s, str) or len(s) != 18 or not set(s[:17]) <= _DIGITS:
         return False
-    if s[:2] not in _PROVINCES:
+    if s[:2] not in gb11643.PROVINCES:
         return False
     try:
         born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
     except ValueError:
         return False
-    if born.year < 1800:
+    if born.year < gb11643.EARLIEST_BIRTH_YEAR:
         return False
     return s[17] == id_number_check_digit(s[:17])
 

@@ -20,7 +20,8 @@ from lakehouse.governance import zipper_dates
 from lakehouse.governance.records import (
     LineageRecord, LoadLogRecord, ModelRunsRecord, QualityStatusRecord, RetentionLogRecord)
 from lakehouse.governance.store import GovernanceStore
-from lakehouse.layers import graph, sql_lineage
+from lakehouse import graph, sql_parsing
+from lakehouse.layers import sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.zones.locks import TableBusy, table_date_lock
 from lakehouse.zones.near_source import near_source_spec
@@ -211,7 +212,7 @@ class LayerBuild:
 
     def _write(self, model, staged: str) -> tuple[int, int | None, list[tuple[date, int]]]:
         engine = self.engine
-        query = sql_lineage.bind(model.sql, {**model.params, "data_date": self.data_date})
+        query = sql_parsing.bind(model.sql, {**model.params, "data_date": self.data_date})
         columns = engine.model_output(query, self._input_specs(model), self.data_date, staged)
         rows, repeated, null_keys = engine.staged_summary(staged, list(model.keys))
         if repeated or null_keys:
@@ -253,19 +254,19 @@ class LayerBuild:
         if layout is None:
             self.engine.ensure_table(spec)
             return
-        wanted = spec.column_types
-        changed = [c for c, t in layout.types.items() if c in wanted and wanted[c] != t]
-        dropped = [c for c in layout.types if c not in wanted]
-        if changed or dropped:
+        from lakehouse.zones.schema_diff import schema_diff
+
+        diff = schema_diff(layout.types, spec.column_types)
+        if diff.incompatible:
             raise TerminalError(f"model {model.name} no longer matches its table {spec.qualified_name}", [
-                Problem(f"columns {', '.join(dropped)} removed" if dropped else
-                        f"column types changed: {', '.join(f'{c} {layout.types[c]} -> {wanted[c]}' for c in changed)}",
+                Problem(f"columns {', '.join(diff.removed)} removed" if diff.removed else
+                        "column types changed: "
+                        + ", ".join(f"{c} {old} -> {new}" for c, (old, new) in diff.retyped.items()),
                         file=str(self._file(model)), key="sql",
                         fix="keep the existing columns and types (cast in the query), or give the "
                             "model a new name and rebuild it")])
-        added = [c for c in wanted if c not in layout.types]
-        if added or any(layout.properties.get(k) != v for k, v in spec.properties.items()):
-            self.engine.evolve_table(spec, layout, added)
+        if diff.added or any(layout.properties.get(k) != v for k, v in spec.properties.items()):
+            self.engine.evolve_table(spec, layout, diff.added)
         self.engine.ensure_table(spec)
 
     # -- records -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from lakehouse.config.quality_rules import QualityRule
 from lakehouse.engine import LINE, Batch, Engine, Lookup
 from lakehouse.security.masking import mask_row, masked_columns
 from lakehouse.zones.near_source import near_source_spec
-from lakehouse.quality import derived
+from lakehouse.config import derived_rules
 from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag
 from lakehouse.quality.scorecard import dimension_scores, rule_score
 from lakehouse.zones.tables import TableSpec
@@ -71,7 +71,7 @@ def table_rules(project: Project, contract: SourceContract) -> list[QualityRule]
     rule_file = project.quality_rules.get(contract.table_name)
     overrides = rule_file.derived if rule_file else {}
     rules = []
-    for rule in derived.contract_rules(contract, project.standards):
+    for rule in derived_rules.contract_rules(contract, project.standards):
         change = overrides.get(rule.name)
         if change is not None and not change.enabled:
             continue
@@ -113,7 +113,7 @@ def assess_new_rows(engine: Engine, project: Project, contract: SourceContract, 
                     staging: str, data_date: date, facts: DeliveryFacts) -> Assessment:
     """Run the new-rows rules and the delivery's own rules on the staged extract."""
     rules = [r for r in table_rules(project, contract) if r.scope == "new_rows"]
-    rules += derived.delivery_rules(contract, facts.control_rows, facts.unparseable, facts.expected_amount)
+    rules += derived_rules.delivery_rules(contract, facts.control_rows, facts.unparseable, facts.expected_amount)
     if facts.arrived_at is None:
         rules = [r for r in rules if r.kind != "arrives_by"]
     batch = engine.new_rows_batch(staging, spec, {"data_date": data_date, RECEIVED_AT: facts.arrived_at})

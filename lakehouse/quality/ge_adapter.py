@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -144,42 +145,94 @@ def expectation(rule: QualityRule, column_types: dict[str, str], data_date: dt.d
         return _expectation(rule, column_types, data_date)
 
 
+Built = tuple[str, dict[str, Any]] | None
+"""A GE expectation as (class name in ``great_expectations.expectations``, keyword arguments);
+None where GE has no expectation for the check on that column type."""
+
+
+def _unique(rule, column_type: str, data_date: dt.date) -> Built:
+    if len(rule.unique) == 1:
+        return "ExpectColumnValuesToBeUnique", {"column": rule.unique[0]}
+    return "ExpectCompoundColumnsToBeUnique", {"column_list": list(rule.unique)}
+
+
+def _in_set(rule, column_type: str, data_date: dt.date) -> Built:
+    check = rule.in_set
+    return ("ExpectColumnValuesToBeInSet", {"column": check.column, "value_set": list(check.values)}
+            ) if _string(column_type) else None
+
+
+def _pattern(rule, column_type: str, data_date: dt.date) -> Built:
+    check = rule.pattern
+    return ("ExpectColumnValuesToMatchRegex", {"column": check.column,
+                                               "regex": f"\\A(?:{check.regex})\\z"}
+            ) if _string(column_type) else None
+
+
+def _between(rule, column_type: str, data_date: dt.date) -> Built:
+    check = rule.between
+    return ("ExpectColumnValuesToBeBetween", {"column": check.column, "min_value": check.min,
+                                              "max_value": check.max}
+            ) if _ordered(column_type) else None
+
+
+def _max_length(rule, column_type: str, data_date: dt.date) -> Built:
+    check = rule.max_length
+    return ("ExpectColumnValueLengthsToBeBetween", {"column": check.column, "max_value": check.max}
+            ) if _string(column_type) else None
+
+
+def _freshness(rule, column_type: str, data_date: dt.date) -> Built:
+    check = rule.freshness
+    return "ExpectColumnMaxToBeBetween", {
+        "column": check.column,
+        "min_value": _freshness_floor(column_type, data_date, check.max_lag_days)}
+
+
+def _sum_equals(rule, column_type: str, data_date: dt.date) -> Built:
+    check = rule.sum_equals
+    return "ExpectColumnSumToBeBetween", {"column": check.column,
+                                          "min_value": check.total - check.tolerance,
+                                          "max_value": check.total + check.tolerance}
+
+
+def _arrives_by(rule, column_type: str, data_date: dt.date) -> Built:
+    check = rule.arrives_by
+    deadline = dt.datetime.combine(data_date + dt.timedelta(days=check.days_after), check.at)
+    return "ExpectColumnMaxToBeBetween", {"column": RECEIVED_AT, "max_value": deadline}
+
+
+_EXPECTATIONS: dict[str, Callable[[Any, str, dt.date], Built]] = {
+    "not_null": lambda rule, column_type, data_date: (
+        "ExpectColumnValuesToNotBeNull", {"column": rule.not_null}),
+    "unique": _unique,
+    "in_set": _in_set,
+    "pattern": _pattern,
+    "between": _between,
+    "max_length": _max_length,
+    "row_count": lambda rule, column_type, data_date: (
+        "ExpectTableRowCountToBeBetween", {"min_value": rule.row_count.min,
+                                           "max_value": rule.row_count.max}),
+    "freshness": _freshness,
+    "sum_equals": _sum_equals,
+    "arrives_by": _arrives_by,
+}
+"""Per kind of check: GE's built-in expectation for a rule of that kind on a column type. The
+other kinds (and the built-ins a column type does not allow) run the rule's SQL condition."""
+
+
 def _expectation(rule: QualityRule, column_types: dict[str, str], data_date: dt.date):
-    check, kind = rule.check, rule.kind
     common: dict[str, Any] = {"meta": {"rule": rule.name, "dimension": rule.dimension,
                                        "severity": rule.severity, "scope": rule.scope},
                               "description": rule.description or None}
     if rule.where:
         common |= {"row_condition": rule.where, "condition_parser": "spark"}
-    column_type = column_types.get(getattr(check, "column", ""), "")
-    if kind == "not_null":
-        return gxe.ExpectColumnValuesToNotBeNull(column=check, **common)
-    if kind == "unique":
-        if len(check) == 1:
-            return gxe.ExpectColumnValuesToBeUnique(column=check[0], **common)
-        return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(check), **common)
-    if kind == "in_set" and _string(column_type):
-        return gxe.ExpectColumnValuesToBeInSet(column=check.column, value_set=list(check.values), **common)
-    if kind == "pattern" and _string(column_type):
-        return gxe.ExpectColumnValuesToMatchRegex(column=check.column, regex=f"\\A(?:{check.regex})\\z",
-                                                  **common)
-    if kind == "between" and _ordered(column_type):
-        return gxe.ExpectColumnValuesToBeBetween(column=check.column, min_value=check.min,
-                                                 max_value=check.max, **common)
-    if kind == "max_length" and _string(column_type):
-        return gxe.ExpectColumnValueLengthsToBeBetween(column=check.column, max_value=check.max, **common)
-    if kind == "row_count":
-        return gxe.ExpectTableRowCountToBeBetween(min_value=check.min, max_value=check.max, **common)
-    if kind == "freshness":
-        return gxe.ExpectColumnMaxToBeBetween(
-            column=check.column, min_value=_freshness_floor(column_type, data_date, check.max_lag_days),
-            **common)
-    if kind == "sum_equals":
-        return gxe.ExpectColumnSumToBeBetween(column=check.column, min_value=check.total - check.tolerance,
-                                              max_value=check.total + check.tolerance, **common)
-    if kind == "arrives_by":
-        deadline = dt.datetime.combine(data_date + dt.timedelta(days=check.days_after), check.at)
-        return gxe.ExpectColumnMaxToBeBetween(column=RECEIVED_AT, max_value=deadline, **common)
+    column_type = column_types.get(getattr(rule.check, "column", ""), "")
+    builder = _EXPECTATIONS.get(rule.kind)
+    built = builder(rule, column_type, data_date) if builder else None
+    if built is not None:
+        name, arguments = built
+        return getattr(gxe, name)(**arguments, **common)
     # everything else is the rule's own SQL condition, filed under the rule's first column
     predicate = passes_sql(rule.model_copy(update={"where": None}))
     columns = rule.columns()

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.config.quality_rules import DIMENSIONS
+from lakehouse.quality.scorecard import FAIR, GOOD, format_score, grade
 
-GOOD, FAIR = 95.0, 80.0
-"""Scores at or above ``GOOD`` are green, at or above ``FAIR`` amber, anything lower red."""
 
 SEVERITY_ORDER = {"fail": 0, "drop": 1, "warn": 2}
 OBSERVED_MAX_CHARS = 300
@@ -107,20 +106,6 @@ def trend(scorecard_rows: Iterable[Row], data_date: dt.date, days: int = 14,
     return {name: [(d, overall_score(scores[name][d]) if d in scores[name] else None)
                    for d in dates]
             for name in sorted(scores)}
-
-
-def grade(score: float | None) -> str:
-    """The colour class of a score: ``good`` (≥95), ``fair`` (≥80), ``poor`` or ``none``.
-    Judged on the score as shown (one decimal), so colour and text agree."""
-    if score is None:
-        return "none"
-    shown = round(score, 1)
-    return "good" if shown >= GOOD else "fair" if shown >= FAIR else "poor"
-
-
-def format_score(score: float | None) -> str:
-    """A score with one decimal, or "–" when not measured."""
-    return "–" if score is None else f"{score:.1f}"
 
 
 # --- HTML ---------------------------------------------------------------------------------

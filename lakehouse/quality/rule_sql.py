@@ -8,10 +8,12 @@ Great Expectations results count.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from lakehouse.quality import value_domains as vd
 from lakehouse.sql import quote_column
-from lakehouse.config.quality_rules import QualityRule
+from lakehouse.config.quality_rules import QualityRule, UniqueRule
 
 RECEIVED_AT = "_received_at"
 """New-rows batch column: when the delivery arrived (timeliness is judged on its maximum)."""
@@ -28,39 +30,43 @@ def _bound(value):
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
+def _unique(rule: UniqueRule) -> str:
+    columns = ", ".join(quote_column(c) for c in rule.unique)
+    nulls = " AND ".join(f"{quote_column(c)} IS NULL" for c in rule.unique)
+    # like GE: rows whose key columns are all null are not compared
+    return f"(({nulls}) OR count(1) OVER (PARTITION BY {columns}) = 1)"
+
+
+def _column_check(condition: Callable[[Any], str]) -> Callable[[QualityRule], str]:
+    """A rule's condition from its column check's, passing a missing value (that is
+    completeness's business, not validity's)."""
+    return lambda rule: f"({quote_column(rule.check.column)} IS NULL OR {condition(rule.check)})"
+
+
+_CONDITIONS: dict[str, Callable[[Any], str]] = {
+    "not_null": lambda rule: f"{quote_column(rule.not_null)} IS NOT NULL",
+    "unique": _unique,
+    "in_set": _column_check(lambda check: vd.code_list_sql(check.column, check.values)),
+    "pattern": _column_check(lambda check: vd.pattern_sql(check.column, check.regex)),
+    "between": _column_check(lambda check: vd.range_sql(check.column, _bound(check.min),
+                                                         _bound(check.max))),
+    "valid": _column_check(lambda check: vd.named_check_sql(check.column, check.check)),
+    "max_length": _column_check(lambda check: vd.max_length_sql(check.column, check.max)),
+    "sql": lambda rule: f"({rule.sql})",
+    "reference": lambda rule: quote_column(reference_flag(rule)),
+}
+"""Per row-level kind of check: the condition a row satisfies to pass a rule of that kind."""
+
+
 def passes_sql(rule: QualityRule) -> str:
     """A SQL condition true (or NULL, which GE and the drop both count as passing) for a row
     that passes the row-level ``rule``; uniqueness uses a window over the whole batch."""
-    check, kind = rule.check, rule.kind
-    if kind == "not_null":
-        condition = f"{quote_column(check)} IS NOT NULL"
-    elif kind == "unique":
-        columns = ", ".join(quote_column(c) for c in check)
-        nulls = " AND ".join(f"{quote_column(c)} IS NULL" for c in check)
-        # like GE: rows whose key columns are all null are not compared
-        condition = f"(({nulls}) OR count(1) OVER (PARTITION BY {columns}) = 1)"
-    elif kind == "in_set":
-        condition = vd.code_list_sql(check.column, check.values)
-    elif kind == "pattern":
-        condition = vd.pattern_sql(check.column, check.regex)
-    elif kind == "between":
-        condition = vd.range_sql(check.column, _bound(check.min), _bound(check.max))
-    elif kind == "valid":
-        condition = vd.named_check_sql(check.column, check.check)
-    elif kind == "max_length":
-        condition = vd.max_length_sql(check.column, check.max)
-    elif kind == "sql":
-        condition = f"({check})"
-    elif kind == "reference":
-        condition = quote_column(reference_flag(rule))
-    else:
-        raise ValueError(f"{rule.name}: {kind} is not a row-level check")
-    if kind not in ("not_null", "unique", "sql", "reference"):
-        # a missing value is completeness's business, not validity's
-        condition = f"({quote_column(check.column)} IS NULL OR {condition})"
+    condition = _CONDITIONS.get(rule.kind)
+    if condition is None:
+        raise ValueError(f"{rule.name}: {rule.kind} is not a row-level check")
     if rule.where:
-        condition = f"(NOT coalesce(({rule.where}), FALSE) OR {condition})"
-    return condition
+        return f"(NOT coalesce(({rule.where}), FALSE) OR {condition(rule)})"
+    return condition(rule)
 
 
 def fails_sql(rule: QualityRule) -> str:

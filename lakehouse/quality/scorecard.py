@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from lakehouse.config.quality_rules import DIMENSIONS, QualityRule
 
+GOOD, FAIR = 95.0, 80.0
+"""The score bands: at or above ``GOOD`` is green, at or above ``FAIR`` amber, lower red."""
+
 
 def rule_score(rule: QualityRule, success: bool, element_count: int | None,
                unexpected_count: int | None, error: str | None = None) -> float:
@@ -46,3 +49,17 @@ def describe(evidence: dict) -> str:
                 + ")" for f in mine)
         lines.append(f"{dimension}: {text}")
     return "\n".join(lines)
+
+
+def grade(score: float | None) -> str:
+    """The colour class of a score: ``good`` (≥95), ``fair`` (≥80), ``poor`` or ``none``.
+    Judged on the score as shown (one decimal), so colour and text agree."""
+    if score is None:
+        return "none"
+    shown = round(score, 1)
+    return "good" if shown >= GOOD else "fair" if shown >= FAIR else "poor"
+
+
+def format_score(score: float | None) -> str:
+    """A score with one decimal, or "–" when not measured."""
+    return "–" if score is None else f"{score:.1f}"

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from lakehouse.sql import quote_column, sql_string
+from lakehouse.standards import gb11643
 
 __all__ = [
     "NAMED_CHECKS",
@@ -132,15 +133,7 @@ def max_length_sql(column: str, length: int) -> str:
 
 
 # --- Named checks --------------------------------------------------------------------------
-# Kept in step with lakehouse.demo.identifiers (the tests compare them).
-
-_PROVINCES = (
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82",
-)
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
+# The ID number constants are lakehouse.standards.gb11643, shared with the demo generator.
 
 
 def _let(column: str, body: str) -> str:
@@ -159,18 +152,18 @@ def _gb11643_sql(column: str) -> str:
     leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
     month_days = (f"CASE {month} WHEN 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END "
                   f"WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END")
-    provinces = ", ".join(sql_string(p) for p in _PROVINCES)
-    weights = ", ".join(str(w) for w in _ID_WEIGHTS)
+    provinces = ", ".join(sql_string(p) for p in gb11643.PROVINCES)
+    weights = ", ".join(str(w) for w in gb11643.WEIGHTS)
     # ISO 7064 MOD 11-2 over the first 17 digits; ascii(c) - 48 is the digit's value.
     total = ("aggregate(sequence(1, 17), 0, (acc, i) -> "
              f"acc + (ascii(substr(v, i, 1)) - 48) * element_at(array({weights}), i))")
     body = " AND ".join([
         f"v RLIKE {_full_match('[0-9]{17}[0-9X]')}",
         f"substr(v, 1, 2) IN ({provinces})",
-        f"{year} >= 1800",
+        f"{year} >= {gb11643.EARLIEST_BIRTH_YEAR}",
         f"{month} BETWEEN 1 AND 12",
         f"{day} BETWEEN 1 AND {month_days}",
-        f"substr(v, 18, 1) = substr({sql_string(_ID_CHECK)}, {total} % 11 + 1, 1)",
+        f"substr(v, 18, 1) = substr({sql_string(gb11643.CHECK_CHARACTERS)}, {total} % 11 + 1, 1)",
     ])
     return _let(column, f"({body})")
 

@@ -114,7 +114,6 @@ def test_quality_is_measured_and_published_without_blocking(lakehouse, capsys, m
 
     decision = lh.check_source("cbs.customer", D1)
     assert decision.admitted and decision.registration_version == 1
-    monkeypatch.setattr(cli.console, "width", 400)
     cli.print_checks(decision)
     out = capsys.readouterr().out
     assert "admission of cbs.customer for 2026-11-01 (registered version 1)" in out
@@ -206,7 +205,6 @@ def test_cli_lists_sources_and_searches_the_catalog(lakehouse, monkeypatch):
     from typer.testing import CliRunner
 
     monkeypatch.setattr(cli, "_lakehouse", lambda conf: lakehouse)
-    monkeypatch.setattr(cli.console, "width", 300)
     edit(lakehouse.contract("ccs.card").source_file, "    security_level: 1\n", "    security_level: 2\n")
     lakehouse.project = Lakehouse(lakehouse.conf_dir, engine=lakehouse.engine).project
     runner = CliRunner()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from lakehouse.config.quality_rules import QualityRule
+from lakehouse.config.quality_rules import QualityRule, parse_rule
 from lakehouse.demo.identifiers import luhn_check_digit
 from lakehouse.engine import Batch
 from lakehouse.quality import ge_adapter
@@ -28,7 +28,7 @@ SCHEMA = ("account_id string, customer_id string, status string, balance decimal
 
 
 def rule(name, dimension="validity", **check) -> QualityRule:
-    return QualityRule(name=name, dimension=dimension, **check)
+    return parse_rule(name=name, dimension=dimension, **check)
 
 
 RULES = [

@@ -124,3 +124,13 @@ def test_generators_are_deterministic():
 
     assert draw(9) == draw(9)
     assert draw(9) != draw(10)
+
+
+def test_gb11643_constants_are_one_definition_shared_with_the_quality_check():
+    from lakehouse.quality import value_domains
+    from lakehouse.standards import gb11643
+
+    assert value_domains.gb11643 is gb11643
+    # the published example of GB 11643-1999
+    assert gb11643.check_character("11010519491231002") == "X"
+    assert len(gb11643.WEIGHTS) == 17 and len(gb11643.CHECK_CHARACTERS) == 11

@@ -16,10 +16,13 @@ from lakehouse.config import load_project, validate_project
 from lakehouse.config.layer_checks import cycle_findings, layer_file_findings
 from lakehouse.config.layer_models import LAYERS, SUBJECT_AREAS, LayerModel
 from lakehouse.errors import ConfigError
-from lakehouse.layers import graph, sql_lineage
+from lakehouse import graph
+from lakehouse import sql_parsing
+from lakehouse.layers import sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec, owners, security_levels
 from lakehouse.layers.runner import build_order
-from lakehouse.layers.sql_lineage import ColumnSource, SqlProblem
+from lakehouse.layers.sql_lineage import ColumnSource
+from lakehouse.sql_parsing import SqlProblem
 
 MODELS = {
     "integrated": ["agt_agreement", "evt_transaction", "prd_product", "pty_party"],
@@ -386,13 +389,13 @@ def test_model_level_rules_are_reported_through_the_loader(project):
 
 def test_parse_error_has_the_query_line_and_column():
     with pytest.raises(SqlProblem) as caught:
-        sql_lineage.parse("SELECT a\nFROM t WHERE (b = 1")
+        sql_parsing.parse("SELECT a\nFROM t WHERE (b = 1")
     assert (str(caught.value), caught.value.line, caught.value.column) == ("Expecting )", 2, 19)
     with pytest.raises(SqlProblem, match=r"must be a query \(SELECT \.\.\.\), not INSERT") as caught:
-        sql_lineage.tables_read("INSERT INTO x SELECT 1")
+        sql_parsing.tables_read("INSERT INTO x SELECT 1")
     assert caught.value.line is None
     with pytest.raises(SqlProblem, match="must be a query"):
-        sql_lineage.tables_read("SELECT a FROM t; DROP TABLE u")
+        sql_parsing.tables_read("SELECT a FROM t; DROP TABLE u")
 
 
 def test_tables_read_excludes_common_table_expressions():
@@ -404,16 +407,16 @@ def test_tables_read_excludes_common_table_expressions():
         WHERE b.agreement_id IN (SELECT agreement_id FROM agt_agreement)
         UNION ALL SELECT party_id, name FROM standard.other_table
     """
-    assert sql_lineage.tables_read(sql) == {"evt_transaction", "pty_party", "agt_agreement", "other_table"}
-    assert sql_lineage.tables_read("SELECT 1 AS a") == set()
+    assert sql_parsing.tables_read(sql) == {"evt_transaction", "pty_party", "agt_agreement", "other_table"}
+    assert sql_parsing.tables_read("SELECT 1 AS a") == set()
 
 
 def test_output_columns():
-    assert sql_lineage.output_columns("SELECT a, t.b, c + 1 AS d, :p AS e FROM t") == ["a", "b", "d", "e"]
-    assert sql_lineage.output_columns("SELECT a AS x FROM t UNION ALL SELECT b FROM u") == ["x"]
-    assert sql_lineage.output_columns("WITH w AS (SELECT a, b FROM t) SELECT b AS k FROM w") == ["k"]
-    assert sql_lineage.output_columns("SELECT * FROM t") is None
-    assert sql_lineage.output_columns("SELECT t.*, a FROM t") is None
+    assert sql_parsing.output_columns("SELECT a, t.b, c + 1 AS d, :p AS e FROM t") == ["a", "b", "d", "e"]
+    assert sql_parsing.output_columns("SELECT a AS x FROM t UNION ALL SELECT b FROM u") == ["x"]
+    assert sql_parsing.output_columns("WITH w AS (SELECT a, b FROM t) SELECT b AS k FROM w") == ["k"]
+    assert sql_parsing.output_columns("SELECT * FROM t") is None
+    assert sql_parsing.output_columns("SELECT t.*, a FROM t") is None
 
 
 def test_parameters_skip_literals_quoted_names_comments_and_casts():
@@ -422,15 +425,15 @@ def test_parameters_skip_literals_quoted_names_comments_and_casts():
              /* :in_block
                 :comment */
              FROM t WHERE d = :data_date AND n > :used AND a:b = 1"""
-    assert sql_lineage.parameters(sql) == {"used", "data_date"}
+    assert sql_parsing.parameters(sql) == {"used", "data_date"}
 
 
 def test_bind_replaces_markers_outside_quotes_only():
     sql = "SELECT ':name' AS q, `:name` AS r, :name AS s, :other AS t -- :name\nFROM x WHERE d = :data_date"
-    bound = sql_lineage.bind(sql, {"name": "it's", "data_date": dt.date(2024, 1, 31)})
+    bound = sql_parsing.bind(sql, {"name": "it's", "data_date": dt.date(2024, 1, 31)})
     assert bound == ("SELECT ':name' AS q, `:name` AS r, 'it\\'s' AS s, :other AS t -- :name\n"
                      "FROM x WHERE d = DATE'2024-01-31'")
-    assert sql_lineage.bind("SELECT :a + :ab AS c", {"a": 1, "ab": 2.5}) == "SELECT 1 + 2.5 AS c"
+    assert sql_parsing.bind("SELECT :a + :ab AS c", {"a": 1, "ab": 2.5}) == "SELECT 1 + 2.5 AS c"
 
 
 @pytest.mark.parametrize("value,text", [
@@ -451,11 +454,11 @@ def test_literal(value, text):
 
 def test_repository_queries_bind_to_parseable_sql(loaded):
     for name, m in loaded.models.items():
-        bound = sql_lineage.bind(m.sql, {**m.params, "data_date": dt.date(2024, 1, 31)})
-        assert sql_lineage.parameters(bound) == set(), name
+        bound = sql_parsing.bind(m.sql, {**m.params, "data_date": dt.date(2024, 1, 31)})
+        assert sql_parsing.parameters(bound) == set(), name
         assert sqlglot.parse_one(bound, dialect="spark") is not None
     label = loaded.models["mart_customer_label"]
-    bound = sql_lineage.bind(label.sql, {**label.params, "data_date": dt.date(2024, 1, 31)})
+    bound = sql_parsing.bind(label.sql, {**label.params, "data_date": dt.date(2024, 1, 31)})
     assert "date_sub(DATE'2024-01-31', 90)" in bound
 
 
@@ -620,13 +623,13 @@ def test_bug_model_level_problems_name_the_key_and_the_bad_value(project):
 def test_bug_parse_error_column_ignores_parameter_placeholders():
     sql = "SELECT a FROM t WHERE d = :data_date AND (b = 1"
     with pytest.raises(SqlProblem) as caught:
-        sql_lineage.parse(sql)
+        sql_parsing.parse(sql)
     assert caught.value.column == len(sql)  # reported len(sql) + 6: DATE'1970-01-01' is 6 longer
 
 
 
 def test_bug_bind_negative_value_after_minus_stays_an_expression():
-    bound = sql_lineage.bind("SELECT amount -:adjust AS x, y FROM t", {"adjust": -1})
+    bound = sql_parsing.bind("SELECT amount -:adjust AS x, y FROM t", {"adjust": -1})
     assert sqlglot.parse_one(bound, dialect="spark").sql(dialect="spark") == "SELECT amount - (-1) AS x, y FROM t"
 
 
@@ -638,7 +641,7 @@ def test_bug_ordered_builds_lower_layers_first():
 
 
 def test_bug_cte_named_like_its_input_still_reads_the_input():
-    assert sql_lineage.tables_read(
+    assert sql_parsing.tables_read(
         "WITH cbs_account AS (SELECT * FROM cbs_account WHERE status = 'A') SELECT * FROM cbs_account"
     ) == {"cbs_account"}
 
@@ -668,3 +671,11 @@ def test_an_unforeseen_error_fails_its_model_in_one_line_and_logs_the_traceback(
     [record] = caplog.records
     assert "prd_product" in record.getMessage() and "2026-11-01" in record.getMessage()
     assert record.exc_info[0] is RuntimeError and "org.apache.spark.sql.Dataset.collect" in caplog.text
+
+
+def test_ordered_can_break_cycles_in_rank_order():
+    # the load order of sources: referenced tables first, otherwise (and in a cycle) as given
+    rank = {"x": 0, "a": 1, "b": 2, "c": 3}
+    assert graph.ordered({"x": ["c"], "a": ["b"], "b": ["a"], "c": []}, rank,
+                         break_cycles=True) == ["c", "x", "a", "b"]
+    assert graph.ordered({"a": ["a"]}, break_cycles=True) == ["a"]

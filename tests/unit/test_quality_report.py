@@ -170,3 +170,10 @@ def test_html_table_filter_keeps_one_table():
 def test_write_html_creates_directories_and_writes_utf8(tmp_path):
     path = report.write_html(tmp_path / "a" / "b" / "report.html", "<p>客户</p>")
     assert path.read_bytes() == "<p>客户</p>".encode()
+
+
+@pytest.mark.parametrize(("value", "colour"), [(94.96, "green"), (94.9, "yellow"), (79.9, "red")])
+def test_terminal_scores_use_the_same_bands_as_the_html_report(value, colour):
+    from lakehouse.cli.rendering import _score
+
+    assert _score(value) == f"[{colour}]{report.format_score(value)}[/{colour}]"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lakehouse.config import load_project, validate_project
-from lakehouse.config.quality_rules import DIMENSIONS, QualityRule
+from lakehouse.config.quality_rules import DIMENSIONS, parse_rule
 from lakehouse.security.masking import mask_row, mask_value
-from lakehouse.quality import derived
+from lakehouse.config import derived_rules as derived
 from lakehouse.quality.assessment import table_rules
 from lakehouse.quality.rule_sql import fails_sql, passes_sql
 from lakehouse.quality.scorecard import dimension_scores, rule_score
@@ -112,22 +112,22 @@ def test_rule_file_must_be_named_after_a_known_table_and_be_valid_yaml(project_d
 
 
 def test_sql_conditions_of_row_rules():
-    not_null = QualityRule(name="a", dimension="completeness", not_null="customer_id")
+    not_null = parse_rule(name="a", dimension="completeness", not_null="customer_id")
     assert passes_sql(not_null) == "`customer_id` IS NOT NULL"
-    codes = QualityRule(name="b", dimension="validity", in_set={"column": "status", "values": ["A", 1]},
+    codes = parse_rule(name="b", dimension="validity", in_set={"column": "status", "values": ["A", 1]},
                         where="balance > 0")
     assert passes_sql(codes) == ("(NOT coalesce((balance > 0), FALSE) OR (`status` IS NULL OR "
                                  "(CAST(`status` AS STRING) IN ('A', '1'))))")
-    unique = QualityRule(name="c", dimension="uniqueness", unique=["a", "b"])
+    unique = parse_rule(name="c", dimension="uniqueness", unique=["a", "b"])
     assert "count(1) OVER (PARTITION BY `a`, `b`) = 1" in passes_sql(unique)
     assert fails_sql(not_null) == "NOT coalesce(`customer_id` IS NOT NULL, TRUE)"
     with pytest.raises(ValueError, match="not a row-level check"):
-        passes_sql(QualityRule(name="d", dimension="accuracy", row_count={"min": 1}))
+        passes_sql(parse_rule(name="d", dimension="accuracy", row_count={"min": 1}))
 
 
 def test_scores_per_rule_and_dimension():
-    row = QualityRule(name="a", dimension="validity", pattern={"column": "x", "regex": "[A-Z]"})
-    batch = QualityRule(name="b", dimension="timeliness", freshness={"column": "t"})
+    row = parse_rule(name="a", dimension="validity", pattern={"column": "x", "regex": "[A-Z]"})
+    batch = parse_rule(name="b", dimension="timeliness", freshness={"column": "t"})
     assert rule_score(row, False, 200, 50) == 75.0
     assert rule_score(row, True, 0, 0) == 100.0
     assert rule_score(batch, False, None, None) == 0.0
@@ -144,3 +144,47 @@ def test_masking_keeps_the_ends_of_long_values_only():
     assert mask_value("张三") == "**" and mask_value(None) is None
     assert mask_row({"card_no": "6217000000000001", "status": "A"}, {"card_no"}) == {
         "card_no": "621*********0001", "status": "A"}
+
+
+def test_a_rule_is_the_member_of_its_check_kind_with_only_that_check():
+    from lakehouse.config.quality_rules import BetweenRule, RowCountRule, RuleFile
+
+    between = parse_rule(name="a", dimension="validity", between={"column": "x", "min": 0})
+    assert isinstance(between, BetweenRule) and between.kind == "between" and between.row_level
+    assert between.check.min == 0 and between.columns() == ["x"]
+    assert not hasattr(between, "not_null")
+    count = parse_rule({"name": "b", "dimension": "accuracy", "row_count": {"min": 1}})
+    assert isinstance(count, RowCountRule) and not count.row_level and count.columns() == []
+    parsed = RuleFile.model_validate({"table": "t", "rules": [
+        {"name": "a", "dimension": "completeness", "not_null": "x"},
+        {"name": "b", "dimension": "uniqueness", "unique": ["x", "y"]}]})
+    assert [type(r).__name__ for r in parsed.rules] == ["NotNullRule", "UniqueRule"]
+
+
+def test_rule_errors_are_located_without_the_union_tag(project_dir):
+    path = write_rules(project_dir, "cbs_account.yaml", """
+        table: cbs_account
+        rules:
+          - name: unknown_key
+            dimension: validity
+            not_null: status
+            bogus: 1
+          - name: bad_bound
+            dimension: validity
+            between: {column: balance, minimum: 0}
+          - name: late
+            dimension: timeliness
+            scope: table
+            arrives_by: {at: "09:00"}
+          - just text
+    """)
+    problems = validate_project(project_dir / "conf")
+    where = {(p.line, p.key): p for p in problems}
+    assert all(p.file == str(path) for p in problems), [p.render() for p in problems]
+    unknown = where[(6, "rules[0].bogus")]
+    assert unknown.message == "unknown key 'bogus'"
+    # only the keys of this kind of rule are offered
+    assert "not_null" in unknown.fix and "between" not in unknown.fix
+    assert where[(9, "rules[1].between.minimum")].message == "unknown key 'minimum'"
+    assert where[(10, "rules[2]")].message == "arrives_by judges a delivery, not the whole table"
+    assert where[(14, "rules[3]")].message == "a rule must be a mapping of keys to values"

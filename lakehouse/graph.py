@@ -1,4 +1,5 @@
-"""The order of layer models: every model after the models it reads."""
+"""Dependency graphs given as ``name -> the names it reads``: their cycles and their order
+(layer models after the models they read, sources after the tables their rules look up)."""
 
 from __future__ import annotations
 
@@ -29,32 +30,44 @@ def find_cycle(inputs: Mapping[str, Iterable[str]]) -> list[str] | None:
     return None
 
 
-def ordered(inputs: Mapping[str, Iterable[str]], rank: Mapping[str, int] | None = None) -> list[str]:
-    """The models in dependency order: of the models whose inputs are done, always the one of
+def ordered(inputs: Mapping[str, Iterable[str]], rank: Mapping[str, int] | None = None, *,
+            break_cycles: bool = False) -> list[str]:
+    """The names in dependency order: of the names whose inputs are done, always the one of
     lowest ``rank`` (then name) next, so lower layers come first wherever dependencies allow.
 
-    The graph must be acyclic (``find_cycle``); inputs that are not models are ignored.
+    Inputs that are not names of the graph are ignored. A cycle raises ``ValueError``; with
+    ``break_cycles``, the lowest-ranked name still waiting goes next instead.
     """
     import heapq
 
     rank = rank or {}
+
+    def key(name: str) -> tuple[int, str]:
+        return rank.get(name, 0), name
+
     pending = {name: {i for i in ups if i in inputs} for name, ups in inputs.items()}
     readers: dict[str, list[str]] = {name: [] for name in inputs}
     for name, ups in pending.items():
         for upstream in ups:
             readers[upstream].append(name)
-    ready = [(rank.get(n, 0), n) for n, ups in pending.items() if not ups]
+    ready = [key(n) for n, ups in pending.items() if not ups]
     heapq.heapify(ready)
     result: list[str] = []
-    while ready:
+    while len(result) < len(inputs):
+        if not ready:
+            waiting = sorted(set(inputs) - set(result))
+            if not break_cycles:
+                raise ValueError(f"dependency cycle among {waiting}")
+            forced = min(waiting, key=key)
+            pending[forced].clear()
+            heapq.heappush(ready, key(forced))
         _, name = heapq.heappop(ready)
         result.append(name)
         for reader in readers[name]:
-            pending[reader].discard(name)
-            if not pending[reader]:
-                heapq.heappush(ready, (rank.get(reader, 0), reader))
-    if len(result) != len(inputs):
-        raise ValueError(f"dependency cycle among {sorted(set(inputs) - set(result))}")
+            if name in pending[reader]:
+                pending[reader].discard(name)
+                if not pending[reader]:
+                    heapq.heappush(ready, key(reader))
     return result
 
 

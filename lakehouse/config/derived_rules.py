@@ -10,15 +10,16 @@
 
 from __future__ import annotations
 
-from lakehouse.config.models import SourceContract
-from lakehouse.config.quality_rules import QualityRule
-from lakehouse.config.registries import DataStandard
 from lakehouse.zones.tables import OPEN_END_DATE
+
+from .models import SourceContract
+from .quality_rules import QualityRule, parse_rule
+from .registries import DataStandard
 
 
 def _rule(name: str, dimension: str, severity: str, description: str, **check) -> QualityRule:
-    rule = QualityRule(name=name, dimension=dimension, severity=severity, description=description,
-                       **check)
+    rule = parse_rule(name=name, dimension=dimension, severity=severity, description=description,
+                      **check)
     rule._derived = True
     return rule
 

@@ -1,0 +1,1 @@
+"""Published national standards the framework checks values against (pure Python, no Spark)."""
