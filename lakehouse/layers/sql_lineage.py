@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
+from lakehouse.sql_parsing import parseable_text
+
 
 
 @dataclass(frozen=True)
