@@ -103,10 +103,18 @@ def test_run_rejects_a_bad_date_and_an_unknown_source():
     assert "use one of: cbs.account, cbs.customer, cbs.transaction, ccs.card" in done.stderr
 
 
-def test_default_data_date_is_yesterday_in_shanghai():
-    from datetime import datetime, timedelta, timezone
+def test_default_data_date_is_yesterday_in_shanghai(monkeypatch):
+    from datetime import date, datetime, timezone
 
+    from lakehouse import api
     from lakehouse.api import Lakehouse
 
-    shanghai_now = datetime.now(timezone.utc) + timedelta(hours=8)  # no daylight saving there
-    assert Lakehouse(REPO / "conf").yesterday() == shanghai_now.date() - timedelta(days=1)
+    class Clock(datetime):
+        """16:30 UTC on 30 Nov 2026: already 1 Dec, 00:30, in Shanghai."""
+
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 30, 16, 30, tzinfo=timezone.utc).astimezone(tz)
+
+    monkeypatch.setattr(api, "datetime", Clock)
+    assert Lakehouse(REPO / "conf").yesterday() == date(2026, 11, 30)
