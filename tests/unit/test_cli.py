@@ -9,16 +9,50 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def lakehouse(*args, cwd=REPO, env=None):
-    return subprocess.run([sys.executable, "-m", "lakehouse.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+_session: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _in_process_cli(capsys, monkeypatch):
+    """What ``lakehouse(...)`` needs to run the CLI in this process (no interpreter start)."""
+    _session.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _session.clear()
+
+
+def lakehouse(*args, cwd=REPO, env=None, process=False):
+    """The CLI's exit code, stdout and stderr for ``args``: run by ``main()`` in this process,
+    or with ``process`` as a user runs it (``python -m lakehouse.cli``)."""
+    if process:
+        return subprocess.run([sys.executable, "-m", "lakehouse.cli", *args], cwd=cwd,
+                              capture_output=True, text=True, env={**os.environ, **(env or {})})
+    from lakehouse.cli import commands
+
+    capsys, monkeypatch = _session["capsys"], _session["monkeypatch"]
+    with monkeypatch.context() as patch:
+        patch.chdir(cwd)
+        patch.setattr(sys, "argv", ["lakehouse", *args])
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        if "COLUMNS" in (env or {}):
+            patch.setattr(commands.console, "width", int(env["COLUMNS"]))
+        capsys.readouterr()
+        try:
+            commands.main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def test_validate_accepts_the_repository_conf():
-    done = lakehouse("validate")
+    done = lakehouse("validate", process=True)
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
     assert "ok: 6 owners, 4 systems, 48 data standards, 11 source contracts in conf, 9 layer models" in out
@@ -87,7 +121,8 @@ def test_layers_list_shows_the_build_order_and_inputs():
 
 
 def test_layers_run_refuses_an_unknown_model_without_starting_spark():
-    done = lakehouse("layers", "run", "--date", "2026-11-01", "--model", "mart_customer_361")
+    done = lakehouse("layers", "run", "--date", "2026-11-01", "--model", "mart_customer_361",
+                     process=True)
     assert done.returncode == 2
     err = " ".join(done.stderr.split())
     assert "unknown model 'mart_customer_361'" in err and "use one of:" in err
