@@ -72,11 +72,18 @@ class QualityReport:
 
 
 class Lakehouse:
-    """A lakehouse project: its configuration in ``conf_dir`` and its engine."""
+    """A lakehouse project: its configuration in ``conf_dir`` and its engine.
 
-    def __init__(self, conf_dir: str | Path = "conf", engine: Engine | None = None):
+    ``root``, ``landing`` and ``reports_dir`` override the settings ``root``, ``landing`` and
+    ``reports``; they win over ``conf/lakehouse.yaml`` and the LAKEHOUSE_* environment variables.
+    Spark starts only when ``engine`` is first used."""
+
+    def __init__(self, conf_dir: str | Path = "conf", engine: Engine | None = None, *,
+                 root: str | Path | None = None, landing: str | Path | None = None,
+                 reports_dir: str | Path | None = None):
         self.conf_dir = Path(conf_dir)
-        self.project = load_project(self.conf_dir)
+        self.project = load_project(self.conf_dir, paths={
+            "root": root, "landing": landing, "reports": reports_dir})
         self.settings = self.project.settings
         self._engine = engine
 

@@ -26,31 +26,58 @@ def engine(tmp_path_factory):
     eng.spark.stop()
 
 
+PROJECT_FOLDERS = ("conf", "quality_rules", "layers")
+PATH_VARIABLES = ("LAKEHOUSE_ROOT", "LAKEHOUSE_LANDING", "LAKEHOUSE_REPORTS", "LAKEHOUSE_CONF")
+ROOT = "lakehouse_data"
+"""The lakehouse root of a test project: conf/lakehouse.yaml's ``./lakehouse_data``."""
+
+
+def copy_project(target: Path) -> Path:
+    """``target`` with a copy of the repo's conf/, quality_rules/ and layers/."""
+    for folder in PROJECT_FOLDERS:
+        shutil.copytree(REPO / folder, target / folder)
+    return target
+
+
+def open_project(folder: Path, engine=None):
+    """The Lakehouse of a test project whose root, landing and reports are inside ``folder``."""
+    from lakehouse.api import Lakehouse
+
+    return Lakehouse(folder / "conf", engine=engine, root=folder / ROOT,
+                     landing=folder / "landing", reports_dir=folder / "reports")
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch) -> Path:
     """A copy of the repo's conf/, quality_rules/ and layers/ whose root, landing and reports
-    point into ``tmp_path``."""
-    for folder in ("conf", "quality_rules", "layers"):
-        shutil.copytree(REPO / folder, tmp_path / folder)
-    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lakehouse"))
-    monkeypatch.setenv("LAKEHOUSE_LANDING", str(tmp_path / "landing"))
-    return tmp_path
+    lie in ``tmp_path`` (the copied conf's relative paths; LAKEHOUSE_* path variables of the
+    calling shell are cleared so that nothing redirects them)."""
+    for name in PATH_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return copy_project(tmp_path)
 
 
 @pytest.fixture
 def unregistered(project: Path, engine):
     """The project's lakehouse before any source contract is registered."""
-    from lakehouse.api import Lakehouse
+    return open_project(project, engine)
 
-    return Lakehouse(project / "conf", engine=engine)
+
+@pytest.fixture(scope="session")
+def registered_root(tmp_path_factory, engine) -> Path:
+    """A lakehouse root with every source contract of the repo registered, made once per run."""
+    template = copy_project(tmp_path_factory.mktemp("registered"))
+    results = open_project(template, engine).register(template / "conf" / "sources", by="test")
+    assert all(r.status == "registered" for r in results), [r.error for r in results]
+    return template / ROOT
 
 
 @pytest.fixture
-def lakehouse(unregistered, project: Path):
-    """The project's lakehouse with every source contract registered (deliveries can be admitted)."""
-    results = unregistered.register(project / "conf" / "sources", by="test")
-    assert all(r.status == "registered" for r in results), [r.error for r in results]
-    return unregistered
+def lakehouse(project: Path, engine, registered_root: Path):
+    """The project's lakehouse with every source contract registered (deliveries can be admitted):
+    a private copy of a root registered once per run (Delta tables are plain files)."""
+    shutil.copytree(registered_root, project / ROOT)
+    return open_project(project, engine)
 
 
 def pytest_collection_modifyitems(items):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,9 +49,17 @@ M = TypeVar("M", bound=BaseModel)
 Overrides = dict[tuple[str, ...], str]
 
 
-def load_project(conf_dir: str | Path) -> Project:
-    """The validated project in ``conf_dir``; raises ``ConfigError`` listing every problem."""
-    project, problems = _load(Path(conf_dir))
+PATH_SETTINGS = ("root", "landing", "reports")
+"""The settings a caller may override explicitly (``load_project(conf, paths={...})``)."""
+
+
+def load_project(conf_dir: str | Path, paths: Mapping[str, str | Path | None] | None = None) -> Project:
+    """The validated project in ``conf_dir``; raises ``ConfigError`` listing every problem.
+
+    ``paths`` overrides the settings ``root``, ``landing`` and ``reports`` (a None value keeps
+    the configured one); an explicit path wins over the conf file and the LAKEHOUSE_* variables
+    and is taken relative to the working directory."""
+    project, problems = _load(Path(conf_dir), _explicit_paths(paths))
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
         raise ConfigError(f"{len(problems)} {noun} in {conf_dir}", problems=problems)
@@ -73,7 +81,16 @@ def validate_project(conf_dir: str | Path) -> list[Problem]:
     return _load(Path(conf_dir))[1]
 
 
-def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
+def _explicit_paths(paths: Mapping[str, str | Path | None] | None) -> dict[str, str]:
+    """The non-None ``paths`` as strings; a key that is not a path setting is a caller error."""
+    unknown = sorted(set(paths or {}) - set(PATH_SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown path setting(s) {', '.join(unknown)}; "
+                        f"overridable: {', '.join(PATH_SETTINGS)}")
+    return {key: str(value) for key, value in (paths or {}).items() if value is not None}
+
+
+def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | None, list[Problem]]:
     if not conf.is_dir():
         return None, [
             Problem(
@@ -83,7 +100,7 @@ def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
             )
         ]
     conf_dir = Path(os.path.abspath(conf))
-    settings, problems = _load_settings(conf, conf_dir.parent)
+    settings, problems = _load_settings(conf, conf_dir.parent, paths or {})
 
     classification, data, found = _load_registry(conf / CLASSIFICATION_FILE, Classification,
                                                  registry_checks.classification_findings)
@@ -122,7 +139,8 @@ def _load(conf: Path) -> tuple[Project | None, list[Problem]]:
     ), []
 
 
-def _load_settings(conf: Path, project_dir: Path) -> tuple[Settings | None, list[Problem]]:
+def _load_settings(conf: Path, project_dir: Path, paths: dict[str, str] | None = None
+                   ) -> tuple[Settings | None, list[Problem]]:
     source = read_yaml(conf / SETTINGS_FILE)
     if not source.ok:
         return None, source.problems
@@ -133,10 +151,12 @@ def _load_settings(conf: Path, project_dir: Path) -> tuple[Settings | None, list
         return None, problems
 
     def resolved(key: str) -> str:
+        if key in (paths or {}):
+            return _resolve(paths[key], Path.cwd())
         base = Path.cwd() if (key,) in overrides else project_dir
         return _resolve(getattr(settings, key), base)
 
-    return settings.model_copy(update={key: resolved(key) for key in ("root", "landing", "reports")}), []
+    return settings.model_copy(update={key: resolved(key) for key in PATH_SETTINGS}), []
 
 
 def _load_registry(path: Path, model: type[M], integrity: Callable[[dict], list[Finding]]

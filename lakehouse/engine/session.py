@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.errors import TransientError
+from lakehouse.errors import ConfigError, Problem, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,17 @@ def _resolved_jars() -> str | None:
 
 
 def build_session(master: str | None, remote: str | None, conf: dict[str, str]) -> SparkSession:
-    """Return the process-wide session, creating it on first use."""
+    """A session with ``conf`` on the process's Spark, started on first use.
+
+    When a session is already active (one JVM per process), the requested master or remote
+    must be the active one's (``ConfigError`` otherwise); the runtime SQL settings of ``conf``
+    that differ from the active session's are applied to a new session sharing its Spark
+    context, and settings that only take effect at start (``spark.driver.memory``, ...) and
+    differ are logged as not applied."""
     with _lock:
         active = SparkSession.getActiveSession()
         if active is not None:
-            return active
+            return _reuse(active, master, remote, conf)
         builder = SparkSession.builder.appName("lakehouse")
         if remote:
             builder = builder.remote(remote)
@@ -95,3 +101,56 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
             session.sparkContext.setLogLevel("ERROR")
         log.info("spark session started (%s)", remote or master)
         return session
+
+
+def _reuse(active: SparkSession, master: str | None, remote: str | None,
+           conf: dict[str, str]) -> SparkSession:
+    """The active session if it already has ``conf``, else a sibling session with ``conf`` applied."""
+    _check_same_spark(active, master, remote)
+    differing = {k: v for k, v in conf.items() if _current(active, k) != str(v)}
+    if not differing:
+        return active
+    runtime = {k: v for k, v in differing.items() if active.conf.isModifiable(k)}
+    fixed = sorted(set(differing) - set(runtime))
+    if fixed:
+        log.warning("spark settings %s only take effect when Spark starts and Spark already runs "
+                    "in this process; they keep their current values", ", ".join(fixed))
+    if not runtime:
+        return active
+    session = active.newSession()
+    for key, value in runtime.items():
+        session.conf.set(key, value)
+    return session
+
+
+def _check_same_spark(active: SparkSession, master: str | None, remote: str | None) -> None:
+    """Raise ``ConfigError`` when the requested master or remote is not the active session's."""
+    is_connect = _is_connect(active)
+    if remote:
+        if not is_connect:
+            raise _mismatch("spark.remote", remote, f"a local/cluster session on {active.sparkContext.master}")
+        return
+    if is_connect:
+        raise _mismatch("spark.master", master or "local[*]", "a Spark Connect session")
+    running = active.sparkContext.master
+    if (master or "local[*]") != running:
+        raise _mismatch("spark.master", master or "local[*]", f"master {running}")
+
+
+def _is_connect(session: SparkSession) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def _current(session: SparkSession, key: str) -> str | None:
+    try:
+        return session.conf.get(key, None)
+    except Exception:  # noqa: BLE001 - a key Spark does not know has no current value
+        return None
+
+
+def _mismatch(key: str, requested: str, running: str) -> ConfigError:
+    return ConfigError("Spark already runs in this process with other settings", [Problem(
+        f"{key} {requested} was requested, but this process already runs {running} "
+        "(one Spark per process)", key=key, value=requested,
+        fix="use the same spark settings for every engine in a process, or pass the running "
+            "Engine to Lakehouse(conf, engine=...)")])

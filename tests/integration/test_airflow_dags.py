@@ -20,6 +20,8 @@ import pytest
 
 import tests.airflow_env as airflow_env
 
+pytestmark = pytest.mark.slow
+
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 
 
@@ -30,8 +32,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory, engine):
-    """The demo project deployed as the DAGs expect it, with its engine service running."""
+def deployed(tmp_path_factory, engine, registered_root):
+    """The demo project deployed as the DAGs expect it (every contract registered: a copy of the
+    registered root), with its engine service running. The DAG tasks find the project through
+    the LAKEHOUSE_* variables, as a deployment's Airflow workers do."""
     from lakehouse.api import Lakehouse
     from lakehouse.demo.run import generate
     from lakehouse.orchestration import operations
@@ -51,10 +55,11 @@ def deployed(tmp_path_factory, engine):
         env.setenv("LAKEHOUSE_ENGINE_ADDRESS", address)
         env.setenv("LAKEHOUSE_ENGINE_KEY", secrets.token_hex(16))
         airflow_env.metadata_db()
-        lh = Lakehouse(base / "conf", engine=engine)
+        shutil.copytree(registered_root, base / "lakehouse")
+        lh = Lakehouse(base / "conf", engine=engine, root=base / "lakehouse", landing=base / "landing",
+                       reports_dir=base / "reports")
         dates, _, _ = generate(lh, customers=40, days=2, start=D1, seed=3, defect_rate=0.002)
         assert dates == [D1, D2]
-        lh.register(base / "conf" / "sources", by="test")
         operations.use_engine(engine)
         server = EngineServer(address)
         server.start_in_thread()
@@ -285,7 +290,6 @@ def test_a_backfill_creates_its_runs_in_date_order(deployed, dags, first_date):
     backfill = _create_backfill(dag_id="t1_ref", from_date=datetime(2026, 10, 2, tzinfo=shanghai),
                                 to_date=datetime(2026, 10, 4, 23, tzinfo=shanghai), max_active_runs=1,
                                 reverse=False, dag_run_conf=None, triggering_user_name="test")
-    assert backfill.max_active_runs == 1
     with create_session() as session:
         runs = session.scalars(select(DagRun).where(DagRun.backfill_id == backfill.id)
                                .order_by(DagRun.run_after)).all()

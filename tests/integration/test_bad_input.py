@@ -25,23 +25,14 @@ D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 
 
 @pytest.fixture(scope="module")
-def lh(tmp_path_factory, engine):
+def lh(tmp_path_factory, engine, registered_root):
+    """The repo's contracts (no quality rule files), registered, with one good date loaded."""
     from lakehouse.api import Lakehouse
 
     base = tmp_path_factory.mktemp("bad_input")
     shutil.copytree(REPO_CONF, base / "conf")
-    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_ROOT", "LAKEHOUSE_LANDING")}
-    os.environ["LAKEHOUSE_ROOT"] = str(base / "lakehouse")
-    os.environ["LAKEHOUSE_LANDING"] = str(base / "landing")
-    try:
-        lakehouse = Lakehouse(base / "conf", engine=engine)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    lakehouse.register(base / "conf" / "sources", by="test")
+    shutil.copytree(registered_root, base / "lakehouse")
+    lakehouse = Lakehouse(base / "conf", engine=engine, root=base / "lakehouse", landing=base / "landing")
     for source, records in (("cbs.account", [account("A1"), account("A2")]),
                             ("cbs.customer", [customer("C1"), customer("C2")]),
                             ("cbs.transaction", [txn("T1")])):

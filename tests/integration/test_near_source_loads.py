@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import deltalake
 import pyarrow as pa
-import pytest
 
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
@@ -177,10 +176,3 @@ def test_tables_are_readable_by_another_delta_reader(lakehouse):
     assert sorted(theirs, key=key) == sorted(ours, key=key)
     assert len(ours) == 3
 
-
-@pytest.mark.parametrize("source", ["cbs.account", "cbs.customer"])
-def test_tables_json_lists_every_table(lakehouse, source):
-    described = {t.qualified_name: t.describe() for t in lakehouse.zones.tables()}
-    spec = lakehouse.table(source)
-    assert described[spec.qualified_name]["load_type"] == spec.load_type
-    assert described[spec.qualified_name]["path"].endswith(f"standard/near_source/{spec.name}")

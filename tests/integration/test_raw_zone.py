@@ -41,8 +41,13 @@ def test_redelivery_identical_is_noop_and_changed_is_a_new_version(lakehouse):
     assert [str(r["balance"]) for r in rows] == ["7.00"]
 
 
-def test_cli_run_loads_and_fails_with_exit_code_for_a_missing_delivery(lakehouse, project):
+def test_cli_run_loads_and_fails_with_exit_code_for_a_missing_delivery(lakehouse, project, monkeypatch):
+    from lakehouse.api import Lakehouse
+    from lakehouse.cli import commands
     from lakehouse.cli.commands import app
+
+    # the CLI's own Lakehouse for --conf, on the test run's Spark (one Spark per process)
+    monkeypatch.setattr(commands, "_lakehouse", lambda conf: Lakehouse(conf, engine=lakehouse.engine))
 
     write_delivery(lakehouse.contract("cbs.account"), lakehouse.settings.landing, D1,
                    [account("A1"), account("A2")])

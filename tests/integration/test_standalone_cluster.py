@@ -24,6 +24,8 @@ from lakehouse.demo.delivery_writer import write_delivery
 
 from .test_near_source_loads import customer
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 SPARK_CLASS = Path(sys.executable).parent.parent / "lib/python3.11/site-packages/pyspark/bin/spark-class"
 
@@ -74,7 +76,7 @@ def cluster(tmp_path_factory):
                 process.wait(timeout=30)
 
 
-def test_t1_load_on_a_standalone_cluster(cluster, tmp_path, engine, monkeypatch):
+def test_t1_load_on_a_standalone_cluster(cluster, tmp_path, engine):
     from lakehouse.api import Lakehouse
 
     master_url, master_log = cluster
@@ -83,15 +85,14 @@ def test_t1_load_on_a_standalone_cluster(cluster, tmp_path, engine, monkeypatch)
            "LAKEHOUSE_LANDING": str(tmp_path / "landing"), "LAKEHOUSE_SPARK_MASTER": master_url,
            "PYSPARK_PYTHON": sys.executable}
     env.pop("PYSPARK_SUBMIT_ARGS", None)
-    project = load_project_with(env, tmp_path / "conf")
+    project = load_project(tmp_path / "conf")
     contract = project.sources["cbs.customer"]
     d1, d2 = date(2026, 11, 1), date(2026, 11, 2)
     write_delivery(contract, tmp_path / "landing", d1, [customer("C1"), customer("C2")])
     write_delivery(contract, tmp_path / "landing", d2, [customer("C1", "13900000009")])
     # registered in this process (the shared local engine) to save a cluster application's start
-    for name in ("LAKEHOUSE_ROOT", "LAKEHOUSE_LANDING"):
-        monkeypatch.setenv(name, env[name])
-    registered = Lakehouse(tmp_path / "conf", engine=engine).register(
+    registered = Lakehouse(tmp_path / "conf", engine=engine, root=env["LAKEHOUSE_ROOT"],
+                           landing=env["LAKEHOUSE_LANDING"]).register(
         tmp_path / "conf/sources/cbs/customer.yaml", by="test")
     assert [r.status for r in registered] == ["registered"]
     commands = [["run", "--date", day.isoformat(), "--source", "cbs.customer"] for day in (d1, d2)]
@@ -113,12 +114,3 @@ def test_t1_load_on_a_standalone_cluster(cluster, tmp_path, engine, monkeypatch)
     # both runs were applications of the cluster, not a local engine
     assert master_log.read_text().count("Registering app lakehouse") == 2
 
-
-def load_project_with(env: dict, conf: Path):
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        return load_project(conf)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)

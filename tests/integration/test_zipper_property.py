@@ -145,6 +145,7 @@ def load_sequences(draw):
     return steps
 
 
+@pytest.mark.slow
 @settings(max_examples=int(os.environ.get("ZIPPER_PROPERTY_EXAMPLES", "10")), deadline=None,
           database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -9,16 +9,50 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def lakehouse(*args, cwd=REPO, env=None):
-    return subprocess.run([sys.executable, "-m", "lakehouse.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+_session: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _in_process_cli(capsys, monkeypatch):
+    """What ``lakehouse(...)`` needs to run the CLI in this process (no interpreter start)."""
+    _session.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _session.clear()
+
+
+def lakehouse(*args, cwd=REPO, env=None, process=False):
+    """The CLI's exit code, stdout and stderr for ``args``: run by ``main()`` in this process,
+    or with ``process`` as a user runs it (``python -m lakehouse.cli``)."""
+    if process:
+        return subprocess.run([sys.executable, "-m", "lakehouse.cli", *args], cwd=cwd,
+                              capture_output=True, text=True, env={**os.environ, **(env or {})})
+    from lakehouse.cli import commands
+
+    capsys, monkeypatch = _session["capsys"], _session["monkeypatch"]
+    with monkeypatch.context() as patch:
+        patch.chdir(cwd)
+        patch.setattr(sys, "argv", ["lakehouse", *args])
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        if "COLUMNS" in (env or {}):
+            patch.setattr(commands.console, "width", int(env["COLUMNS"]))
+        capsys.readouterr()
+        try:
+            commands.main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def test_validate_accepts_the_repository_conf():
-    done = lakehouse("validate")
+    done = lakehouse("validate", process=True)
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
     assert "ok: 6 owners, 4 systems, 48 data standards, 11 source contracts in conf, 9 layer models" in out
@@ -87,7 +121,8 @@ def test_layers_list_shows_the_build_order_and_inputs():
 
 
 def test_layers_run_refuses_an_unknown_model_without_starting_spark():
-    done = lakehouse("layers", "run", "--date", "2026-11-01", "--model", "mart_customer_361")
+    done = lakehouse("layers", "run", "--date", "2026-11-01", "--model", "mart_customer_361",
+                     process=True)
     assert done.returncode == 2
     err = " ".join(done.stderr.split())
     assert "unknown model 'mart_customer_361'" in err and "use one of:" in err
@@ -103,13 +138,21 @@ def test_run_rejects_a_bad_date_and_an_unknown_source():
     assert "use one of: cbs.account, cbs.customer, cbs.transaction, ccs.card" in done.stderr
 
 
-def test_default_data_date_is_yesterday_in_shanghai():
-    from datetime import datetime, timedelta, timezone
+def test_default_data_date_is_yesterday_in_shanghai(monkeypatch):
+    from datetime import date, datetime, timezone
 
+    from lakehouse import api
     from lakehouse.api import Lakehouse
 
-    shanghai_now = datetime.now(timezone.utc) + timedelta(hours=8)  # no daylight saving there
-    assert Lakehouse(REPO / "conf").yesterday() == shanghai_now.date() - timedelta(days=1)
+    class Clock(datetime):
+        """16:30 UTC on 30 Nov 2026: already 1 Dec, 00:30, in Shanghai."""
+
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 30, 16, 30, tzinfo=timezone.utc).astimezone(tz)
+
+    monkeypatch.setattr(api, "datetime", Clock)
+    assert Lakehouse(REPO / "conf").yesterday() == date(2026, 11, 30)
 
 
 FAILING_COMMAND = (
