@@ -39,8 +39,6 @@ def lakehouse(*args, cwd=REPO, env=None, process=False):
         patch.setattr(sys, "argv", ["lakehouse", *args])
         for name, value in (env or {}).items():
             patch.setenv(name, value)
-        if "COLUMNS" in (env or {}):
-            patch.setattr(commands.console, "width", int(env["COLUMNS"]))
         capsys.readouterr()
         try:
             commands.main()
@@ -113,7 +111,7 @@ def test_tables_json_lists_layer_zone_load_type_keys_and_path(tmp_path):
 
 
 def test_layers_list_shows_the_build_order_and_inputs():
-    done = lakehouse("layers", "list", env={"COLUMNS": "200"})
+    done = lakehouse("layers", "list")
     assert done.returncode == 0, done.stderr
     rows = [line.split("│")[1].strip() for line in done.stdout.splitlines() if "│" in line]
     assert rows[0] == "agt_agreement" and rows[-1] == "mart_customer_360" and len(rows) == 9

@@ -558,7 +558,7 @@ def test_owners_are_the_models_or_those_of_the_sources_it_reads(loaded):
 def test_model_spec_of_a_zipper_model(loaded, project):
     party = loaded.models["pty_party"]
     spec = model_spec(loaded, party, [("party_id", "string"), ("party_name", "string")])
-    assert spec.path == f"{project / 'lakehouse'}/standard/integrated/pty_party"
+    assert spec.path == f"{project / 'lakehouse_data'}/standard/integrated/pty_party"
     assert (spec.name, spec.zone, spec.layer, spec.qualified_name) == (
         "pty_party", "standard", "integrated", "integrated.pty_party")
     assert spec.column_names == ["party_id", "party_name", "row_hash", "start_dt", "end_dt"]
@@ -577,7 +577,7 @@ def test_model_spec_of_a_zipper_model(loaded, project):
 def test_model_spec_of_a_snapshot_model(loaded, project):
     balance = loaded.models["com_party_balance_daily"]
     spec = model_spec(loaded, balance, [("party_id", "string"), ("total_assets_cny", "decimal(20,2)")])
-    assert spec.path == f"{project / 'lakehouse'}/standard/common/com_party_balance_daily"
+    assert spec.path == f"{project / 'lakehouse_data'}/standard/common/com_party_balance_daily"
     assert spec.column_names == ["party_id", "total_assets_cny", "data_date"]
     assert spec.column_types["data_date"] == "date" and not spec.columns[-1].nullable
     assert spec.columns[1].comment == balance.columns["total_assets_cny"]
