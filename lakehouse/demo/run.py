@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
+from lakehouse.zones import Zone
 from lakehouse.zones.tables import OPEN_END_DATE
 from lakehouse.config.project import SOURCES_DIR
 from lakehouse.demo import DemoBank
@@ -222,7 +223,7 @@ def _rows_table(lh, last: date) -> Table:
     table.add_column("rows", justify="right")
     table.add_column(f"of {last} / open", justify="right")
     for spec in lh.tables():
-        if spec.zone != "standard" or not lh.engine.table_exists(spec):
+        if spec.zone != Zone.STANDARD or not lh.engine.table_exists(spec):
             continue
         current = (where(end_dt=date.fromisoformat(OPEN_END_DATE)) if spec.load_type == "zipper"
                    else where(data_date=last))
