@@ -43,9 +43,24 @@ class GovernanceStore:
     def append(self, records: Sequence[GovernanceRecord], table: str | None = None) -> None:
         """Append ``records`` (all of one record type) in one commit; nothing for no records.
         ``table`` names the data table of per-table records (quarantine)."""
+        prepared = self._prepared(records, table)
+        if prepared is not None:
+            self.engine.append_rows(*prepared)
+
+    def append_each(self, *batches: Sequence[GovernanceRecord]) -> None:
+        """``append`` each batch (records of one table, a different table per batch) at the
+        same time: one commit per table, written side by side."""
+        prepared = [p for p in (self._prepared(b, None) for b in batches) if p is not None]
+        if len({spec.path for spec, _ in prepared}) != len(prepared):
+            raise ValueError("governance store: append_each takes one batch per table")
+        self.engine.append_many(prepared)
+
+    def _prepared(self, records: Sequence[GovernanceRecord], table: str | None
+                  ) -> tuple[TableSpec, list[dict[str, Any]]] | None:
+        """The table and rows of a valid append (None for no records)."""
         records = list(records)
         if not records:
-            return
+            return None
         record_type = type(records[0])
         for item in records:
             if not isinstance(item, GovernanceRecord):
@@ -56,7 +71,7 @@ class GovernanceStore:
                                 f"{record_type.__name__} and {type(item).__name__}")
         spec = self.spec(record_type, table)
         self._ensure(record_type, spec)
-        self.engine.append_rows(spec, [r.as_row() for r in records])
+        return spec, [r.as_row() for r in records]
 
     def replace(self, record_type: type[R], records: Sequence[R], where: Filter,
                 table: str | None = None) -> None:

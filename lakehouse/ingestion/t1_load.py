@@ -403,9 +403,5 @@ def record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Ass
         samples += quality.sample_rows(assessment, ctx.run_id)
         ctx.validations.append(assessment.validation)
     status = quality.status_row(assessments, ctx.run_id, still_blocking)
-    store = ctx.store
-    store.append(results)
-    store.append(samples)
-    store.append(quality.scorecard_rows(assessments, ctx.run_id))
-    store.append([status])
+    ctx.store.append_each(results, samples, quality.scorecard_rows(assessments, ctx.run_id), [status])
     result.promotable, result.blocking_rules = status.promotable, status.blocking_rules

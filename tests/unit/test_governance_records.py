@@ -107,3 +107,36 @@ def test_problems_are_stored_structured_with_sensitive_values_masked():
     assert row["problems"][0] == {"message": "duplicate key", "file": "c.csv", "line": 7,
                                   "key": "id_number", "value": "110***********0021", "fix": "redeliver"}
     assert AdmissionLogRecord.from_row(row) == record
+
+
+class _RecordingEngine:
+    """Just enough of an engine for the store: tables exist, appends are recorded."""
+
+    def __init__(self):
+        self.batches = []
+
+    def table_layout(self, spec):
+        return None
+
+    def ensure_table(self, spec):
+        pass
+
+    def append_many(self, batches):
+        self.batches.append([(spec.name, rows) for spec, rows in batches])
+
+
+def test_append_each_writes_one_batch_per_table_side_by_side():
+    engine = _RecordingEngine()
+    store = GovernanceStore(engine, "/lake")
+    record = LoadLogRecord(**load_log())
+    run = ModelRunsRecord(run_id="r", model="m", table_name="t", layer="mart", data_date=NOW.date(),
+                          status="succeeded", reason="", blocked_by=[], rows=1, table_version=1,
+                          sql_hash="h", started_at=NOW, finished_at=NOW, input_versions={})
+    store.append_each([record], [], [run])
+    [written] = engine.batches
+    assert [(name, len(rows)) for name, rows in written] == [("load_log", 1), ("model_runs", 1)]
+    assert written[0][1][0]["rows_loaded"] == 3
+    with pytest.raises(ValueError, match="one batch per table"):
+        store.append_each([record], [record])
+    with pytest.raises(TypeError, match="dict is not a governance record"):
+        store.append_each([load_log()])
