@@ -17,16 +17,17 @@ class GovernanceStore:
 
     def __init__(self, engine, root: str):
         self.engine, self.root = engine, root
-        self._ready: set[str] = set()  # table paths created or brought to their record this session
 
     def spec(self, record_type: type[GovernanceRecord], table: str | None = None) -> TableSpec:
         return spec_of(record_type, self.root, table)
 
     def _ensure(self, record_type: type[GovernanceRecord], spec: TableSpec) -> None:
         """Create the table, or bring one written by an earlier version to its record: add the
-        columns the record gained, convert the columns whose type it changed."""
-        if spec.path in self._ready:
-            return
+        columns the record gained, convert the columns whose type it changed (once per table in
+        the engine's session)."""
+        self.engine.prepare_table(spec, lambda: self._bring_to_record(record_type, spec))
+
+    def _bring_to_record(self, record_type: type[GovernanceRecord], spec: TableSpec) -> None:
         layout = self.engine.table_layout(spec)
         if layout is not None:
             changed = [c for c in spec.columns
@@ -38,7 +39,6 @@ class GovernanceStore:
             if added:
                 self.engine.evolve_table(spec, layout, added)
         self.engine.ensure_table(spec)
-        self._ready.add(spec.path)
 
     def append(self, records: Sequence[GovernanceRecord], table: str | None = None) -> None:
         """Append ``records`` (all of one record type) in one commit; nothing for no records.

@@ -115,6 +115,9 @@ class _RecordingEngine:
     def __init__(self):
         self.batches = []
 
+    def prepare_table(self, spec, bring_to_spec):
+        bring_to_spec()
+
     def table_layout(self, spec):
         return None
 
