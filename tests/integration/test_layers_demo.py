@@ -169,9 +169,11 @@ FAILED_DIMENSION = {"null": "completeness", "invalid_id": "validity", "orphan_ke
 def rules_on(lh, table: str, column: str) -> set[str]:
     """Names of the rules about ``column``: derived ones (``column.check``) and the declared
     reference rules of quality_rules/<table>.yaml that look ``column`` up."""
+    from lakehouse.config.quality_rules import ReferenceRule
+
     declared = lh.project.quality_rules.get(table)
     references = {r.name for r in (declared.rules if declared else [])
-                  if r.reference is not None and column in r.reference.columns}
+                  if isinstance(r, ReferenceRule) and column in r.reference.columns}
     return references | {f"{column}.{check}" for check in ("not_null", "domain", "length")}
 
 
