@@ -104,24 +104,24 @@ def caught(lh, planted: list[PlantedDefect]) -> list[tuple[PlantedDefect, str | 
         contract = lh.contract(defect.source)
         table = f"near_source.{contract.table_name}"
         day = where(data_date=defect.data_date)
-        where = None
+        caught_at = None
         if defect.kind == "duplicate_key":
             if lh.engine.has_rows(governance.admission_log(root), day & where(
                     source=defect.source, check_name="quality", status="failed")):
-                where = "admission log: quality check failed, delivery rejected"
+                caught_at = "admission log: quality check failed, delivery rejected"
         elif defect.kind == "malformed_row":
             if lh.engine.has_rows(governance.quarantine(root, contract.table_name),
                                   day & where(stage="parse", line=defect.line)):
-                where = f"quarantine_{contract.table_name}: line {defect.line} unreadable"
+                caught_at = f"quarantine_{contract.table_name}: line {defect.line} unreadable"
         else:
             rule = _rule_for(lh.project, contract, defect)
             if rule and lh.engine.has_rows(governance.quality_results(root),
                                            day & where(table_name=table, rule=rule, success=False)):
-                where = f"quality result: {rule} failed"
+                caught_at = f"quality result: {rule} failed"
                 if defect.kind == "null" and lh.engine.has_rows(
                         governance.quarantine(root, contract.table_name), day & where(rule=rule)):
-                    where += ", rows quarantined"
-        found.append((defect, where))
+                    caught_at += ", rows quarantined"
+        found.append((defect, caught_at))
     return found
 
 
@@ -237,8 +237,8 @@ def _defects_table(found: list[tuple[PlantedDefect, str | None]]) -> Table:
     for column in ("defect", "source", "planted", "caught", "where"):
         table.add_column(column, justify="right" if column in ("planted", "caught") else "left")
     groups: dict[tuple[str, str], list] = defaultdict(list)
-    for defect, where in found:
-        groups[(defect.kind, defect.source)].append(where)
+    for defect, caught_at in found:
+        groups[(defect.kind, defect.source)].append(caught_at)
     for (kind, source), wheres in sorted(groups.items()):
         hits = [w for w in wheres if w]
         colour = "green" if len(hits) == len(wheres) else "red"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
