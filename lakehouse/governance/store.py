@@ -8,7 +8,7 @@ from typing import Any
 from lakehouse import filters
 from lakehouse.errors import Problem, TerminalError
 from lakehouse.filters import Filter
-from lakehouse.governance.records import GovernanceRecord, R, check_fields, newest_per_key, spec_of
+from lakehouse.governance.records import GovernanceRecord, R, newest_per_key, spec_of
 from lakehouse.zones.tables import TableSpec
 
 
@@ -109,12 +109,6 @@ class GovernanceStore:
         """``newest`` among the records of ``data_date``."""
         return self.newest(record_type, key, order,
                            filters.where(data_date=data_date) & (where or filters.Filter()))
-
-    @staticmethod
-    def record(record_type: type[R], **values: Any) -> R:
-        """A record of ``values``, with every unknown or missing field named (see ``check_fields``)."""
-        check_fields(record_type, values)
-        return record_type(**values)
 
 
 def _conversions(record_type: type[GovernanceRecord], spec: TableSpec, changed, types: dict[str, str]
