@@ -51,9 +51,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lakehouse.config.quality_rules import DIMENSIONS, QualityRule  # noqa: E402
+from lakehouse.config.quality_rules import DIMENSIONS, QualityRule, parse_rule  # noqa: E402
 from benchmarks.workdir import add_workdir_options, workdir  # noqa: E402
-from lakehouse.engine import Engine, Lookup, quality_batches  # noqa: E402
+from lakehouse.engine import Batch, Engine, Lookup, quality_batches  # noqa: E402
 from lakehouse.quality import ge_adapter  # noqa: E402
 from lakehouse.quality.assessment import SAMPLE_ROWS  # noqa: E402
 from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag  # noqa: E402
@@ -155,7 +155,7 @@ def write_tables(spark, root: Path, rows: int, seed: int) -> dict:
 # -- rules -----------------------------------------------------------------------------------
 def quality_rules(rows: int, balance_total: float, with_where: bool) -> list[QualityRule]:
     """25 rules over the six dimensions (27 with ``with_where``)."""
-    r = QualityRule
+    r = parse_rule
     customer = {"table": "cbs_customer", "columns": {"customer_id": "customer_id"}}
     rules = [
         r(name="account_id.not_null", dimension="completeness", severity="fail", not_null="account_id"),
@@ -252,11 +252,11 @@ def ours(bench: Bench, cache=False, samples=False, adaptive_off=True, ge_persist
             stack.enter_context(bench.engine.validating())
         if ge_persist is not None and ge_persist != adapter_persists():
             stack.enter_context(ge_datasource(persist=ge_persist))
-        validation = ge_adapter.validate(frame, "bench.cbs_account", bench.rules, DATA_DATE)
+        validation = ge_adapter.validate(Batch(frame), "bench.cbs_account", bench.rules, DATA_DATE)
     by_name = {r.name: r for r in bench.rules}
     failed = [by_name[o.rule] for o in validation.outcomes if not o.success and by_name[o.rule].row_level]
     if samples and failed:
-        rows = bench.engine.failing_samples(frame, {r.name: fails_sql(r) for r in failed}, SAMPLE_ROWS)
+        rows = bench.engine.failing_samples(Batch(frame), {r.name: fails_sql(r) for r in failed}, SAMPLE_ROWS)
         if {row["_rule"] for row in rows} != {r.name for r in failed}:
             raise SystemExit("failing_samples returned no rows for some failed rule")
     return metrics_of(validation.outcomes, bench.rules)
@@ -308,7 +308,7 @@ def per_rule(bench: Bench) -> dict:
     outcomes = []
     with bench.engine.validating():
         for rule in bench.rules:
-            outcomes += ge_adapter.validate(frame, f"bench.{rule.name}", [rule], DATA_DATE).outcomes
+            outcomes += ge_adapter.validate(Batch(frame), f"bench.{rule.name}", [rule], DATA_DATE).outcomes
     return metrics_of(outcomes, bench.rules)
 
 
@@ -589,7 +589,7 @@ def run(args, work: Path) -> None:
     t = time.perf_counter()
     warm = batch_frame(bench).limit(min(args.rows, 200_000))
     with engine.validating():
-        ge_adapter.validate(warm, "bench.warmup", rules, DATA_DATE)
+        ge_adapter.validate(Batch(warm), "bench.warmup", rules, DATA_DATE)
     warm.selectExpr(*baseline_expressions(rules, "groupby")[1]).first()
     print(f"warm-up (untimed): {time.perf_counter() - t:.1f}s")
 

@@ -195,10 +195,12 @@ class Lakehouse:
                           latest_registrations(self.engine, self.root), force=force)
         summary = RunSummary(run_id, data_date)
         try:
-            for contract in contracts:
-                summary.results.append(load_source(ctx, contract, data_date, file))
-                if on_result is not None:
-                    on_result(summary.results[-1])
+            with ctx.store.holding():  # the run's governance records: one commit per table
+                for contract in contracts:
+                    summary.results.append(load_source(ctx, contract, data_date, file))
+                    ctx.store.checkpoint()
+                    if on_result is not None:
+                        on_result(summary.results[-1])
         finally:
             ctx.flush()
         return summary

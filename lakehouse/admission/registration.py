@@ -162,8 +162,9 @@ def register(project: Project, engine: Engine, contracts: list[SourceContract], 
         ) for column, old, new in changed_levels]
         results.append(RegistrationResult(contract.name, REGISTERED, version, notes))
     store = GovernanceStore(engine, root)
-    if registrations:
+    with store.holding():
         store.append(registrations)
-        store.replace(CatalogRecord, entries, one_of("source", [r.source for r in registrations]))
-    store.append(levels)
+        store.append(levels)
+        if registrations:
+            store.replace(CatalogRecord, entries, one_of("source", [r.source for r in registrations]))
     return results

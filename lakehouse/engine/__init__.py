@@ -6,10 +6,12 @@ gets back plain Python values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from lakehouse.engine import model_views, quality_batches
@@ -165,6 +167,16 @@ class Engine:
         """Session settings while quality rules run: adaptive execution off, because it splits
         each of the many small aggregate queries into more jobs than it saves."""
         return self.delta.session_conf({"spark.sql.adaptive.enabled": "false"})
+
+    @contextmanager
+    def held(self, batch: Batch) -> Iterator[Batch]:
+        """``batch`` kept by Spark (memory, then disk) while the block runs: the many passes
+        of a suite read it once from storage (and join its lookups once)."""
+        frame = spark_frame(batch).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            yield Batch(frame)
+        finally:
+            frame.unpersist()
 
     def failing_samples(self, batch: Batch, fails: dict[str, str], rows: int = 5) -> list[dict[str, Any]]:
         """Up to ``rows`` rows of ``batch`` per rule of ``fails`` (rule -> SQL condition true when

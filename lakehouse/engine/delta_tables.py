@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from delta.tables import DeltaTable
+from pyarrow.fs import FileSelector
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.zones.tables import OPEN_END_DATE, TableSpec
+from lakehouse.zones.storage import filesystem
+from lakehouse.zones.tables import OPEN_END_DATE, TableSpec, join_path
 from lakehouse.sql import quote_column, sql_string
 
 METADATA_KEY = "lakehouse"
+_COMMIT_FILE = re.compile(r"\d{20}\.json")
 
 
 @dataclass(frozen=True)
@@ -101,10 +105,13 @@ class DeltaTables:
         return self.spark.read.format("delta").load(path)
 
     def version(self, path: str) -> int | None:
-        if not self.exists(path):
-            return None
-        row = DeltaTable.forPath(self.spark, path).history(1).select("version").first()
-        return int(row[0])
+        """The table's latest version: the newest commit file in its ``_delta_log`` (one
+        listing, no Spark job; the Delta log keeps the newest commit file whatever its
+        retention)."""
+        fs, log = filesystem(join_path(path, "_delta_log"))
+        found = [int(name[:-5]) for info in fs.get_file_info(FileSelector(log, allow_not_found=True))
+                 if _COMMIT_FILE.fullmatch(name := info.base_name)]
+        return max(found) if found else None
 
     def replace_where(
         self, spec: TableSpec, df: DataFrame, predicate: str | None, metadata: dict[str, Any]

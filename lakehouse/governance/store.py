@@ -1,8 +1,17 @@
-"""The governance store: typed records in, typed records out, one Delta append per call."""
+"""The governance store: typed records in, typed records out.
+
+An append is one Delta commit per table. Inside ``holding()`` (a run, a layer build) appends
+are held and written together when the block ends, one commit per table for the whole block:
+a Delta commit costs about a second on a small machine whatever its size, and a source load
+makes seven kinds of record.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from lakehouse import filters
@@ -12,11 +21,76 @@ from lakehouse.governance.records import GovernanceRecord, R, newest_per_key, sp
 from lakehouse.zones.tables import TableSpec
 
 
+HOLD_SECONDS = 60.0
+"""How long ``checkpoint`` lets a held record wait before writing it."""
+
+
 class GovernanceStore:
     """The governance tables of the lakehouse at ``root``, written and read through ``engine``."""
 
-    def __init__(self, engine, root: str):
+    def __init__(self, engine, root: str, hold_seconds: float = HOLD_SECONDS):
         self.engine, self.root = engine, root
+        self.hold_seconds = hold_seconds  # the longest a held record waits (see ``checkpoint``)
+        self._held: dict[tuple[type[GovernanceRecord], str | None], list[GovernanceRecord]] = {}
+        self._held_since: float | None = None
+        self._holding = 0
+        self._lock = threading.RLock()
+
+    # -- holding appends ---------------------------------------------------------------------
+    @contextmanager
+    def holding(self) -> Iterator[GovernanceStore]:
+        """Hold the appends made inside the block (from any thread) and write them when the
+        outermost block ends, also when it ends by an exception. Reads see the held records.
+        A process killed inside the block loses what it held; ``checkpoint`` bounds that."""
+        with self._lock:
+            self._holding += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._holding -= 1
+                outermost = self._holding == 0
+            if outermost:
+                self.flush()
+
+    def checkpoint(self) -> None:
+        """Write the held records if the oldest has waited ``hold_seconds`` (call it between
+        units of work, e.g. after each source load of a run)."""
+        since = self._held_since
+        if since is not None and time.monotonic() - since >= self.hold_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the held records now: one commit per table, the tables side by side. When the
+        write fails the records stay held (the next flush retries them)."""
+        with self._lock:
+            held, since = self._held, self._held_since
+            self._held, self._held_since = {}, None
+        if not held:
+            return
+        try:
+            self.engine.append_many([self._prepared(records, table)
+                                     for (_, table), records in held.items()])
+        except BaseException:
+            with self._lock:
+                for key, records in held.items():
+                    self._held[key] = records + self._held.get(key, [])
+                self._held_since = since
+            raise
+
+    def _hold(self, records: list[GovernanceRecord], table: str | None) -> bool:
+        """Keep ``records`` for the flush when holding; False when not holding."""
+        with self._lock:
+            if not self._holding:
+                return False
+            self._held.setdefault((type(records[0]), table), []).extend(records)
+            if self._held_since is None:
+                self._held_since = time.monotonic()
+            return True
+
+    def _held_records(self, record_type: type[R], table: str | None) -> list[R]:
+        with self._lock:
+            return list(self._held.get((record_type, table), []))
 
     def spec(self, record_type: type[GovernanceRecord], table: str | None = None) -> TableSpec:
         return spec_of(record_type, self.root, table)
@@ -40,39 +114,37 @@ class GovernanceStore:
                 self.engine.evolve_table(spec, layout, added)
         self.engine.ensure_table(spec)
 
+    # -- writing -----------------------------------------------------------------------------
     def append(self, records: Sequence[GovernanceRecord], table: str | None = None) -> None:
-        """Append ``records`` (all of one record type) in one commit; nothing for no records.
-        ``table`` names the data table of per-table records (quarantine)."""
-        prepared = self._prepared(records, table)
-        if prepared is not None:
-            self.engine.append_rows(*prepared)
+        """Append ``records`` (all of one record type) in one commit, or hold them (see
+        ``holding``); nothing for no records. ``table`` names the data table of per-table
+        records (quarantine)."""
+        records = list(records)
+        if not records:
+            return
+        _check_one_type(records)
+        if not self._hold(records, table):
+            self.engine.append_rows(*self._prepared(records, table))
 
     def append_each(self, *batches: Sequence[GovernanceRecord]) -> None:
         """``append`` each batch (records of one table, a different table per batch) at the
         same time: one commit per table, written side by side."""
-        prepared = [p for p in (self._prepared(b, None) for b in batches) if p is not None]
-        if len({spec.path for spec, _ in prepared}) != len(prepared):
+        batches = [list(b) for b in batches if b]
+        for batch in batches:
+            _check_one_type(batch)
+        if len({type(b[0]) for b in batches}) != len(batches):
             raise ValueError("governance store: append_each takes one batch per table")
-        self.engine.append_many(prepared)
+        held = [self._hold(batch, None) for batch in batches]
+        if not any(held):
+            self.engine.append_many([self._prepared(b, None) for b in batches])
 
-    def _prepared(self, records: Sequence[GovernanceRecord], table: str | None
-                  ) -> tuple[TableSpec, list[dict[str, Any]]] | None:
-        """The table and rows of a valid append (None for no records)."""
-        records = list(records)
-        if not records:
-            return None
+    def _prepared(self, records: list[GovernanceRecord], table: str | None
+                  ) -> tuple[TableSpec, list[dict[str, Any]]]:
+        """The table, brought to its record, and the rows of ``records`` (of one type)."""
         record_type = type(records[0])
-        for item in records:
-            if not isinstance(item, GovernanceRecord):
-                raise TypeError(f"governance store: {type(item).__name__} is not a governance record "
-                                f"({item!r:.80}); fix: build a lakehouse.governance.records class")
-            if type(item) is not record_type:
-                raise TypeError(f"governance store: one append takes records of one table, got "
-                                f"{record_type.__name__} and {type(item).__name__}")
         spec = self.spec(record_type, table)
         self._ensure(record_type, spec)
         return spec, [r.as_row() for r in records]
-
     def replace(self, record_type: type[R], records: Sequence[R], where: Filter,
                 table: str | None = None) -> None:
         """Replace the rows matching ``where`` with ``records`` in one commit (``table``: as for
@@ -81,20 +153,29 @@ class GovernanceStore:
             if type(item) is not record_type:
                 raise TypeError(f"governance store: expected {record_type.__name__}, got "
                                 f"{type(item).__name__}")
+        if self._held_records(record_type, table):
+            self.flush()  # the held appends come first
         spec = self.spec(record_type, table)
         self._ensure(record_type, spec)
         self.engine.replace_rows(spec, [r.as_row() for r in records], where)
 
+    # -- reading -----------------------------------------------------------------------------
     def exists(self, record_type: type[GovernanceRecord], table: str | None = None) -> bool:
-        return self.engine.table_exists(self.spec(record_type, table))
+        return bool(self._held_records(record_type, table)) or \
+            self.engine.table_exists(self.spec(record_type, table))
 
     def read(self, record_type: type[R], where: Filter | None = None, table: str | None = None,
              order_by: list[str] | None = None) -> list[R]:
-        """The records matching ``where`` (all when None); none when the table does not exist."""
+        """The records matching ``where`` (all when None), held ones included; none when the
+        table does not exist."""
         spec = self.spec(record_type, table)
-        if not self.engine.table_exists(spec):
-            return []
-        return [record_type.from_row(row) for row in self.engine.rows(spec, where, order_by)]
+        held = [r for r in self._held_records(record_type, table)
+                if where is None or where.matches(r.as_row())]
+        found = [record_type.from_row(row) for row in self.engine.rows(spec, where, order_by)] \
+            if self.engine.table_exists(spec) else []
+        if held and order_by:
+            return sorted(found + held, key=lambda r: tuple(_sortable(getattr(r, c)) for c in order_by))
+        return found + held
 
     def newest(self, record_type: type[R], key: str | Sequence[str], order: str,
                where: Filter | None = None) -> dict[Any, R]:
@@ -109,6 +190,22 @@ class GovernanceStore:
         """``newest`` among the records of ``data_date``."""
         return self.newest(record_type, key, order,
                            filters.where(data_date=data_date) & (where or filters.Filter()))
+
+
+def _check_one_type(records: list[GovernanceRecord]) -> None:
+    record_type = type(records[0])
+    for item in records:
+        if not isinstance(item, GovernanceRecord):
+            raise TypeError(f"governance store: {type(item).__name__} is not a governance record "
+                            f"({item!r:.80}); fix: build a lakehouse.governance.records class")
+        if type(item) is not record_type:
+            raise TypeError(f"governance store: one append takes records of one table, got "
+                            f"{record_type.__name__} and {type(item).__name__}")
+
+
+def _sortable(value: Any) -> tuple[bool, Any]:
+    """A sort key putting NULLs first, as Spark's ascending order does."""
+    return (value is not None, value)
 
 
 def _conversions(record_type: type[GovernanceRecord], spec: TableSpec, changed, types: dict[str, str]

@@ -57,8 +57,8 @@ class LoadResult:
 
 @dataclass
 class LoadContext:
-    """What the loads of one run share; governance records are appended as each load step
-    ends, so a crash keeps the records of the steps done."""
+    """What the loads of one run share. Governance records are appended as each load step
+    ends; a run holds them in its store and writes them together (``GovernanceStore.holding``)."""
 
     engine: Engine
     project: Project
@@ -96,8 +96,7 @@ class LoadContext:
         return self.project.settings.landing
 
     def flush(self) -> None:
-        """Keep the run's Great Expectations results for the Data Docs (the governance records
-        are already written)."""
+        """Keep the run's Great Expectations results for the Data Docs."""
         if self.validations:
             from lakehouse.quality import ge_adapter
             ge_adapter.store_results(self.validations, self.project.reports_dir / "data_docs")

@@ -60,8 +60,9 @@ def build_order(project) -> list[str]:
 
 
 class LayerBuild:
-    """One build of the selected models for one data date (``run``), each model recorded as
-    it is done; ``flush`` removes the build's staging folder."""
+    """One build of the selected models for one data date (``run``); the build's records are
+    written when it ends (see ``GovernanceStore.holding``); ``flush`` removes the build's
+    staging folder."""
 
     def __init__(self, engine, project, run_id: str, data_date: date, record_skips: bool = True,
                  skip_current: bool = False):
@@ -82,12 +83,14 @@ class LayerBuild:
         ``on_result`` is called with each result as it is done (for progress)."""
         order = build_order(self.project)
         wanted = set(models) if models else set(order)
-        for name in order:
-            if name in wanted:
-                self.results[name] = self._build(self.project.models[name])
-                self._record(self.results[name])
-                if on_result is not None:
-                    on_result(self.results[name])
+        with self.store.holding():  # the build's governance records: one commit per table
+            for name in order:
+                if name in wanted:
+                    self.results[name] = self._build(self.project.models[name])
+                    self._record(self.results[name])
+                    self.store.checkpoint()
+                    if on_result is not None:
+                        on_result(self.results[name])
         return [self.results[n] for n in order if n in self.results]
 
     # -- readiness -----------------------------------------------------------------------------
@@ -317,5 +320,5 @@ class LayerBuild:
             input_versions=result.input_versions)])
 
     def flush(self) -> None:
-        """Remove the build's staging folder (its records are written as each model is done)."""
+        """Remove the build's staging folder."""
         remove_dir(join_path(self.root, "_staging", self.run_id))

@@ -100,12 +100,13 @@ def _validate(engine: Engine, project: Project, contract: SourceContract, table_
     lookups = _lookups(project, rules)
     if lookups:
         batch = engine.with_lookups(batch, lookups, data_date)
-    with engine.validating():
-        validation = ge_adapter.validate(batch, f"{table_name}.{scope}", rules, data_date)
-    checked = Assessment(contract, table_name, data_date, scope, rules, validation, batch)
-    failed = [r for r in checked.failed() if r.row_level]
-    if failed:
-        checked.samples = engine.failing_samples(batch, {r.name: fails_sql(r) for r in failed}, SAMPLE_ROWS)
+    with engine.validating(), engine.held(batch) as held:
+        validation = ge_adapter.validate(held, f"{table_name}.{scope}", rules, data_date)
+        checked = Assessment(contract, table_name, data_date, scope, rules, validation, batch)
+        failed = [r for r in checked.failed() if r.row_level]
+        if failed:
+            checked.samples = engine.failing_samples(held, {r.name: fails_sql(r) for r in failed},
+                                                     SAMPLE_ROWS)
     return checked
 
 
