@@ -264,7 +264,8 @@ def ours(bench: Bench, cache=False, samples=False, adaptive_off=True, ge_persist
 
 def adapter_persists() -> bool:
     """Whether the adapter's GE Spark datasource persists each batch (GE's default does)."""
-    return bool(ge_adapter._context()[1].data_asset.datasource.persist)
+    with ge_adapter._context() as (_, batch_definition):
+        return bool(batch_definition.data_asset.datasource.persist)
 
 
 @contextlib.contextmanager
@@ -281,7 +282,7 @@ def ge_datasource(persist: bool):
                  .add_dataframe_asset("batches"))
         _contexts[persist] = (context, asset.add_batch_definition_whole_dataframe("batch"))
     saved = ge_adapter._context
-    ge_adapter._context = lambda: _contexts[persist]
+    ge_adapter._context = lambda: contextlib.nullcontext(_contexts[persist])
     try:
         yield
     finally:

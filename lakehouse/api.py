@@ -27,7 +27,7 @@ from lakehouse.graph import ordered
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality.readmission import Readmission
 from lakehouse.admission.registration import RegistrationResult, latest_registrations
-from lakehouse.ingestion.t1_load import LoadContext, LoadResult, load_source
+from lakehouse.ingestion.t1_load import LoadContext, LoadResult
 from lakehouse.zones.tables import TableSpec
 
 
@@ -179,13 +179,16 @@ class Lakehouse:
 
     def run(self, data_date: date | None = None, sources: list[str] | None = None,
             file: Path | None = None, on_result: Callable[[LoadResult], None] | None = None,
-            force: bool = False) -> RunSummary:
-        """Land and load the deliveries of ``data_date`` (default: yesterday) for the sources;
+            force: bool = False, parallel: int | None = None) -> RunSummary:
+        """Land and load the deliveries of ``data_date`` (default: yesterday) for the sources,
+        ``parallel`` of them side by side (default: the ``parallel_loads`` setting);
         ``on_result`` is called after each source's load (for progress). A file already loaded
         for the date is not loaded again unless ``force``."""
+        from lakehouse.ingestion.side_by_side import load_all
+
         data_date = data_date or self.yesterday()
         names = sources or list(self.project.sources)
-        contracts = self._in_reference_order([self.contract(n) for n in names])
+        contracts, waits_for = self._in_reference_order([self.contract(n) for n in names])
         if file is not None and len(contracts) != 1:
             raise ConfigError("--file needs exactly one --source", [Problem(
                 "a delivered file belongs to one source", key="--source",
@@ -196,24 +199,30 @@ class Lakehouse:
         summary = RunSummary(run_id, data_date)
         try:
             with ctx.store.holding():  # the run's governance records: one commit per table
-                for contract in contracts:
-                    summary.results.append(load_source(ctx, contract, data_date, file))
-                    ctx.store.checkpoint()
-                    if on_result is not None:
-                        on_result(summary.results[-1])
+                summary.results = load_all(ctx, contracts, data_date, file, waits_for,
+                                           parallel or self.settings.parallel_loads, on_result)
         finally:
             ctx.flush()
         return summary
 
-    def _in_reference_order(self, contracts: list[SourceContract]) -> list[SourceContract]:
+    def _in_reference_order(self, contracts: list[SourceContract]
+                            ) -> tuple[list[SourceContract], dict[str, list[str]]]:
         """``contracts`` with the tables that reference rules look up loaded before their users
-        (otherwise, and within a reference cycle, in the given order)."""
+        (otherwise, and within a reference cycle, in the given order), and for each source the
+        sources before it whose tables it looks up (it waits for them)."""
         from lakehouse.quality.assessment import referenced_tables
 
         by_table = {c.table_name: c for c in contracts}
         inputs = {c.table_name: sorted(referenced_tables(self.project, c)) for c in contracts}
         rank = {c.table_name: index for index, c in enumerate(contracts)}
-        return [by_table[t] for t in ordered(inputs, rank, break_cycles=True)]
+        order = [by_table[t] for t in ordered(inputs, rank, break_cycles=True)]
+        before: set[str] = set()
+        waits_for = {}
+        for contract in order:
+            waits_for[contract.name] = [by_table[t].name for t in inputs[contract.table_name]
+                                        if t in before]
+            before.add(contract.table_name)
+        return order, waits_for
 
     # -- quality -------------------------------------------------------------------------------
 

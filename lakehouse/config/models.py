@@ -92,6 +92,8 @@ class Settings(_Model):
     reports: Text = Field("./reports", description="local directory for quality reports and Data Docs")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the data date")
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    parallel_loads: int = Field(2, ge=1, le=64, description="sources of one run loaded side by side "
+                                "in one Spark application (1: one after another)")
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
 
     @field_validator("timezone")

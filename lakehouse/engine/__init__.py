@@ -45,6 +45,7 @@ class Engine:
         self._spark = None
         self._delta: DeltaTables | None = None
         self._prepared: set[tuple] = set()  # table layouts already checked in this session
+        self._pool: str | None = None  # the fair-scheduler pool of a worker engine
 
     @classmethod
     def from_settings(cls, settings) -> "Engine":
@@ -66,6 +67,31 @@ class Engine:
         if self._delta is None:
             self._delta = DeltaTables(self.spark)
         return self._delta
+
+    def worker(self, pool: str) -> Engine:
+        """An engine for another thread of this process: the same Spark application, its own
+        session (the settings one piece of work changes for a while, such as a commit's
+        metadata, stay its own) and its own fair-scheduler ``pool``. Call ``enter_pool`` on
+        the thread that uses it."""
+        twin = Engine(self._master, self._remote, self._conf)
+        session = self.spark.newSession()
+        for key, value in self.spark.conf.getAll.items():
+            if session.conf.isModifiable(key) and session.conf.get(key, None) != value:
+                session.conf.set(key, value)
+        twin._spark, twin._pool = session, pool
+        twin._delta = DeltaTables(session, self.delta._registered)
+        twin._prepared = self._prepared
+        return twin
+
+    @property
+    def has_workers(self) -> bool:
+        """Whether ``worker`` can make engines (not over Spark Connect, whose client has one
+        session per connection)."""
+        return self._remote is None
+
+    def enter_pool(self) -> None:
+        """Run this thread's Spark jobs in the engine's fair-scheduler pool."""
+        self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", self._pool)
 
     def start(self) -> None:
         """Start the Spark session now (the first piece of work would otherwise pay for it)."""

@@ -37,9 +37,10 @@ def _user_metadata(metadata: dict[str, Any]) -> str:
 class DeltaTables:
     """Delta operations on tables described by ``TableSpec``."""
 
-    def __init__(self, spark: SparkSession):
+    def __init__(self, spark: SparkSession, registered: dict[str, str] | None = None):
         self.spark = spark
-        self._registered: dict[str, str] = {}  # catalog name -> storage path, this session
+        # catalog name -> storage path, named in this Spark application (shared by its sessions)
+        self._registered: dict[str, str] = {} if registered is None else registered
 
     def exists(self, path: str) -> bool:
         return DeltaTable.isDeltaTable(self.spark, path)

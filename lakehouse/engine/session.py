@@ -28,6 +28,8 @@ EMBEDDED_DEFAULTS = {
     "spark.sql.session.timeZone": "Asia/Shanghai",
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    # loads of one run share the application (Engine.worker): each gets its share of the cores
+    "spark.scheduler.mode": "FAIR",
 }
 
 _lock = threading.Lock()

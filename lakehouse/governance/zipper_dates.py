@@ -18,13 +18,13 @@ def loaded_dates(store: GovernanceStore, spec: TableSpec) -> list[date] | None:
     return sorted(found) if found else None
 
 
-def load_zipper(store: GovernanceStore, spec: TableSpec, staged_path: str, data_date: date,
+def load_zipper(engine, store: GovernanceStore, spec: TableSpec, staged_path: str, data_date: date,
                 run_id: str, metadata: dict[str, Any], frozen_keys: list[tuple] | None = None) -> None:
-    """Fold the staged extract into zipper table ``spec`` for ``data_date`` and record the date.
+    """Fold the staged extract into zipper table ``spec`` for ``data_date`` with ``engine`` and
+    record the date in ``store``.
 
     A table without records yet takes its loaded dates from its commits once; they are then
     recorded with this date, so later loads no longer need the commits."""
-    engine = store.engine
     recorded = loaded_dates(store, spec)
     loaded = recorded if recorded is not None else engine.zipper_loaded_dates(spec)
     engine.load_zipper(spec, staged_path, data_date, metadata, frozen_keys, loaded_dates=loaded)

@@ -96,7 +96,9 @@ class LoadContext:
         return self.project.settings.landing
 
     def flush(self) -> None:
-        """Keep the run's Great Expectations results for the Data Docs."""
+        """Keep the run's Great Expectations results for the Data Docs; remove the run's
+        staging area."""
+        remove_dir(join_path(self.root, "_staging", self.run_id))
         if self.validations:
             from lakehouse.quality import ge_adapter
             ge_adapter.store_results(self.validations, self.project.reports_dir / "data_docs")
@@ -337,9 +339,10 @@ def _frozen_keys(contract, parsed: ParsedExtract) -> list[tuple]:
 
 
 def _stage(ctx: LoadContext, contract, parsed: ParsedExtract) -> str:
-    """The good rows as Parquet in the run's staging folder (measured, then loaded from there)."""
+    """The good rows as Parquet in the extract's folder of the run's staging area (measured,
+    then loaded from there)."""
     types = {a.name: a.spark_type for a in contract.attributes}
-    staging = join_path(ctx.root, "_staging", ctx.run_id, f"{contract.table_name}.parquet")
+    staging = join_path(ctx.root, "_staging", ctx.run_id, contract.table_name, "extract.parquet")
     fs, staged = filesystem(staging)
     fs.create_dir(staged.rsplit("/", 1)[0], recursive=True)
     table = parsed.to_arrow(types)
@@ -348,7 +351,8 @@ def _stage(ctx: LoadContext, contract, parsed: ParsedExtract) -> str:
 
 
 def _unstage(staging: str) -> None:
-    """Remove the run's staging folder of this extract (and what was split off it)."""
+    """Remove the staging folder of this extract (and what was split off it); the other
+    extracts of the run, loaded side by side, keep theirs."""
     remove_dir(staging.rsplit("/", 1)[0])
 
 
@@ -381,7 +385,7 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
                 "operation": f"{contract.load_type} load", "admission": result.admission}
     if contract.load_type == "zipper":
-        zipper_dates.load_zipper(ctx.store, spec, staging, data_date, ctx.run_id, metadata, frozen)
+        zipper_dates.load_zipper(ctx.engine, ctx.store, spec, staging, data_date, ctx.run_id, metadata, frozen)
     else:
         engine.load_partition(spec, staging, data_date, metadata)
     record_quality(ctx, spec, data_date, checked, result)

@@ -229,7 +229,7 @@ class LayerBuild:
         metadata = {"run_id": self.run_id, "data_date": self.data_date.isoformat(),
                     "model": model.name, "model_hash": model_hash(model)}
         if model.load_type == "zipper":
-            zipper_dates.load_zipper(self.store, spec, staged, self.data_date, self.run_id, metadata)
+            zipper_dates.load_zipper(self.engine, self.store, spec, staged, self.data_date, self.run_id, metadata)
         else:
             engine.load_partition(spec, staged, self.data_date, metadata)
         removed = []

@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import logging
 import math
+import queue
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -87,8 +89,25 @@ class Validation:
         return [o for o in self.outcomes if not o.success]
 
 
-@cache
+_idle_contexts: queue.SimpleQueue = queue.SimpleQueue()
+
+
+@contextmanager
 def _context():
+    """An ephemeral GE context and batch definition for one validation at a time: a GE
+    execution engine holds the batch it validates, so validations side by side each take
+    their own (made once, then reused)."""
+    try:
+        context = _idle_contexts.get_nowait()
+    except queue.Empty:
+        context = _new_context()
+    try:
+        yield context
+    finally:
+        _idle_contexts.put(context)
+
+
+def _new_context():
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     # persist=False: GE would otherwise persist every batch and never release it (memory grows
@@ -258,16 +277,16 @@ def _outcome(result) -> Outcome:
 
 def validate(rows: Batch, suite_name: str, rules: list[QualityRule], data_date: dt.date) -> Validation:
     """Run ``rules`` as one suite on the engine's batch ``rows``."""
-    _, batch_definition = _context()
     frame = spark_frame(rows)  # GE runs on the DataFrame itself
     column_types = dict(frame.dtypes)
-    suite = gx.ExpectationSuite(name=suite_name)
-    for rule in rules:
-        suite.add_expectation(expectation(rule, column_types, data_date))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    # partial_unexpected_count 0: counts without a query per expectation for unexpected values
-    result = batch.validate(suite, result_format={"result_format": "BASIC",
-                                                  "partial_unexpected_count": 0})
+    with _context() as (_, batch_definition):
+        suite = gx.ExpectationSuite(name=suite_name)  # GE resolves the suite's context globally
+        for rule in rules:
+            suite.add_expectation(expectation(rule, column_types, data_date))
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        # partial_unexpected_count 0: counts without a query per expectation for unexpected values
+        result = batch.validate(suite, result_format={"result_format": "BASIC",
+                                                      "partial_unexpected_count": 0})
     outcomes = {o.rule: o for o in map(_outcome, result.results)}
     return Validation(suite_name, [outcomes[r.name] for r in rules], result)
 

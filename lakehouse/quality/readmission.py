@@ -151,7 +151,7 @@ def _load(ctx: LoadContext, contract: SourceContract, spec, data_date: date, fil
         frozen = None
         if dropped is not None:
             frozen = sorted(ctx.engine.distinct_rows(dropped, list(contract.keys)))
-        zipper_dates.load_zipper(ctx.store, spec, loadable, data_date, ctx.run_id, metadata, frozen)
+        zipper_dates.load_zipper(ctx.engine, ctx.store, spec, loadable, data_date, ctx.run_id, metadata, frozen)
     else:
         ctx.engine.load_partition(spec, loadable, data_date, metadata)
 
