@@ -1,6 +1,7 @@
 """Control files: the row count and amount total a source system declares for a delivery.
 
-Format, one ``key=value`` per line (blank lines and ``#`` comments ignored)::
+Format, one ``key=value`` per line (blank lines and ``#`` comments ignored), in the delivery's
+encoding (a leading UTF-8 byte-order mark is accepted, as on a data file)::
 
     data_date=20261125
     row_count=10342
@@ -15,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from lakehouse.errors import DeliveryError, Problem
+from lakehouse.ingestion.decoding import decode, shown
 from lakehouse.ingestion.text_values import decimal_or_none
 
 KNOWN_KEYS = {"data_date", "row_count", "amount_total"}
@@ -32,13 +34,7 @@ def read_control_file(path: Path, encoding: str, date_format: str) -> ControlTot
     """Parse a control file; every malformed line is reported with its number."""
     problems: list[Problem] = []
     fix = "write one key=value per line: data_date, row_count and (if declared) amount_total"
-    try:
-        text = path.read_bytes().decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise DeliveryError(
-            f"control file {path} is not valid {encoding}",
-            [Problem(str(exc), file=str(path), fix=f"deliver the control file in {encoding}")],
-        ) from None
+    text = decode(path.read_bytes(), encoding, str(path), "control file")
     values: dict[str, tuple[int, str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -47,7 +43,7 @@ def read_control_file(path: Path, encoding: str, date_format: str) -> ControlTot
         key, sep, value = stripped.partition("=")
         key = key.strip()
         if not sep or key not in KNOWN_KEYS:
-            problems.append(Problem(f"unexpected line {stripped!r}", str(path), number, fix=fix))
+            problems.append(Problem(f"unexpected line {shown(stripped)}", str(path), number, fix=fix))
             continue
         values[key] = (number, value.strip())
 

@@ -1,14 +1,15 @@
 """Parse a delivered extract into typed rows, quarantining malformed rows with their line.
 
 File-level problems (undecodable bytes, an empty file, a header that does not match the
-contract, unknown JSON fields, a Parquet schema that drifted) raise ``DeliveryError``. Row-level
-problems (wrong field count, a value that does not fit its type, broken JSON) reject that row
-only; it is kept with its line number, reason and raw text.
+contract, a delimiter ending every line, unknown JSON fields, a Parquet schema that drifted)
+raise ``DeliveryError``. Row-level problems (wrong field count, a value that does not fit its
+type, broken JSON) reject that row only; it is kept with its line number, reason and raw text.
+A CSV record may span lines (a quoted line break): its line is the one it starts on, and its
+reason names its record number where that differs from the line.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,9 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.errors import DeliveryError, Problem
-from lakehouse.ingestion.text_values import BadValue, arrow_type, converter, decimal_or_none
-
-MAX_LISTED = 20
+from lakehouse.ingestion.csv_records import csv_records
+from lakehouse.ingestion.decoding import MAX_LISTED, decode, shown, without_bom
+from lakehouse.ingestion.text_values import BadValue, arrow_type, converter, exact_sum
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ParsedExtract:
     lines: list[int]
     rejected: list[RejectedRow] = field(default_factory=list)
     amount_total: Decimal | None = None
-    amount_unreadable: int = 0  # rejected rows whose amount could not be read at all
+    amount_unreadable: int = 0  # rejected rows whose amount is unreadable or does not fit its type
 
     @property
     def rows_loaded(self) -> int:
@@ -61,57 +62,27 @@ def parse_extract(path: Path, contract) -> ParsedExtract:
     delivery = contract.delivery
     if delivery.format == "parquet":
         return _parse_parquet(path, contract)
-    data = path.read_bytes()
+    file = str(path)
+    delivered = path.read_bytes()
+    data = without_bom(delivered, delivery.encoding, file)
     if not data.strip():
         raise DeliveryError(
             f"delivery {path} is empty",
-            [Problem("the file has no content", str(path), fix="ask the source system to "
+            [Problem("the file has no content", file, fix="ask the source system to "
                      "redeliver the extract; an empty file is never loaded")],
         )
-    text = _decode(data, delivery.encoding, str(path))
+    text = decode(delivered, delivery.encoding, file)
     if delivery.format == "csv":
-        records = _csv_records(text, contract, str(path))
+        records = _csv_records(text, contract, file)
     elif delivery.format == "json":
-        records = _json_records(text, contract, str(path))
+        records = _json_records(text, contract, file)
     else:
-        records = _fixed_width_records(data, contract, str(path))
-    return _typed(records, contract, str(path))
+        records = _fixed_width_records(data, contract, file)
+    return _typed(records, contract, file)
 
 
-def _decode(data: bytes, encoding: str, file: str) -> str:
-    codec = "utf-8-sig" if encoding == "utf-8" else encoding
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        bad_lines = []
-        for number, raw in enumerate(data.split(b"\n"), start=1):
-            try:
-                raw.decode(codec if number == 1 else encoding)
-            except UnicodeDecodeError as line_exc:
-                bad_lines.append((number, line_exc))
-        problems = [
-            Problem(
-                f"bytes {raw_bytes(e)} are not valid {encoding}",
-                file,
-                line=number,
-                column=e.start + 1,
-                fix=f"deliver the file in {encoding}, or declare the encoding it really has "
-                "(delivery.encoding: utf-8 or gbk) in the contract",
-            )
-            for number, e in bad_lines[:MAX_LISTED]
-        ]
-        more = len(bad_lines) - len(problems)
-        summary = f"delivery {file} is not valid {encoding} ({len(bad_lines)} lines affected"
-        summary += f", first {MAX_LISTED} listed)" if more > 0 else ")"
-        raise DeliveryError(summary, problems) from exc
-
-
-def raw_bytes(exc: UnicodeDecodeError) -> str:
-    return " ".join(f"0x{b:02X}" for b in exc.object[exc.start : exc.end])
-
-
-# A record is (line number, raw text, values or a rejection reason).
-Record = tuple[int, str, "list[str | None] | dict | str"]
+# A record is (line number, record number, raw text, values or a rejection reason).
+Record = tuple[int, int, str, "list[str | None] | dict | str"]
 
 
 def _lines(text: str, first: int = 1) -> Iterator[tuple[int, str]]:
@@ -124,50 +95,85 @@ def _lines(text: str, first: int = 1) -> Iterator[tuple[int, str]]:
 def _csv_records(text: str, contract, file: str) -> Iterator[Record]:
     delivery = contract.delivery
     names = [a.name for a in contract.attributes]
-    lines = _lines(text)
-    if delivery.header:
-        first = next(lines, None)
-        if first is None:
-            return
-        header = [h.strip() for h in _split(first[1], delivery)]
-        if header != names:
-            raise DeliveryError(
-                f"delivery {file} does not match the contract's columns", _header_problems(
-                    header, names, file, first[0], contract)
-            )
     expected = len(names)
-    for number, line in lines:
-        try:
-            fields = _split(line, delivery)
-        except csv.Error as exc:
-            yield number, line, f"malformed CSV: {exc}"
-            continue
-        if len(fields) != expected:
-            yield number, line, f"has {len(fields)} fields, expected {expected}"
-            continue
-        yield number, line, fields
+    records = csv_records(text, delivery.delimiter, delivery.quote)
+    first = next(records, None)
+    if first is None:
+        return
+    line, _, _, fields = first
+    problems = []
+    trailing = isinstance(fields, list) and _trailing_delimiter(fields, expected, text, delivery)
+    if trailing:
+        problems.append(_trailing_problem(file, line, expected, delivery, contract))
+        fields = fields[:-1]
+    if delivery.header:
+        header = [h.strip() for h in fields] if isinstance(fields, list) else None
+        if header != names:
+            problems += _header_problems(header, names, file, line, contract, fields)
+    else:
+        records = _chain(first, records)
+    if problems:
+        summary = (f"every line of delivery {file} ends with the delimiter {delivery.delimiter!r}"
+                   if trailing and len(problems) == 1
+                   else f"delivery {file} does not match the contract's columns")
+        raise DeliveryError(summary, problems)
+    for line, number, raw, fields in records:
+        if isinstance(fields, str):
+            yield line, number, raw, fields
+        elif len(fields) != expected:
+            reason = f"has {len(fields)} fields, expected {expected}"
+            if len(fields) == expected + 1 and fields[-1] == "":
+                reason += f" (the line ends with the delimiter {delivery.delimiter!r})"
+            yield line, number, raw, reason
+        else:
+            yield line, number, raw, fields
 
 
-def _split(line: str, delivery) -> list[str]:
-    if delivery.quote not in line:
-        return line.split(delivery.delimiter)
-    return next(csv.reader((line,), delimiter=delivery.delimiter, quotechar=delivery.quote,
-                           strict=True))
+def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
+    yield first
+    yield from rest
 
 
-def _header_problems(header, names, file, line, contract) -> list[Problem]:
+def _trailing_delimiter(fields: list[str], expected: int, text: str, delivery) -> bool:
+    """Every line ends with the delimiter: read as one more, empty, column."""
+    if len(fields) != expected + 1 or fields[-1] != "":
+        return False
+    return all(line.rstrip("\r").endswith(delivery.delimiter) for line in text.split("\n")
+               if line.strip())
+
+
+def _trailing_problem(file: str, line: int, expected: int, delivery, contract) -> Problem:
     source = str(getattr(contract, "source_file", None) or "the contract")
+    return Problem(
+        f"every line ends with the delimiter {delivery.delimiter!r}, which reads as an empty "
+        f"column {expected + 1} after the {expected} the contract declares", file, line,
+        column=expected + 1, fix=f"drop the trailing delimiter from every line; the columns "
+        f"declared in {source} are right")
+
+
+def _header_problems(header, names, file, line, contract, malformed=None) -> list[Problem]:
+    source = str(getattr(contract, "source_file", None) or "the contract")
+    if header is None:
+        return [Problem(f"the header cannot be read: {malformed}", file, line,
+                        fix="deliver a header line of the declared column names")]
     problems = []
     missing = [n for n in names if n not in header]
-    extra = [h for h in header if h not in names]
+    extra = [(column, h) for column, h in enumerate(header, start=1) if h not in names]
     for name in missing:
         problems.append(Problem(f"column {name!r} is missing from the header", file, line,
                                 fix=f"deliver column {name!r} or remove it from {source}"))
-    for name in extra:
+    for column, name in extra:
+        if not name:
+            fix = f"name the column and declare it in {source}, or stop delivering it"
+            if column == len(header):
+                fix = f"drop the delimiter that ends the header line, or {fix}"
+            problems.append(Problem(f"column {column} of the header has no name", file, line,
+                                    column=column, fix=fix))
+            continue
         problems.append(Problem(
-            f"column {name!r} is not in the contract (schema drift)", file, line,
-            column=header.index(name) + 1,
-            fix=f"declare {name!r} in {source} (a new nullable attribute) or stop delivering it"))
+            f"column {shown(name)} is not in the contract (schema drift)", file, line,
+            column=column,
+            fix=f"declare {shown(name)} in {source} (a new nullable attribute) or stop delivering it"))
     if not missing and not extra:
         problems.append(Problem(
             f"columns are in the order {header}, the contract declares {names}", file, line,
@@ -182,22 +188,22 @@ def _json_records(text: str, contract, file: str) -> Iterator[Record]:
         try:
             obj = json.loads(line, parse_float=Decimal)
         except json.JSONDecodeError as exc:
-            yield number, line, f"malformed JSON at column {exc.colno}: {exc.msg}"
+            yield number, number, line, f"malformed JSON at column {exc.colno}: {exc.msg}"
             continue
         if not isinstance(obj, dict):
-            yield number, line, "a JSON line must be an object"
+            yield number, number, line, "a JSON line must be an object"
             continue
         for key in obj.keys() - names:
             unknown.setdefault(key, number)
         if unknown:
             continue
-        yield number, line, obj
+        yield number, number, line, obj
     if unknown:
         source = str(getattr(contract, "source_file", None) or "the contract")
         raise DeliveryError(
             f"delivery {file} has fields the contract does not declare (schema drift)",
-            [Problem(f"field {key!r} is not in the contract", file, line, column=key,
-                     fix=f"declare {key!r} in {source} (a new nullable attribute) or stop "
+            [Problem(f"field {shown(key)} is not in the contract", file, line, column=key,
+                     fix=f"declare {shown(key)} in {source} (a new nullable attribute) or stop "
                      "delivering it") for key, line in sorted(unknown.items(), key=lambda x: x[1])],
         )
 
@@ -212,7 +218,7 @@ def _fixed_width_records(data: bytes, contract, file: str) -> Iterator[Record]:
             continue
         text = raw.decode(encoding, errors="replace")
         if len(raw) != total:
-            yield number, text, f"record is {len(raw)} bytes, expected {total}"
+            yield number, number, text, f"record is {len(raw)} bytes, expected {total}"
             continue
         fields, start = [], 0
         try:
@@ -220,9 +226,9 @@ def _fixed_width_records(data: bytes, contract, file: str) -> Iterator[Record]:
                 fields.append(raw[start : start + width].decode(encoding).strip())
                 start += width
         except UnicodeDecodeError:
-            yield number, text, f"a multi-byte character is split at byte {start + 1}: misaligned"
+            yield number, number, text, f"a multi-byte character is split at byte {start + 1}: misaligned"
             continue
-        yield number, text, fields
+        yield number, number, text, fields
 
 
 def _typed(records: Iterator[Record], contract, file: str) -> ParsedExtract:
@@ -238,21 +244,20 @@ def _typed(records: Iterator[Record], contract, file: str) -> ParsedExtract:
     lines: list[int] = []
     rejected: list[RejectedRow] = []
     amount_index = _amount_index(contract)
-    amount_total = Decimal(0)
-    unreadable = 0
+    amounts: list = []  # the amount column's values that fit its type, rejected rows' included
+    unreadable = 0  # rows whose amount is unknown: unreadable, or not fitting the type
     key_indexes = [names.index(k) for k in contract.keys]
-    for number, raw, values in records:
+    for line, number, raw, values in records:
         if isinstance(values, str):
-            rejected.append(RejectedRow(number, values, raw))
+            rejected.append(RejectedRow(line, _at(line, number, values), raw))
             unreadable += 1
             continue
         if isinstance(values, dict):
             values = [_json_text(values.get(n)) for n in names]
-        if amount_index is not None:
-            amount = decimal_or_none(values[amount_index])
-            if amount is not None:
-                amount_total += amount
-            elif values[amount_index] not in (None, ""):
+        if amount_index is not None and values[amount_index] not in (None, ""):
+            try:
+                amounts.append(convert[amount_index](values[amount_index]))
+            except BadValue:
                 unreadable += 1
         typed, reason = [], None
         for index, value in enumerate(values):
@@ -265,14 +270,22 @@ def _typed(records: Iterator[Record], contract, file: str) -> ParsedExtract:
                 reason = f"column {index + 1} ({names[index]}): {exc}"
                 break
         if reason:
-            rejected.append(RejectedRow(number, reason, raw, _key_of(values, key_indexes, convert)))
+            rejected.append(RejectedRow(line, _at(line, number, reason), raw,
+                                        _key_of(values, key_indexes, convert)))
             continue
         for column, value in zip(target_columns, typed):
             column.append(value)
-        lines.append(number)
+        lines.append(line)
     if amount_index is None:
         return ParsedExtract(file, columns, lines, rejected)
-    return ParsedExtract(file, columns, lines, rejected, amount_total, unreadable)
+    total = exact_sum(amounts, attrs[amount_index].spark_type)
+    return ParsedExtract(file, columns, lines, rejected, total, unreadable)
+
+
+def _at(line: int, number: int, reason: str) -> str:
+    """``reason`` naming the record where its number is not its line (after a record that
+    spans lines)."""
+    return reason if number == line else f"record {number}: {reason}"
 
 
 def _key_of(values: list, indexes: list[int], convert: list) -> tuple | None:
@@ -325,5 +338,5 @@ def _parse_parquet(path: Path, contract) -> ParsedExtract:
     amount = None
     index = _amount_index(contract)
     if index is not None:
-        amount = sum((Decimal(str(v)) for v in columns[names[index]] if v is not None), Decimal(0))
+        amount = exact_sum(columns[names[index]], contract.attributes[index].spark_type)
     return ParsedExtract(file, columns, list(range(1, table.num_rows + 1)), [], amount)

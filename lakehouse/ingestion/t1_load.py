@@ -28,6 +28,7 @@ from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.filters import where
 from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
+from lakehouse.ingestion.misnamed import found_instead
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
@@ -251,9 +252,10 @@ def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> t
                         f"{data_date} at {delivery.data_path(data_date)}")])
     if not file.is_file():
         raise DeliveryError(f"delivery for {contract.name} on {data_date} is missing", [
-            Problem("file not found", str(file),
-                    fix="wait for the source system to deliver it, or check delivery.path in "
-                    f"{contract.source_file or 'the contract'}")])
+            _instead(contract, landing, file, data_date) or Problem(
+                "file not found", str(file),
+                fix="wait for the source system to deliver it, or check delivery.path in "
+                f"{contract.source_file or 'the contract'}")])
     control = None
     if delivery.control is not None:
         # beside a file given by path; at its declared place for the declared data file
@@ -262,9 +264,18 @@ def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> t
             control = file.parent / control.name
         if not control.is_file():
             raise DeliveryError(f"control file for {contract.name} on {data_date} is missing", [
-                Problem("control file not found", str(control),
-                        fix="the source system must deliver the control file with the data file")])
+                _instead(contract, landing, control, data_date) or Problem(
+                    "control file not found", str(control),
+                    fix="the source system must deliver the control file with the data file")])
     return file, control
+
+
+def _instead(contract, landing: Path, missing: Path, data_date: date) -> Problem | None:
+    """What is there instead of ``missing`` (a near miss of its name), if anything."""
+    relative = _relative_to(missing, landing)
+    folder, expected = (landing, relative) if relative else (missing.parent, missing.name)
+    return found_instead(folder, expected, data_date, contract.delivery.path_date_format,
+                         contract.source_file)
 
 
 def _relative_to(file: Path, landing: Path) -> str | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 
 import pyarrow as pa
+
+from lakehouse.ingestion.decoding import shown
 
 Converter = Callable[[str], object]
 
@@ -28,15 +30,13 @@ def converter(spark_type: str, date_format: str, timestamp_format: str) -> Conve
     if spark_type in ("timestamp", "timestamp_ntz"):
         return _timestamp(timestamp_format)
     if spark_type.startswith("decimal("):
-        precision, scale = (int(x) for x in spark_type[8:-1].split(","))
-        return _decimal(precision, scale)
+        return _decimal(*_precision_scale(spark_type))
     raise ValueError(f"unsupported type {spark_type}")
 
 
 def arrow_type(spark_type: str) -> pa.DataType:
     if spark_type.startswith("decimal("):
-        precision, scale = (int(x) for x in spark_type[8:-1].split(","))
-        return pa.decimal128(precision, scale)
+        return pa.decimal128(*_precision_scale(spark_type))
     return {
         "string": pa.string(),
         "bigint": pa.int64(),
@@ -46,13 +46,35 @@ def arrow_type(spark_type: str) -> pa.DataType:
     }[spark_type]
 
 
+def _precision_scale(spark_type: str) -> tuple[int, int]:
+    precision, scale = (int(x) for x in spark_type[8:-1].split(","))
+    return precision, scale
+
+
+BIGINT_DIGITS = 19
+MAX_SUMMED_DIGITS = 20
+"""Sums stay exact for up to 10**20 values."""
+
+
+def exact_sum(values: Iterable, spark_type: str) -> Decimal:
+    """The sum of ``values`` of ``spark_type`` (bigint or decimal(p,s); None skipped), without
+    rounding: the context's precision is the type's plus room for the count of values."""
+    digits = _precision_scale(spark_type)[0] if spark_type.startswith("decimal(") else BIGINT_DIGITS
+    context = Context(prec=digits + MAX_SUMMED_DIGITS, traps=[InvalidOperation, Inexact, Overflow])
+    total = Decimal(0)
+    for value in values:
+        if value is not None:
+            total = context.add(total, value)
+    return total
+
+
 def _integer(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise BadValue(f"{text!r} is not an integer") from None
+        raise BadValue(f"{shown(text)} is not an integer") from None
     if not -(2**63) <= value < 2**63:
-        raise BadValue(f"{text!r} does not fit in a 64-bit integer")
+        raise BadValue(f"{shown(text)} does not fit in a 64-bit integer")
     return value
 
 
@@ -66,7 +88,7 @@ def _boolean(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise BadValue(f"{text!r} is not a boolean (use true/false, 1/0 or Y/N)")
+    raise BadValue(f"{shown(text)} is not a boolean (use true/false, 1/0 or Y/N)")
 
 
 def _date(fmt: str) -> Converter:
@@ -78,7 +100,7 @@ def _date(fmt: str) -> Converter:
                 return date.fromisoformat(text)
             return datetime.strptime(text, fmt).date()
         except ValueError:
-            raise BadValue(f"{text!r} is not a date in format {fmt}") from None
+            raise BadValue(f"{shown(text)} is not a date in format {fmt}") from None
 
     return convert
 
@@ -92,32 +114,34 @@ def _timestamp(fmt: str) -> Converter:
                 return datetime.fromisoformat(text)
             return datetime.strptime(text, fmt)
         except ValueError:
-            raise BadValue(f"{text!r} is not a timestamp in format {fmt}") from None
+            raise BadValue(f"{shown(text)} is not a timestamp in format {fmt}") from None
 
     return convert
 
 
 def _decimal(precision: int, scale: int) -> Converter:
     max_int_digits = precision - scale
+    exact = Context(prec=precision, traps=[InvalidOperation, Inexact])
+    quantum = Decimal(1).scaleb(-scale)
 
     def convert(text: str) -> Decimal:
         try:
             value = Decimal(text.strip())
         except InvalidOperation:
-            raise BadValue(f"{text!r} is not a decimal number") from None
+            raise BadValue(f"{shown(text)} is not a decimal number") from None
         if not value.is_finite():
-            raise BadValue(f"{text!r} is not a finite decimal number")
+            raise BadValue(f"{shown(text)} is not a finite decimal number")
         sign, digits, exponent = value.as_tuple()
         decimals = max(0, -exponent)
         if decimals > scale:
-            raise BadValue(f"{text!r} has {decimals} decimal places, at most {scale} allowed")
+            raise BadValue(f"{shown(text)} has {decimals} decimal places, at most {scale} allowed")
         int_digits = max(0, len(digits) + exponent)
         if int_digits > max_int_digits:
             raise BadValue(
-                f"{text!r} has {int_digits} integer digits, at most {max_int_digits} "
+                f"{shown(text)} has {int_digits} integer digits, at most {max_int_digits} "
                 f"fit decimal({precision},{scale})"
             )
-        return value.quantize(Decimal(1).scaleb(-scale))
+        return value.quantize(quantum, context=exact)
 
     return convert
 
