@@ -198,15 +198,18 @@ class LoadLogRecord(GovernanceRecord):
     load_type: str | None = column('string', 'snapshot, zipper or append')
     file_name: str | None = column('string', 'delivered file')
     sha256: str | None = column('string', 'SHA-256 of the delivered file')
-    rows_in: int | None = column('bigint', 'records in the file')
+    rows_in: int | None = column('bigint', 'records read from the file (0 when it was not read)')
     rows_loaded: int | None = column('bigint', 'records loaded into the table')
     rows_quarantined: int | None = column('bigint', 'records put in quarantine')
-    status: str | None = column('string', 'succeeded, failed or skipped')
+    status: str | None = column('string', 'succeeded or failed')
     message: str | None = column('string', 'error message when failed')
     table_version: int | None = column('bigint', 'Delta version of the target after the load')
     started_at: datetime | None = column('timestamp', 'start of the load')
     finished_at: datetime | None = column('timestamp', 'end of the load')
-    operation: str | None = column('string', 'delivery (a delivered file) or readmission (corrected rows)')
+    operation: str | None = column('string', 'delivery (a delivered file), unchanged (a rerun of a file '
+                                   'already loaded: nothing written) or readmission (corrected rows)')
+    rows_refused: int | None = column('bigint', 'records of a delivery refused as a whole; rows_in = '
+                                      'rows_loaded + rows_quarantined + rows_refused')
 
 
 @record('quarantine', 'Quarantined rows of {table}, with the rule and reason', partition_by=('data_date',),

@@ -50,6 +50,7 @@ class LoadResult:
     file: str = ""
     admission: dict | None = None
     rows_dropped: int = 0
+    rows_refused: int = 0  # records of a delivery refused as a whole
     promotable: bool | None = None
     blocking_rules: list[str] = field(default_factory=list)
     unchanged: bool = False  # this very file was already loaded for the date: nothing was written
@@ -79,11 +80,11 @@ class LoadContext:
     def last_load(self, source: str, data_date: date) -> LoadLogRecord | None:
         """The latest successful load of a delivered file of ``source`` for ``data_date`` (read
         once per date); re-admissions do not count, so rerunning the delivery they corrected
-        does not undo them."""
+        does not undo them, nor do reruns that found the file loaded already."""
         if data_date not in self._loaded:
             deliveries = [r for r in self.store.read(LoadLogRecord, where(data_date=data_date,
                                                                            status="succeeded"))
-                          if r.operation != "readmission"]
+                          if r.operation in (None, "delivery")]
             self._loaded[data_date] = {key[0]: r for key, r in
                                        newest_per_key(deliveries, ["source"], "finished_at").items()}
         return self._loaded[data_date].get(source)
@@ -125,6 +126,7 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
         try:
             landed = _land(ctx, contract, data_date, data_file, control_file)
             sha = landed.sha256
+            _require_control(ctx, contract, data_date, control_file)
             previous = None if ctx.force else ctx.last_load(contract.name, data_date)
             if previous is not None and previous.sha256 == sha:
                 return _unchanged(ctx, spec, previous, result)
@@ -134,29 +136,36 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
             result.table_version = ctx.engine.version(spec)
             result.status = "succeeded"
         except LakehouseError as exc:
-            # the whole file is refused (its bytes stay in the raw zone): nothing loaded or quarantined
+            # the whole file is refused (its bytes stay in the raw zone): every record read is
+            # refused, none loaded or quarantined
             result.message = exc.render()
             result.rows_loaded = result.rows_quarantined = 0
+            result.rows_refused = result.rows_in
         finally:
             if staging is not None:
                 _unstage(staging)
-            if not result.unchanged:
-                log_load(ctx, contract, spec, result, sha, started)
+            log_load(ctx, contract, spec, result, sha, started,
+                     "unchanged" if result.unchanged else "delivery")
     return result
 
 
 def log_load(ctx: LoadContext, contract, spec, result: LoadResult, sha: str, started: datetime,
              operation: str = "delivery") -> None:
-    """Append the load log record of ``result``."""
-    result.loaded_at = datetime.now()
+    """Append the load log record of ``result`` (an attempt that wrote nothing too: a refusal,
+    or a rerun of a file already loaded, ``operation`` "unchanged")."""
+    finished = datetime.now()
+    if operation != "unchanged":
+        result.loaded_at = finished
     ctx.store.append([LoadLogRecord(
         run_id=ctx.run_id, source=contract.name, table_name=spec.qualified_name,
         data_date=result.data_date, load_type=contract.load_type,
         file_name=Path(result.file).name if result.file else None, sha256=sha or None,
-        rows_in=result.rows_in, rows_loaded=result.rows_loaded,
-        rows_quarantined=result.rows_quarantined, status=result.status,
+        rows_in=result.rows_in if operation != "unchanged" else 0,
+        rows_loaded=result.rows_loaded if operation != "unchanged" else 0,
+        rows_quarantined=result.rows_quarantined if operation != "unchanged" else 0,
+        rows_refused=result.rows_refused, status=result.status,
         message=result.message or None, table_version=result.table_version,
-        started_at=started, finished_at=result.loaded_at, operation=operation,
+        started_at=started, finished_at=finished, operation=operation,
     )])
 
 
@@ -262,12 +271,16 @@ def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> t
         control = landing / delivery.control.control_path(data_date, delivery.path_date_format)
         if file.resolve() != (landing / delivery.data_path(data_date)).resolve():
             control = file.parent / control.name
-        if not control.is_file():
-            raise DeliveryError(f"control file for {contract.name} on {data_date} is missing", [
-                _instead(contract, landing, control, data_date) or Problem(
-                    "control file not found", str(control),
-                    fix="the source system must deliver the control file with the data file")])
     return file, control
+
+
+def _require_control(ctx: LoadContext, contract, data_date: date, control: Path | None) -> None:
+    """Refuse a delivery whose declared control file is missing (after its data file landed)."""
+    if control is not None and not control.is_file():
+        raise DeliveryError(f"control file for {contract.name} on {data_date} is missing", [
+            _instead(contract, Path(ctx.landing), control, data_date) or Problem(
+                "control file not found", str(control),
+                fix="the source system must deliver the control file with the data file")])
 
 
 def _instead(contract, landing: Path, missing: Path, data_date: date) -> Problem | None:
@@ -296,7 +309,7 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
             pass  # reported by the checks; the bytes are landed all the same
     landed_data, manifest = None, []
     for role, path in (("data", data_file), ("control", control_file)):
-        if path is None:
+        if path is None or not path.is_file():
             continue
         landed = raw_zone.land(path, ctx.root, contract.system, contract.entity, data_date)
         landed_data = landed_data or landed
