@@ -70,9 +70,14 @@ def contract_rules(contract: SourceContract, standards: dict[str, DataStandard])
     return rules
 
 
+AMOUNT_TOTAL = "control.amount_total"
+
+
 def delivery_rules(contract: SourceContract, control_rows: int | None, parse_rejected: int,
-                   expected_amount: float | None) -> list[QualityRule]:
-    """Rules on one delivery: its loadable rows against the control file, and its arrival."""
+                   expected_amount: float | None, amount_undecided: bool = False) -> list[QualityRule]:
+    """Rules on one delivery: its loadable rows against the control file, and its arrival.
+    ``amount_undecided``: the control file has an amount total, but the loadable rows' expected
+    sum is unknown (the rule is still made, for the caller to record as not measured)."""
     rules: list[QualityRule] = []
     if control_rows is not None:
         rules.append(_rule("control.row_count", "accuracy", "fail",
@@ -80,11 +85,13 @@ def delivery_rules(contract: SourceContract, control_rows: int | None, parse_rej
                            f"({parse_rejected})", row_count={"min": control_rows - parse_rejected,
                                                              "max": control_rows - parse_rejected}))
     control = contract.delivery.control
-    if expected_amount is not None and control is not None and control.amount_column:
-        rules.append(_rule("control.amount_total", "accuracy", "fail",
+    if (expected_amount is not None or amount_undecided) and control is not None \
+            and control.amount_column:
+        rules.append(_rule(AMOUNT_TOTAL, "accuracy", "fail",
                            f"{control.amount_column} sums to the control file's amount total "
                            "(less the amounts of unparseable rows)",
-                           sum_equals={"column": control.amount_column, "total": expected_amount}))
+                           sum_equals={"column": control.amount_column,
+                                       "total": expected_amount or 0}))
     expected_by = contract.delivery.expected_by
     if expected_by is not None:
         rules.append(_rule("delivery.on_time", "timeliness", "warn",

@@ -28,6 +28,7 @@ from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.filters import where
 from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
+from lakehouse.ingestion.text_values import exact_sum
 from lakehouse.ingestion.misnamed import found_instead
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
@@ -206,7 +207,8 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
         staging = _stage(ctx, contract, parsed)
         facts = quality.DeliveryFacts(
             parsed.rows_in, len(parsed.rejected), totals.row_count if totals else None,
-            _expected_amount(contract, parsed, totals), _arrival(ctx, data_file))
+            _expected_amount(contract, parsed, totals), _arrival(ctx, data_file),
+            _amount_undecided(contract, parsed, totals))
         try:
             checked = quality.assess_new_rows(ctx.engine, ctx.project, contract, spec, staging,
                                               data_date, facts)
@@ -239,8 +241,21 @@ def _expected_amount(contract, parsed: ParsedExtract, totals) -> float | None:
     if totals is None or totals.amount_total is None or control is None or not control.amount_column \
             or parsed.amount_total is None or parsed.amount_unreadable:
         return None
-    loaded = sum(v for v in parsed.columns[control.amount_column] if v is not None)
-    return float(totals.amount_total - (parsed.amount_total - loaded))
+    column_type = next(a.spark_type for a in contract.attributes if a.name == control.amount_column)
+    loaded = exact_sum([v for v in parsed.columns[control.amount_column] if v is not None], column_type)
+    return float(exact_sum([totals.amount_total, loaded, -parsed.amount_total], column_type))
+
+
+def _amount_undecided(contract, parsed: ParsedExtract, totals) -> str | None:
+    """Why the control file's amount total cannot be reconciled with the delivery (None when
+    it can be, or there is none to reconcile)."""
+    control = contract.delivery.control
+    if totals is None or totals.amount_total is None or control is None or not control.amount_column \
+            or not parsed.amount_unreadable:
+        return None
+    return (f"{parsed.amount_unreadable} rejected row(s) have no readable {control.amount_column}, "
+            "so the control file's amount total cannot be reconciled; correct those rows and "
+            "re-admit them (lakehouse quality readmit), or redeliver the file")
 
 
 def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> tuple[Path, Path | None]:
@@ -301,7 +316,7 @@ def _relative_to(file: Path, landing: Path) -> str | None:
 def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_file: Path | None):
     """Keep both files in the raw zone (before any check: nothing delivered is lost)."""
     declared = None
-    if control_file is not None:
+    if control_file is not None and control_file.is_file():
         try:
             declared = read_control_file(control_file, contract.delivery.encoding,
                                          contract.delivery.path_date_format).row_count

@@ -37,6 +37,7 @@ class DeliveryFacts:
     control_rows: int | None = None
     expected_amount: float | None = None
     arrived_at: datetime | None = None  # wall-clock time in the lakehouse time zone
+    amount_undecided: str | None = None  # why the amount total cannot be reconciled
 
 
 @dataclass
@@ -114,20 +115,33 @@ def assess_new_rows(engine: Engine, project: Project, contract: SourceContract, 
                     staging: str, data_date: date, facts: DeliveryFacts) -> Assessment:
     """Run the new-rows rules and the delivery's own rules on the staged extract."""
     rules = [r for r in table_rules(project, contract) if r.scope == "new_rows"]
-    rules += derived_rules.delivery_rules(contract, facts.control_rows, facts.unparseable, facts.expected_amount)
+    rules += derived_rules.delivery_rules(contract, facts.control_rows, facts.unparseable,
+                                          facts.expected_amount, facts.amount_undecided is not None)
     if facts.arrived_at is None:
         rules = [r for r in rules if r.kind != "arrives_by"]
     batch = engine.new_rows_batch(staging, spec, {"data_date": data_date, RECEIVED_AT: facts.arrived_at})
-    if facts.rows_in - facts.unparseable > 0:
-        return _validate(engine, project, contract, spec.qualified_name, batch, rules, data_date, "new_rows")
-    # An empty delivery: column aggregates of no rows are null, so the delivery's own facts
-    # (control amount, arrival) are judged here and the other rules run on the empty batch.
-    judged = [r for r in rules if r.kind in ("sum_equals", "arrives_by")]
+    # Judged here rather than measured on the rows: an amount total that cannot be reconciled,
+    # and, for a delivery without rows (whose column aggregates are null), its own facts.
+    undecided = [r for r in rules if facts.amount_undecided and r.name == derived_rules.AMOUNT_TOTAL]
+    empty = facts.rows_in - facts.unparseable <= 0
+    judged = [r for r in rules if empty and r.kind in ("sum_equals", "arrives_by") and r not in undecided]
     checked = _validate(engine, project, contract, spec.qualified_name, batch,
-                        [r for r in rules if r not in judged], data_date, "new_rows")
-    checked.rules = rules
-    checked.validation.outcomes += [_empty_delivery_outcome(r, facts, data_date) for r in judged]
+                        [r for r in rules if r not in undecided and r not in judged], data_date,
+                        "new_rows")
+    if undecided or judged:
+        checked.rules = rules
+        checked.validation.outcomes += [_not_measured(r, facts.amount_undecided) for r in undecided]
+        checked.validation.outcomes += [_empty_delivery_outcome(r, facts, data_date) for r in judged]
     return checked
+
+
+def _not_measured(rule: QualityRule, reason: str):
+    """The result of a rule that could not be measured: failed, with the reason, so that its
+    severity decides (a ``fail`` rule holds the date back)."""
+    from lakehouse.quality.ge_adapter import Outcome
+
+    return Outcome(rule=rule.name, expectation="not measured", arguments={}, success=False,
+                   error=f"not measured: {reason}")
 
 
 def _empty_delivery_outcome(rule: QualityRule, facts: DeliveryFacts, data_date: date):

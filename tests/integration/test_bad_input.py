@@ -245,3 +245,59 @@ def test_snapshot_rows_with_wrong_field_count_are_quarantined_and_the_rest_loade
     rows = lh.engine.rows(lh.table("cbs.account"), where(data_date=D2),
                           order_by=["account_id"])
     assert [r["account_id"] for r in rows] == ["A1", "A4"]
+
+
+def test_an_amount_total_that_cannot_be_reconciled_is_recorded_as_not_measured(lh):
+    path = data_path(lh, "cbs.transaction")
+    lines = [
+        b'{"txn_id": "T20", "account_id": "A1", "txn_time": "2026-11-02 10:00:00", '
+        b'"amount": "5.00", "direction": "D", "channel": "ATM"}',
+        b'{"txn_id": "T21", "account_id": "A1", "amount": 2.5',  # broken: its amount is unknown
+    ]
+    write_file(path, b"\n".join(lines) + b"\n")
+    write_control(lh.contract("cbs.transaction"), lh.settings.landing, D2, [],
+                  row_count=2, amount_total=Decimal("999.00"))  # wrong, and undecidable here
+    summary = lh.run(D2, ["cbs.transaction"])
+    [result] = summary.results
+    assert result.status == "succeeded", result.message
+    assert result.promotable is False and "control.amount_total" in result.blocking_rules
+    [measured] = lh.engine.rows(governance.quality_results(lh.root),
+                                where(run_id=summary.run_id, rule="control.amount_total"))
+    assert measured["success"] is False and measured["expectation"] == "not measured"
+    assert "1 rejected row(s) have no readable amount" in measured["error"]
+    assert "lakehouse quality readmit" in measured["error"]
+
+
+def test_every_attempt_has_a_load_record_whose_counts_add_up(lh):
+    source = "cbs.account"
+    records = [account("A7", "10.00"), account("A8", "20.00")]
+    write_delivery(lh.contract(source), lh.settings.landing, D2, records, with_control=False)
+    write_control(lh.contract(source), lh.settings.landing, D2, records, row_count=3,
+                  amount_total=Decimal("30.00"))
+    refused = lh.run(D2, [source])  # the control file disagrees: the whole file is refused
+    write_control(lh.contract(source), lh.settings.landing, D2, records, row_count=2,
+                  amount_total=Decimal("30.00"))
+    loaded = lh.run(D2, [source])
+    again = lh.run(D2, [source])  # the very same file: nothing to do
+    assert again.results[0].unchanged and again.results[0].status == "succeeded"
+    runs = [refused.run_id, loaded.run_id, again.run_id]
+    log = {r["run_id"]: r for r in lh.engine.rows(governance.load_log(lh.root),
+                                                  where(source=source, data_date=D2))
+           if r["run_id"] in runs}
+    assert [(log[r]["status"], log[r]["operation"]) for r in runs] == [
+        ("failed", "delivery"), ("succeeded", "delivery"), ("succeeded", "unchanged")]
+    assert [(log[r]["rows_in"], log[r]["rows_loaded"], log[r]["rows_quarantined"],
+             log[r]["rows_refused"]) for r in runs] == [(2, 0, 0, 2), (2, 2, 0, 0), (0, 0, 0, 0)]
+    for row in log.values():
+        assert row["rows_in"] == row["rows_loaded"] + row["rows_quarantined"] + row["rows_refused"]
+
+
+def test_a_delivery_without_its_control_file_is_landed_then_refused(lh):
+    source = "cbs.account"
+    day = date(2026, 11, 9)
+    write_delivery(lh.contract(source), lh.settings.landing, day, [account("A9")],
+                   with_control=False)
+    message = failed_load(lh, source, day)
+    assert "control file for cbs.account on 2026-11-09 is missing" in message
+    landed = lh.engine.rows(governance.raw_manifest(lh.root), where(source=source, data_date=day))
+    assert [(r["file_name"], r["role"]) for r in landed] == [("account_20261109.csv", "data")]

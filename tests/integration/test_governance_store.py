@@ -3,16 +3,16 @@ input changed, zipper loaded dates that outlive the Delta log, no silent NULL co
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from lakehouse.admission.registration import latest_registrations
 from lakehouse.demo.delivery_writer import write_delivery
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.governance.records import ModelRunsRecord, RawManifestRecord, ZipperDatesRecord
+from lakehouse.governance.store import GovernanceStore
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 
@@ -34,7 +34,7 @@ def test_a_row_outside_the_schema_is_rejected_not_written_as_null(lakehouse):
         lakehouse.engine.append_rows(spec, [{"run_id": "r", "rows_louded": 3}])
 
 
-def test_records_written_before_a_crash_survive_it(lakehouse, monkeypatch):
+def test_the_records_a_run_holds_are_written_when_it_ends_by_an_error(lakehouse, monkeypatch):
     from lakehouse.ingestion import t1_load
 
     def crash(*args, **kwargs):
@@ -43,15 +43,28 @@ def test_records_written_before_a_crash_survive_it(lakehouse, monkeypatch):
     monkeypatch.setattr(t1_load, "_write", crash)
     contract = lakehouse.contract("ref.product")
     write_delivery(contract, lakehouse.settings.landing, D1, [product("DEP001")])
-    ctx = t1_load.LoadContext(lakehouse.engine, lakehouse.project, "crash-run",
-                              latest_registrations(lakehouse.engine, lakehouse.root))
     with pytest.raises(RuntimeError):
-        t1_load.load_source(ctx, contract, D1)  # the run never reaches its end (no flush)
-    store = lakehouse.store
-    landed = store.read(RawManifestRecord, where(run_id="crash-run"))
-    assert {r.role for r in landed} == {"data", "control"}
-    decided = lakehouse.engine.rows(governance.admission_log(lakehouse.root), where(run_id="crash-run"))
+        lakehouse.run(D1, ["ref.product"])  # the run never reaches its end
+    day = where(source="ref.product", data_date=D1)
+    landed = lakehouse.engine.rows(governance.raw_manifest(lakehouse.root), day)
+    assert {r["role"] for r in landed} == {"data", "control"}
+    decided = lakehouse.engine.rows(governance.admission_log(lakehouse.root), day)
     assert len(decided) == 6 and {r["decision"] for r in decided} == {"admitted"}
+
+
+def test_held_records_are_read_back_before_they_are_written(lakehouse):
+    store = GovernanceStore(lakehouse.engine, lakehouse.root)
+    record = RawManifestRecord.of(
+        run_id="held", source="ref.product", data_date=D1, file_name="product_20261101.csv",
+        role="data", version=1, raw_path="raw/x", size_bytes=1, sha256="0" * 64, rows=1,
+        received_at=datetime(2026, 11, 2, 1, 30))
+    with store.holding():
+        store.append([record])
+        assert not lakehouse.engine.table_exists(store.spec(RawManifestRecord)) or \
+            not lakehouse.engine.rows(store.spec(RawManifestRecord), where(run_id="held"))
+        assert store.read(RawManifestRecord, where(run_id="held")) == [record]
+        assert store.read(RawManifestRecord, where(run_id="another")) == []
+    assert lakehouse.engine.rows(store.spec(RawManifestRecord), where(run_id="held"))
 
 
 def test_a_model_whose_input_changed_during_or_after_its_build_is_rebuilt(lakehouse):

@@ -20,7 +20,7 @@ def load_log(**changes):
     values = dict(run_id="r1", source="cbs.customer", table_name="near_source.cbs_customer",
                   data_date=date(2026, 11, 1), load_type="zipper", file_name="f.csv", sha256="ab",
                   rows_in=3, rows_loaded=3, rows_quarantined=0, status="succeeded", message=None,
-                  table_version=1, started_at=NOW, finished_at=NOW, operation="delivery")
+                  table_version=1, started_at=NOW, finished_at=NOW, operation="delivery", rows_refused=0)
     values.update(changes)
     return values
 
