@@ -254,8 +254,8 @@ def _amount_undecided(contract, parsed: ParsedExtract, totals) -> str | None:
             or not parsed.amount_unreadable:
         return None
     return (f"{parsed.amount_unreadable} rejected row(s) have no readable {control.amount_column}, "
-            "so the control file's amount total cannot be reconciled; correct those rows and "
-            "re-admit them (lakehouse quality readmit), or redeliver the file")
+            "so the control file's amount total cannot be reconciled; the source system must "
+            "redeliver the file with those rows corrected")
 
 
 def _locate(ctx: LoadContext, contract, data_date: date, file: Path | None) -> tuple[Path, Path | None]:

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import math
-import queue
+import threading
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -89,22 +89,22 @@ class Validation:
         return [o for o in self.outcomes if not o.success]
 
 
-_idle_contexts: queue.SimpleQueue = queue.SimpleQueue()
+_one_at_a_time = threading.Lock()
 
 
 @contextmanager
 def _context():
-    """An ephemeral GE context and batch definition for one validation at a time: a GE
-    execution engine holds the batch it validates, so validations side by side each take
-    their own (made once, then reused)."""
-    try:
-        context = _idle_contexts.get_nowait()
-    except queue.Empty:
-        context = _new_context()
-    try:
-        yield context
-    finally:
-        _idle_contexts.put(context)
+    """The ephemeral GE context and batch definition, for one validation at a time: GE keeps
+    process-wide state (the current project context, a shared YAML handler) that validations
+    side by side corrupt ("expected a single document in the stream" once in a demo run), so
+    loads side by side overlap everything but their suites."""
+    with _one_at_a_time:
+        yield _shared_context()
+
+
+@cache
+def _shared_context():
+    return _new_context()
 
 
 def _new_context():

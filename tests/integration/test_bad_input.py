@@ -265,7 +265,7 @@ def test_an_amount_total_that_cannot_be_reconciled_is_recorded_as_not_measured(l
                                 where(run_id=summary.run_id, rule="control.amount_total"))
     assert measured["success"] is False and measured["expectation"] == "not measured"
     assert "1 rejected row(s) have no readable amount" in measured["error"]
-    assert "lakehouse quality readmit" in measured["error"]
+    assert "redeliver the file with those rows corrected" in measured["error"]
 
 
 def test_every_attempt_has_a_load_record_whose_counts_add_up(lh):
