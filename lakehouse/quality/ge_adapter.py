@@ -95,24 +95,20 @@ _one_at_a_time = threading.Lock()
 @contextmanager
 def _context():
     """The ephemeral GE context and batch definition, for one validation at a time: GE keeps
-    process-wide state (the current project context, a shared YAML handler) that validations
-    side by side corrupt ("expected a single document in the stream" once in a demo run), so
-    loads side by side overlap everything but their suites."""
+    process-wide state (its current project context among it) and is not safe to use from
+    several threads (validations side by side once failed a demo run with "expected a single
+    document in the stream"), so loads side by side overlap everything but their suites."""
     with _one_at_a_time:
-        yield _shared_context()
+        yield _made_context()
 
 
 @cache
-def _shared_context():
-    return _new_context()
-
-
-def _new_context():
+def _made_context():
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     # persist=False: GE would otherwise persist every batch and never release it (memory grows
-    # with every load of a long-running process), and the extra materialization costs more
-    # than it saves on a batch that is scanned a few times
+    # with every load of a long-running process); the engine keeps a batch while its suite
+    # runs and releases it after (Engine.held)
     asset = context.data_sources.add_spark("lakehouse", persist=False).add_dataframe_asset("batches")
     return context, asset.add_batch_definition_whole_dataframe("batch")
 
