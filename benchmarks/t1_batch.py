@@ -111,6 +111,12 @@ def baseline(lh, names: list[str], target: Path) -> float:
     return time.perf_counter() - began
 
 
+def _setting(text: str) -> str:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sources", type=int, default=200, help="small sources (default 200)")
@@ -119,6 +125,9 @@ def main() -> None:
     ap.add_argument("--large-rows", type=int, default=1_000_000, help="rows per large source")
     ap.add_argument("--parallel", type=int, default=None, help="loads side by side (default: setting)")
     ap.add_argument("--master", default="local[*]")
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", type=_setting,
+                    help="a Spark setting for both paths (repeatable), e.g. "
+                    "spark.sql.codegen.factoryMode=NO_CODEGEN")
     add_workdir_options(ap)
     args = ap.parse_args()
     with workdir(ap, args, "t1_batch_") as work:
@@ -131,7 +140,8 @@ def run(args, work: Path) -> None:
     from lakehouse.engine import Engine
 
     small, large = synthetic_project(work, args.sources, args.large)
-    engine = Engine(args.master, conf={"spark.sql.shuffle.partitions": "4"})
+    conf = {"spark.sql.shuffle.partitions": "4", **dict(item.split("=", 1) for item in args.conf)}
+    engine = Engine(args.master, conf=conf)
     began = time.perf_counter()
     engine.start()
     lh = Lakehouse(work / "conf", engine, root=work / "lakehouse", landing=work / "landing",
@@ -158,7 +168,7 @@ def run(args, work: Path) -> None:
     base_total = figures["baseline_small_s"] + figures["baseline_large_s"]
     figures |= {
         "sources": count + len(large), "small_rows": args.rows, "large_rows": args.large_rows,
-        "parallel": parallel, "cores": os.cpu_count(),
+        "parallel": parallel, "cores": os.cpu_count(), "conf": args.conf,
         "ours_fixed_per_source_s": figures["ours_small_s"] / count,
         "baseline_per_source_s": figures["baseline_small_s"] / count,
         "ours_large_rows_per_s": (args.large_rows * len(large) / figures["ours_large_s"]) if large else None,

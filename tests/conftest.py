@@ -11,16 +11,26 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+SMALL_DATA = {
+    # test tables hold tens of rows: one partition per shuffle and per Delta state
+    # reconstruction, and no whole-stage code generation (compiling Java for every small query
+    # costs more CPU than running it; the results are the same)
+    "spark.sql.shuffle.partitions": "1",
+    "spark.default.parallelism": "1",
+    "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.sql.codegen.wholeStage": "false",
+}
+"""Session settings for the tests' small data (the engine's defaults suit production sizes)."""
+
+
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory):
     """The engine every integration test shares (one JVM, one SparkSession)."""
     from lakehouse.engine import Engine
 
     warehouse = str(tmp_path_factory.mktemp("catalog"))
-    eng = Engine("local[2]", conf={"spark.sql.shuffle.partitions": "2",
-                                    "spark.sql.warehouse.dir": warehouse,
-                                    "spark.default.parallelism": "2",
-                                    "spark.driver.memory": "2g"})
+    eng = Engine("local[2]", conf={"spark.sql.warehouse.dir": warehouse,
+                                    "spark.driver.memory": "2g", **SMALL_DATA})
     assert eng.spark is not None  # start it once, up front
     yield eng
     eng.spark.stop()

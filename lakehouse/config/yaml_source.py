@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def read_yaml(path: Path, display: str | None = None) -> YamlSource:
     except (OSError, UnicodeDecodeError) as exc:
         return _fail(source, f"cannot read file: {exc}", fix="save it as a readable UTF-8 text file")
     try:
-        source.tree = YAML(typ="rt").load(text)
+        source.tree = _parsed(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         return _fail(
@@ -79,6 +80,14 @@ def read_yaml(path: Path, display: str | None = None) -> YamlSource:
             fix="write 'key: value' lines at the top level",
         )
     return source
+
+
+@lru_cache(maxsize=512)
+def _parsed(text: str) -> Any:
+    """The round-trip tree of ``text``. Files are read each time, but a text already seen is not
+    parsed again (ruamel's parser is most of a project load); trees are only read, never
+    changed (``YamlSource.data`` copies)."""
+    return YAML(typ="rt").load(text)
 
 
 def to_plain(node: Any) -> Any:

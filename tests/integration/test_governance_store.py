@@ -67,6 +67,7 @@ def test_held_records_are_read_back_before_they_are_written(lakehouse):
     assert lakehouse.engine.rows(store.spec(RawManifestRecord), where(run_id="held"))
 
 
+@pytest.mark.slow  # loads and two layer builds
 def test_a_model_whose_input_changed_during_or_after_its_build_is_rebuilt(lakehouse):
     load_products(lakehouse, D1, [product("DEP001"), product("LN001", "个人贷款", "LOAN")])
     [first] = lakehouse.build_layers(D1, ["prd_product"], skip_current=True).results
@@ -110,6 +111,7 @@ def _clean_log(spark_sql, path: str) -> None:
             name.unlink()
 
 
+@pytest.mark.slow  # four zipper loads around a log cleanup
 def test_zipper_loaded_dates_outlive_the_delta_log_cleanup(lakehouse):
     spec = lakehouse.table("ref.product")
     load_products(lakehouse, D1, [product("DEP001"), product("LN001", "个人贷款", "LOAN")])

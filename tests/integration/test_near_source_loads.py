@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import deltalake
+import pytest
 import pyarrow as pa
 
 from lakehouse.filters import where
@@ -97,6 +98,7 @@ def zipper_rows(lh):
 OPEN = "9999-12-31"
 
 
+@pytest.mark.slow  # through `Lakehouse.run`; test_zipper_property.py has each case on its own
 def test_zipper_changes_deletions_resurrections_and_backfill(lakehouse):
     deliver(lakehouse, "cbs.customer", D1, [customer("C1"), customer("C2")])
     load(lakehouse, "cbs.customer", D1)
@@ -160,6 +162,7 @@ def test_load_log_and_raw_manifest_record_the_load(lakehouse):
     assert manifest[1]["size_bytes"] == path.stat().st_size
 
 
+@pytest.mark.slow  # a second reader (deltalake) over every load type
 def test_tables_are_readable_by_another_delta_reader(lakehouse):
     deliver(lakehouse, "cbs.customer", D1, [customer("C1"), customer("C2")])
     load(lakehouse, "cbs.customer", D1)

@@ -199,6 +199,7 @@ rules:
     assert card["consistency"]["score"] == 100  # the zipper invariants hold
 
 
+@pytest.mark.slow  # the re-admission's records and lock: the next test, in the fast set
 def test_readmit_corrected_rows_for_a_data_date(lakehouse, tmp_path):
     lh = lakehouse
     deliver(lh, "cbs.customer", D1, [customer(1)])
@@ -222,6 +223,7 @@ def test_readmit_corrected_rows_for_a_data_date(lakehouse, tmp_path):
     assert [(q["line"], q["readmitted_run"] is not None) for q in held] == [(3, True), (4, False)]
 
 
+@pytest.mark.slow  # two dates of two sources; the page itself: tests/unit/test_quality_report.py
 def test_quality_report_prints_the_scorecard_and_writes_html_with_the_trend_and_data_docs(lakehouse):
     from rich.console import Console
 

@@ -62,9 +62,10 @@ def _records(lh) -> dict[str, list[tuple]]:
             for table, rows in found.items()}
 
 
-SOURCES = ["ref.branch", "ref.product", "cbs.customer", "ccs.card", "cbs.account"]
+SOURCES = ["ref.branch", "cbs.customer", "ccs.card"]  # ccs.card looks up cbs.customer
 
 
+@pytest.mark.slow  # the same sources loaded twice, one after another and side by side
 def test_loads_side_by_side_match_loads_one_after_another(tmp_path, engine, registered_root,
                                                           monkeypatch):
     serial = _lakehouse(tmp_path / "serial", engine, registered_root)
@@ -81,11 +82,11 @@ def test_loads_side_by_side_match_loads_one_after_another(tmp_path, engine, regi
         return result
 
     monkeypatch.setattr(side_by_side, "load_source", spy)
-    many = parallel.run(START, sources=SOURCES, parallel=3)
+    many = parallel.run(START, sources=SOURCES, parallel=2)
     assert [r.source for r in one.results] == [r.source for r in many.results]
     assert [(r.status, r.rows_loaded, r.rows_quarantined) for r in one.results] == \
            [(r.status, r.rows_loaded, r.rows_quarantined) for r in many.results]
-    assert len(pools - {None}) == 3, "three loads ran in their own fair-scheduler pools"
+    assert len(pools - {None}) == 2, "two loads ran in their own fair-scheduler pools"
     # ccs.card's reference rule reads cbs_customer: it starts once cbs.customer is loaded
     assert "cbs.customer" in started["ccs.card"], started
     assert len(set(map(tuple, started.values()))) < len(SOURCES), "some loads started side by side"

@@ -433,3 +433,17 @@ def test_models_built_in_code_enforce_cross_field_rules():
         SourceContract.model_validate(contract)
     with pytest.raises(pydantic.ValidationError, match="unknown|extra"):
         Delivery(format="csv", path="x/{data_date}.csv", delimter=";")
+
+
+def test_a_yaml_text_already_read_is_not_parsed_again_but_a_changed_file_is(tmp_path):
+    from lakehouse.config import yaml_source
+
+    path = tmp_path / "owners.yaml"
+    path.write_text("owners:\n  - id: li.na\n", encoding="utf-8")
+    first = yaml_source.read_yaml(path)
+    parsed = yaml_source._parsed.cache_info().misses
+    again = yaml_source.read_yaml(path)
+    assert yaml_source._parsed.cache_info().misses == parsed  # the same text: no second parse
+    assert again.data() == first.data() == {"owners": [{"id": "li.na"}]} and again.line_of(["owners", 0]) == 2
+    path.write_text("owners:\n  - id: wang.wei\n", encoding="utf-8")
+    assert yaml_source.read_yaml(path).data() == {"owners": [{"id": "wang.wei"}]}
