@@ -154,7 +154,8 @@ def run(args, work: Path) -> None:
     assert all(r.error is None for r in registered), [r.error for r in registered if r.error]
     print(f"untimed: {len(small)} x {args.rows:,} + {len(large)} x {args.large_rows:,} rows "
           f"delivered, contracts registered in {time.perf_counter() - began:.1f}s")
-    # warm-up (untimed): one source through both paths, on a copy of the project
+    # warm-up (untimed): the first small source through both paths (the baseline's into a
+    # folder removed after)
     ours(lh, small[:1], 1)
     baseline(lh, small[:1], work / "warmup")
     shutil.rmtree(work / "warmup")

@@ -234,26 +234,33 @@ def _arrival(ctx: LoadContext, data_file: Path) -> datetime:
     return datetime.fromtimestamp(data_file.stat().st_mtime, tz).replace(tzinfo=None)
 
 
+def _reconciled_column(contract, totals) -> str | None:
+    """The amount column whose sum the control file's amount total states (None when the
+    contract declares none or the control file gives no amount total)."""
+    control = contract.delivery.control
+    if totals is None or totals.amount_total is None or control is None or not control.amount_column:
+        return None
+    return control.amount_column
+
+
 def _expected_amount(contract, parsed: ParsedExtract, totals) -> float | None:
     """The amount the loadable rows must sum to: the control total less the rejected rows'
     amounts (unknown when a rejected row's amount could not be read)."""
-    control = contract.delivery.control
-    if totals is None or totals.amount_total is None or control is None or not control.amount_column \
-            or parsed.amount_total is None or parsed.amount_unreadable:
+    column = _reconciled_column(contract, totals)
+    if column is None or parsed.amount_total is None or parsed.amount_unreadable:
         return None
-    column_type = next(a.spark_type for a in contract.attributes if a.name == control.amount_column)
-    loaded = exact_sum([v for v in parsed.columns[control.amount_column] if v is not None], column_type)
+    column_type = next(a.spark_type for a in contract.attributes if a.name == column)
+    loaded = exact_sum([v for v in parsed.columns[column] if v is not None], column_type)
     return float(exact_sum([totals.amount_total, loaded, -parsed.amount_total], column_type))
 
 
 def _amount_undecided(contract, parsed: ParsedExtract, totals) -> str | None:
     """Why the control file's amount total cannot be reconciled with the delivery (None when
     it can be, or there is none to reconcile)."""
-    control = contract.delivery.control
-    if totals is None or totals.amount_total is None or control is None or not control.amount_column \
-            or not parsed.amount_unreadable:
+    column = _reconciled_column(contract, totals)
+    if column is None or not parsed.amount_unreadable:
         return None
-    return (f"{parsed.amount_unreadable} rejected row(s) have no readable {control.amount_column}, "
+    return (f"{parsed.amount_unreadable} rejected row(s) have no readable {column}, "
             "so the control file's amount total cannot be reconciled; the source system must "
             "redeliver the file with those rows corrected")
 
