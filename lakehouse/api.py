@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import getpass
 import json
 import uuid
@@ -80,12 +81,13 @@ class Lakehouse:
 
     def __init__(self, conf_dir: str | Path = "conf", engine: Engine | None = None, *,
                  root: str | Path | None = None, landing: str | Path | None = None,
-                 reports_dir: str | Path | None = None):
+                 reports_dir: str | Path | None = None, principal: str | None = None):
         self.conf_dir = Path(conf_dir)
         self.project = load_project(self.conf_dir, paths={
             "root": root, "landing": landing, "reports": reports_dir})
         self.settings = self.project.settings
         self._engine = engine
+        self._principal = principal
 
     @staticmethod
     def validate(conf_dir: str | Path = "conf") -> list[Problem]:
@@ -96,6 +98,24 @@ class Lakehouse:
         if self._engine is None:
             self._engine = Engine.from_settings(self.settings)
         return self._engine
+
+    def as_principal(self, principal: str) -> "Lakehouse":
+        """The same lakehouse (project, engine) acting as ``principal``."""
+        other = copy.copy(self)
+        other._principal = principal
+        return other
+
+    def as_service(self) -> "Lakehouse":
+        """The same lakehouse acting as the scheduled batch's service principal (security.yaml)."""
+        return self.as_principal(self.project.security.service_principal)
+
+    @property
+    def clearance(self):
+        """Who this lakehouse acts as (``principal``, else $LAKEHOUSE_PRINCIPAL, else the
+        default principal of security.yaml) and what that principal may see."""
+        from lakehouse.security.access import clearance
+
+        return clearance(self.project, self._principal)
 
     @property
     def root(self) -> str:
@@ -161,21 +181,12 @@ class Lakehouse:
 
     def query(self, sql: str, limit: int = 1000) -> list[dict]:
         """Run a Spark SQL query over the project's tables, named as in ``lakehouse tables``
-        (``mart.mart_customer_360``, ``near_source.cbs_account``, ``governance.load_log``)."""
-        import re
+        (``mart.mart_customer_360``, ``near_source.cbs_account``, ``governance.load_log``), as
+        this lakehouse's principal: columns above its clearance are masked or refuse the query
+        (see ``lakehouse.security.guarded_query``)."""
+        from lakehouse.security.guarded_read import guarded_rows
 
-        named = {spec.qualified_name: spec for spec in self.tables()}
-        for name in set(re.findall(r"\b([a-z_]+\.[a-z0-9_]+)\b", sql)):
-            if name in named and self.engine.table_exists(named[name]):
-                self.engine.ensure_table(named[name])
-        try:
-            return self.engine.sql(sql, limit)
-        except Exception as exc:  # noqa: BLE001 - Spark's analysis errors, shown cleanly
-            message = str(exc).split("\n")[0]
-            raise ConfigError("the query failed", [Problem(
-                message, key="SQL", value=sql,
-                fix="name tables as `lakehouse tables` lists them (e.g. mart.mart_customer_360); "
-                    "a table appears once its first data date is built")]) from None
+        return guarded_rows(self, sql, limit, operation="query")
 
     def run(self, data_date: date | None = None, sources: list[str] | None = None,
             file: Path | None = None, on_result: Callable[[LoadResult], None] | None = None,

@@ -48,6 +48,30 @@ def entries(project: Project, contract: SourceContract, version: int, registered
     return rows
 
 
+def model_entries(project: Project, model, spec, owner: str, registered_at: datetime) -> list[CatalogRecord]:
+    """Catalog rows for a built layer model: the table and each column with its security level
+    (derived through the layers, see ``lakehouse.security.column_levels``)."""
+    from lakehouse.security.column_levels import model_levels
+
+    levels = model_levels(project)[model.name]
+    person = project.owners.get(owner)
+    common = {"source": None, "registration_version": None, "table_name": spec.qualified_name,
+              "owner": owner, "owner_name": person.name if person else None,
+              "department": None, "system": None, "system_name": None, "registered_at": registered_at,
+              "standard_id": None, "standard_zh": None, "standard_en": None,
+              "standard_definition": None, "pi_category": None}
+    rows = [CatalogRecord(**common, column_name=None, data_type=None, is_key=None,
+                          name_zh=model.business_name.get("zh"), name_en=model.business_name.get("en"),
+                          description=model.description,
+                          security_level=int(spec.properties["lakehouse.security_level"]))]
+    for column in spec.columns:
+        rows.append(CatalogRecord(**common, column_name=column.name, data_type=column.spark_type,
+                                  is_key=column.name in model.keys, name_zh=None, name_en=None,
+                                  description=model.columns.get(column.name),
+                                  security_level=levels.get(column.name)))
+    return rows
+
+
 def matches(entry: dict, term: str) -> bool:
     """Every word of ``term`` appears (case-insensitively) in the entry's searchable text."""
     words = term.lower().split()

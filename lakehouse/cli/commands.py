@@ -20,12 +20,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 err_console = Console(stderr=True, soft_wrap=True)
 CONF = typer.Option(Path("conf"), "--conf", help="configuration folder", envvar="LAKEHOUSE_CONF")
 JSON = typer.Option(False, "--json", help="print a JSON document (for programs) instead of a table")
+AS_PRINCIPAL = typer.Option(None, "--as", help="act as this principal of security.yaml (default: "
+                            "$LAKEHOUSE_PRINCIPAL, else its default_principal)")
 
 
-def _lakehouse(conf: Path):
+def _lakehouse(conf: Path, principal: str | None = None):
     from lakehouse.api import Lakehouse
 
-    return Lakehouse(conf)
+    return Lakehouse(conf, principal=principal)
 
 
 def _parse_date(value: Optional[str]) -> Optional[date]:
@@ -152,11 +154,13 @@ def query(
     sql: str = typer.Argument(..., help="Spark SQL over tables named as in `lakehouse tables`, "
                               "e.g. \"SELECT * FROM mart.mart_customer_360 LIMIT 5\""),
     limit: int = typer.Option(50, help="at most this many rows"),
+    principal: Optional[str] = AS_PRINCIPAL,
     as_json: bool = JSON,
     conf: Path = CONF,
 ) -> None:
-    """Query the lakehouse's tables with Spark SQL and print the rows."""
-    rows = _lakehouse(conf).query(sql, limit)
+    """Query the lakehouse's tables with Spark SQL and print the rows, as a principal: columns
+    above its clearance are masked or refuse the query, and the read is audited."""
+    rows = _lakehouse(conf, principal).query(sql, limit)
     if as_json:
         typer.echo(to_json(rows))
         return

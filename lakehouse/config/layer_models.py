@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from .fields import Identifier, Text
 from .findings import invalid
@@ -40,6 +40,36 @@ def _scalar(value: object) -> object:
 Scalar = Annotated[Any, BeforeValidator(_scalar)]
 
 
+class Declassification(_Model):
+    """Who lowered a column's security level below what it reads, why, and who approved it."""
+
+    by: Text = Field(description="the principal or owner who asks for the lower level")
+    approved_by: Text = Field(description="who approved it; not the one who asked")
+    reason: Text
+
+    @model_validator(mode="after")
+    def _four_eyes(self) -> "Declassification":
+        if self.by == self.approved_by:
+            raise invalid(f"'{self.by}' both asks for and approves this declassification",
+                          "have another person (e.g. the data owner) approve it: approved_by")
+        return self
+
+
+class ColumnLevel(_Model):
+    """A model column's declared security level: above the derived one (raised), or below it
+    with a declassification."""
+
+    level: int = Field(ge=1, le=5)
+    declassification: Declassification | None = None
+
+
+def _level_shorthand(value: object) -> object:
+    return {"level": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+DeclaredLevel = Annotated[ColumnLevel, BeforeValidator(_level_shorthand)]
+
+
 class LayerModel(_Model):
     """``layers/<layer>/<name>.yaml``: one table of a modelled layer and the query that fills it."""
 
@@ -58,6 +88,9 @@ class LayerModel(_Model):
     retention_days: int | None = Field(None, gt=0, description="snapshots older than this are removed")
     columns: dict[Identifier, Text] = Field(default_factory=dict,
                                             description="column: its description (zh / en)")
+    column_levels: dict[Identifier, DeclaredLevel] = Field(
+        default_factory=dict, description="column: a security level (raise), or {level, "
+        "declassification: {by, approved_by, reason}} to lower the level derived from its inputs")
     sql: Text = Field(description="a Spark SQL query over the inputs' views")
 
     @field_validator("name")

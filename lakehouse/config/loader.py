@@ -24,6 +24,7 @@ from .project import (
     LAYERS_DIR,
     OWNERS_FILE,
     RULES_DIR,
+    SECURITY_FILE,
     SETTINGS_FILE,
     SOURCES_DIR,
     STANDARDS_FILE,
@@ -33,6 +34,7 @@ from .project import (
 from .quality_rule_checks import rule_file_findings
 from .quality_rules import RuleFile
 from .registries import Classification, OwnerRegistry, StandardRegistry, SystemRegistry
+from .security_registry import SecurityRegistry
 from .yaml_source import YamlSource, read_yaml
 
 ENV_OVERRIDES = {
@@ -116,9 +118,12 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
         conf / STANDARDS_FILE, StandardRegistry,
         lambda d: registry_checks.standards_findings(d, owner_ids, categories))
     problems += found
+    security, _, found = _load_registry(conf / SECURITY_FILE, SecurityRegistry,
+                                        registry_checks.security_findings)
+    problems += found
     sources, found = _load_sources(conf, registry_checks.names(data, "systems", "code"))
     problems += found + _schedule_problems(sources)
-    if problems or None in (settings, classification, owners, systems, standards):
+    if problems or None in (settings, classification, owners, systems, standards, security):
         return None, problems
     standards_by_id = {s.id: s for s in standards.standards}
     quality_rules, problems = _load_quality_rules(conf_dir.parent / RULES_DIR, sources, standards_by_id)
@@ -128,7 +133,7 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
     if problems:
         return None, problems
     return Project(
-        conf_dir=conf_dir, settings=settings, classification=classification,
+        conf_dir=conf_dir, settings=settings, classification=classification, security=security,
         departments={d.code: d for d in owners.departments},
         owners={o.id: o for o in owners.owners},
         systems={s.code: s for s in systems.systems},

@@ -8,12 +8,14 @@ from .models import Settings, SourceContract, _Model
 from .layer_models import LayerModel
 from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
+from .security_registry import SecurityRegistry
 
 SETTINGS_FILE = "lakehouse.yaml"
 OWNERS_FILE = "owners.yaml"
 SYSTEMS_FILE = "systems.yaml"
 STANDARDS_FILE = "standards.yaml"
 CLASSIFICATION_FILE = "classification.yaml"
+SECURITY_FILE = "security.yaml"
 SOURCES_DIR = "sources"
 RULES_DIR = "quality_rules"
 """Beside conf/: one YAML of quality rules per table."""
@@ -31,6 +33,7 @@ class Project(_Model):
     systems: dict[str, SourceSystem]
     standards: dict[str, DataStandard]
     classification: Classification
+    security: SecurityRegistry
     sources: dict[str, SourceContract]
     quality_rules: dict[str, RuleFile] = {}
     models: dict[str, LayerModel] = {}

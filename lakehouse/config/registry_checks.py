@@ -112,3 +112,40 @@ def standards_findings(data: Mapping, owners: Names, categories: dict[str, int] 
                 f"min_security_level {level} is below {floor}, the minimum for {category} data",
                 level, f"raise it to at least {floor} (classification.yaml), or change pi_category"))
     return findings
+
+
+def security_findings(data: Mapping) -> list[Finding]:
+    """Role names and principal ids are unique; every role named exists; the default and
+    service principals are registered; no principal holds two roles that are incompatible."""
+    roles = names(data, "roles", "name")
+    principals = names(data, "principals", "id")
+    findings = _duplicates(data, "roles", "name", "role")
+    findings += _duplicates(data, "principals", "id", "principal")
+    for key in ("default_principal", "service_principal"):
+        findings += _reference((key,), data.get(key), principals, "principal",
+                               "the principals of security.yaml")
+    duties = []
+    for index, duty in _items(data, "incompatible_duties"):
+        pair = duty.get("roles")
+        if isinstance(pair, list):
+            for position, role in enumerate(pair):
+                findings += _reference(("incompatible_duties", index, "roles", position), role, roles,
+                                       "role", "the roles of security.yaml")
+            if len(pair) == 2 and all(isinstance(r, str) for r in pair):
+                duties.append((set(pair), str(duty.get("reason") or "")))
+    for index, principal in _items(data, "principals"):
+        held = principal.get("roles")
+        if not isinstance(held, list):
+            continue
+        for position, role in enumerate(held):
+            findings += _reference(("principals", index, "roles", position), role, roles,
+                                   "role", "the roles of security.yaml")
+        for pair, reason in duties:
+            if pair <= set(held):
+                first, second = sorted(pair)
+                findings.append(Finding(
+                    ("principals", index, "roles"),
+                    f"principal '{principal.get('id')}' holds roles '{first}' and '{second}', which "
+                    f"are incompatible duties ({reason})", held,
+                    f"give '{principal.get('id')}' only one of them; another principal takes the other"))
+    return findings

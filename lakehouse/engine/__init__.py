@@ -22,6 +22,7 @@ from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
 from lakehouse.errors import Problem, TerminalError
 from lakehouse.filters import Filter
+from lakehouse.sql import quote_column
 from lakehouse.zones.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
 __all__ = ["LINE", "Batch", "Engine", "Lookup", "TableLayout", "delta_packages"]
@@ -142,6 +143,13 @@ class Engine:
     def sql(self, query: str, limit: int | None = None) -> list[dict[str, Any]]:
         frame = self.spark.sql(query)
         return [row.asDict() for row in (frame.limit(limit) if limit else frame).collect()]
+
+    def sql_over_views(self, views: dict[str, str], query: str, limit: int | None = None
+                       ) -> list[dict[str, Any]]:
+        """``query`` after creating (or replacing) each temporary view name -> its SELECT."""
+        for name, select in views.items():
+            self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {quote_column(name)} AS {select}")
+        return self.sql(query, limit)
 
     def table_layout(self, spec: TableSpec) -> TableLayout | None:
         """The existing table's column types, comments and properties (None if it does not exist)."""

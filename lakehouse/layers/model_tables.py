@@ -12,12 +12,13 @@ from lakehouse.zones.tables import Column, TableSpec, load_layout
 def model_hash(model) -> str:
     """SHA-256 of everything in a model's definition that changes what it computes."""
     text = json.dumps(model.model_dump(mode="json", exclude={"description", "business_name",
-                                                              "columns", "owner"}), sort_keys=True)
+                                                              "columns", "column_levels", "owner"}), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def security_levels(project) -> dict[str, int]:
-    """Table name -> security level: a source's level, or the highest level a model reads."""
+    """Table name -> table-level security level: a source's level, or the highest level a model
+    reads (for a spec read without its columns; a written model table has column levels)."""
     levels = {c.table_name: c.table_level for c in project.sources.values()}
 
     def level(name: str) -> int:
@@ -48,10 +49,18 @@ def owners(project, model) -> str:
 
 
 def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec:
-    """The Delta table of ``model`` with the query's ``columns`` (name, Spark SQL type); without
-    columns, enough of the spec to read the table."""
-    level = security_levels(project)[model.name]
-    cols = [Column(name, spark_type, model.columns.get(name, ""), nullable=name not in model.keys)
+    """The Delta table of ``model`` with the query's ``columns`` (name, Spark SQL type), each
+    commented with its security level (derived through the layers); without columns, enough of
+    the spec to read the table."""
+    if columns:
+        from lakehouse.security.column_levels import model_levels, table_level
+
+        levels = model_levels(project)[model.name]
+        level = table_level({name: levels.get(name, 1) for name, _ in columns})
+    else:
+        levels, level = {}, security_levels(project)[model.name]
+    cols = [Column(name, spark_type, _comment(model.columns.get(name, ""), levels.get(name)),
+                   nullable=name not in model.keys)
             for name, spark_type in columns]
     extra, partition_by, storage = load_layout(model.load_type)
     cols += extra
@@ -73,3 +82,9 @@ def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec
             **storage,
         },
     )
+
+
+def _comment(description: str, level: int | None) -> str:
+    if level is None:
+        return description
+    return f"{description} [level {level}]" if description else f"[level {level}]"

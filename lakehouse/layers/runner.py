@@ -17,8 +17,9 @@ from datetime import date, datetime, timedelta
 from lakehouse.errors import LakehouseError, Problem, TerminalError, first_line
 from lakehouse.filters import where
 from lakehouse.governance import zipper_dates
+from lakehouse.catalog import business_metadata
 from lakehouse.governance.records import (
-    LineageRecord, LoadLogRecord, ModelRunsRecord, QualityStatusRecord, RetentionLogRecord)
+    CatalogRecord, LineageRecord, LoadLogRecord, ModelRunsRecord, QualityStatusRecord, RetentionLogRecord)
 from lakehouse.governance.store import GovernanceStore
 from lakehouse import graph, sql_parsing
 from lakehouse.layers import sql_lineage
@@ -292,6 +293,9 @@ class LayerBuild:
                                       input_mode=model.inputs[source.input_table],
                                       derived_by="parsed"))
         self.store.replace(LineageRecord, rows, where(table_name=spec.qualified_name))
+        self.store.replace(CatalogRecord, business_metadata.model_entries(
+            self.project, model, spec, spec.properties["lakehouse.owner"], now),
+            where(table_name=spec.qualified_name))
         self._recorded_hashes().add(digest)
 
     def _column_types(self, spec) -> dict[str, str]:

@@ -26,15 +26,23 @@ def column_sources(sql: str, columns: list[str], schemas: dict[str, dict[str, st
     ``schemas``: input table -> {column: type}. Columns it cannot trace are left out (the
     table-level lineage of the declared inputs still covers them).
     """
+    return traced_sources(sql, columns, schemas)[0]
+
+
+def traced_sources(sql: str, columns: list[str], schemas: dict[str, dict[str, str]]
+                   ) -> tuple[list[ColumnSource], set[str]]:
+    """``column_sources`` and the output columns sqlglot could not trace."""
     from sqlglot.lineage import lineage
 
     bound = parseable_text(sql)
     tree = sqlglot.parse_one(bound, dialect="spark")
     found: list[ColumnSource] = []
+    untraced: set[str] = set()
     for column in columns:
         try:
             node = lineage(column, tree, schema=schemas, dialect="spark")
         except Exception:  # noqa: BLE001 - sqlglot cannot trace every construct; keep the rest
+            untraced.add(column)
             continue
         seen = set()
         for leaf in node.walk():
@@ -44,4 +52,4 @@ def column_sources(sql: str, columns: list[str], schemas: dict[str, dict[str, st
             if source[0] in schemas and source[1] in schemas[source[0]] and source not in seen:
                 seen.add(source)
                 found.append(ColumnSource(column, *source))
-    return found
+    return found, untraced

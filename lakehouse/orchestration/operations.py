@@ -78,7 +78,7 @@ def lakehouse_for(conf: str):
         from lakehouse.config.loader import load_settings
 
         _engine = Engine.from_settings(load_settings(conf))
-    lakehouse = Lakehouse(conf, engine=_engine)
+    lakehouse = Lakehouse(conf, engine=_engine).as_service()  # tasks act as the batch's principal
     lakehouse.engine.start()  # a task's first request pays the session start here, not in its work
     _projects[conf] = (signature, lakehouse)
     return lakehouse

@@ -48,7 +48,7 @@ SYSTEMS = """
         certification:
           - {event: certified, date: 2018-06-30}
 """
-REGISTRIES = ("owners.yaml", "standards.yaml", "classification.yaml")
+REGISTRIES = ("owners.yaml", "standards.yaml", "classification.yaml", "security.yaml")
 
 
 def minimal_project(tmp_path: Path) -> Path:
@@ -310,6 +310,7 @@ def test_missing_and_empty_files_and_duplicate_systems(tmp_path):
         (str(conf / "lakehouse.yaml"), None, None, f"file not found: {conf / 'lakehouse.yaml'}"),
         (str(conf / "classification.yaml"), None, None, f"file not found: {conf / 'classification.yaml'}"),
         (str(conf / "systems.yaml"), 3, "systems[1].code", "duplicate system code 'cbs'"),
+        (str(conf / "security.yaml"), None, None, f"file not found: {conf / 'security.yaml'}"),
         (str(conf / "sources/cbs/customer.yaml"), None, None, "file is empty"),
     ]
     assert validate_project(tmp_path / "nowhere")[0].message.startswith("configuration directory not found")

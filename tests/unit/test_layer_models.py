@@ -563,8 +563,9 @@ def test_model_spec_of_a_zipper_model(loaded, project):
         "pty_party", "standard", "integrated", "integrated.pty_party")
     assert spec.column_names == ["party_id", "party_name", "row_hash", "start_dt", "end_dt"]
     first = spec.columns[0]
-    assert (first.nullable, first.comment) == (False, party.columns["party_id"])
-    assert (spec.columns[1].nullable, spec.columns[1].comment) == (True, "")
+    # each column's comment carries its level, derived from what it reads (the ID number: 4)
+    assert (first.nullable, first.comment) == (False, party.columns["party_id"] + " [level 4]")
+    assert (spec.columns[1].nullable, spec.columns[1].comment) == (True, "[level 3]")
     assert (spec.partition_by, spec.load_type, spec.keys, spec.comment) == (
         ("end_dt",), "zipper", ("party_id",), party.description)
     assert spec.properties == {
@@ -580,7 +581,7 @@ def test_model_spec_of_a_snapshot_model(loaded, project):
     assert spec.path == f"{project / 'lakehouse_data'}/standard/common/com_party_balance_daily"
     assert spec.column_names == ["party_id", "total_assets_cny", "data_date"]
     assert spec.column_types["data_date"] == "date" and not spec.columns[-1].nullable
-    assert spec.columns[1].comment == balance.columns["total_assets_cny"]
+    assert spec.columns[1].comment == balance.columns["total_assets_cny"] + " [level 3]"
     assert spec.partition_by == ("data_date",)
     assert spec.properties["lakehouse.retention_days"] == "31"
     assert "delta.enableDeletionVectors" not in spec.properties

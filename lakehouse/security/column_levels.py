@@ -1,0 +1,125 @@
+"""The security level of every column of every table (4.2.2.1 classification through the layers).
+
+A near-source column has the level its contract declares. A model column has the highest level
+of the input columns it is computed from (traced with sqlglot); a model may declare a higher
+level, and a lower one only with an approved declassification. A column sqlglot cannot trace gets
+the highest level its model reads. The load's technical columns (data date, zipper dates and
+hashes) are level 1; every governance column is level 2 (internal): the values of level 3 and
+above in governance records are already masked.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from lakehouse.errors import ConfigError, Problem
+from lakehouse.zones.tables import ZIPPER_COLUMNS
+
+TECHNICAL_LEVEL = 1
+GOVERNANCE_LEVEL = 2
+_TECHNICAL = ("data_date", *ZIPPER_COLUMNS)
+_ROW_HASH = "row_hash"  # a hash of the whole row: internal, like governance values
+
+Levels = dict[str, int]
+
+
+def table_levels(project) -> dict[str, Levels]:
+    """Qualified table name (``mart.mart_customer_360``) -> column -> security level, for every
+    near-source and model table; raises ``ConfigError`` for a model lowering a level without an
+    approved declassification."""
+    from lakehouse.zones.near_source import near_source_spec
+    from lakehouse.layers.model_tables import model_spec
+
+    root = project.settings.root
+    found = {near_source_spec(c, root).qualified_name: source_levels(c) for c in project.sources.values()}
+    for name, levels in model_levels(project).items():
+        found[model_spec(project, project.models[name]).qualified_name] = levels
+    return found
+
+
+def _technical() -> Levels:
+    return {name: GOVERNANCE_LEVEL if name == _ROW_HASH else TECHNICAL_LEVEL for name in _TECHNICAL}
+
+
+def source_levels(contract) -> Levels:
+    levels = _technical()
+    levels.update({a.name: a.security_level for a in contract.attributes})
+    return levels
+
+
+def model_levels(project) -> dict[str, Levels]:
+    """Model name -> column -> level, every model after its inputs."""
+    from lakehouse.layers.runner import build_order
+
+    levels: dict[str, Levels] = {c.table_name: source_levels(c) for c in project.sources.values()}
+    problems: list[Problem] = []
+    for name in build_order(project):
+        model = project.models[name]
+        inputs = {i: levels[i] for i in model.inputs}
+        derived = dict(_derived(model.sql, json.dumps(inputs, sort_keys=True)))
+        levels[name], found = _with_declared(project, model, derived)
+        problems += found
+    if problems:
+        raise ConfigError(f"{len(problems)} security level problem(s) in the layer models", problems)
+    return {name: levels[name] for name in project.models}
+
+
+@functools.lru_cache(maxsize=256)
+def _derived(sql: str, inputs_json: str) -> tuple[tuple[str, int], ...]:
+    """The level of each output column of ``sql`` from its inputs' levels (cached: tracing a
+    model's columns takes sqlglot a fraction of a second)."""
+    from lakehouse.layers.sql_lineage import traced_sources
+    from lakehouse.sql_parsing import output_columns
+
+    inputs: dict[str, Levels] = json.loads(inputs_json)
+    columns = output_columns(sql)
+    if columns is None:  # SELECT *: the table's columns are known once built; see table_level
+        return ()
+    schemas = {table: {column: "string" for column in levels} for table, levels in inputs.items()}
+    sources, untraced = traced_sources(sql, columns, schemas)
+    highest = max((level for levels in inputs.values() for level in levels.values()), default=1)
+    levels = {column: highest if column in untraced else TECHNICAL_LEVEL for column in columns}
+    for source in sources:
+        levels[source.column] = max(levels[source.column], inputs[source.input_table][source.input_column])
+    levels.update({name: level for name, level in _technical().items() if name not in levels})
+    return tuple(levels.items())
+
+
+def _with_declared(project, model, derived: Levels) -> tuple[Levels, list[Problem]]:
+    """``derived`` with the model's declared levels applied, and what is wrong with them."""
+    file = str(project.layers_dir / model.layer / f"{model.name}.yaml")
+    levels, problems = dict(derived), []
+    for column, declared in model.column_levels.items():
+        key = f"column_levels.{column}"
+        if derived and column not in derived:
+            problems.append(Problem(
+                f"model {model.name} declares a level for column '{column}', which its query does "
+                "not return", file=file, key=key, value=column,
+                fix=f"use one of its columns: {', '.join(c for c in derived if c not in _TECHNICAL)}"))
+            continue
+        people = {p.id for p in project.security.principals} | set(project.owners)
+        for role in ("by", "approved_by"):
+            who = getattr(declared.declassification, role, None)
+            if who is not None and who not in people:
+                problems.append(Problem(
+                    f"'{who}' ({role}) of the declassification of {model.name}.{column} is neither "
+                    "a principal (security.yaml) nor an owner (owners.yaml)", file=file,
+                    key=f"{key}.declassification.{role}", value=who,
+                    fix="name a registered principal or owner"))
+        computed = derived.get(column, declared.level)
+        if declared.level < computed and declared.declassification is None:
+            problems.append(Problem(
+                f"column '{column}' of {model.name} reads level-{computed} data; level "
+                f"{declared.level} lowers it without a declassification", file=file, key=key,
+                value=declared.level,
+                fix=f"add declassification: {{by: ..., approved_by: ..., reason: ...}} approved by "
+                    f"someone other than its author, or declare level {computed} or above"))
+            continue
+        levels[column] = declared.level
+    return levels, problems
+
+
+def table_level(levels: Levels) -> int:
+    """The level of a table: its highest column level."""
+    return max(levels.values(), default=TECHNICAL_LEVEL)
