@@ -18,6 +18,7 @@ from lakehouse.config.attribute_types import AttributeType
 from lakehouse.config.findings import did_you_mean, key_path
 from lakehouse.config.project import CLASSIFICATION_FILE, OWNERS_FILE, STANDARDS_FILE, SYSTEMS_FILE
 from lakehouse.errors import Problem, TerminalError
+from lakehouse.security.masking import Masked
 
 CHECKS = ("owner", "standard", "source", "classification", "quality", "metadata")
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
@@ -249,10 +250,11 @@ class Decision:
     def failed(self) -> list[CheckResult]:
         return [self.checks[name] for name in CHECKS if self.checks[name].status == FAILED]
 
-    def log_records(self, run_id: str, file_name: str | None, masked: set[str] = frozenset()
+    def log_records(self, run_id: str, file_name: str | None, masked: Masked = frozenset()
                     ) -> list[AdmissionLogRecord]:
         """One ``governance.admission_log`` record per check; problem values of the ``masked``
-        columns (security level 3 and above) are stored masked."""
+        columns (security level 3 and above; column -> rule, or names for the default rule) are
+        stored masked."""
         outcome = "admitted" if self.admitted else "rejected"
         return [AdmissionLogRecord(
             run_id=run_id, source=self.source, data_date=self.data_date,

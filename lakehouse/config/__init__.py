@@ -14,6 +14,7 @@ from .project import Project
 from .registries import (
     Classification,
     DataStandard,
+    Masking,
     Owner,
     SourceSystem,
     ValueDomain,
@@ -26,6 +27,7 @@ __all__ = [
     "ControlSpec",
     "DataStandard",
     "Delivery",
+    "Masking",
     "Owner",
     "Project",
     "Settings",

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from lakehouse.security.masking import NAME_RULE, MaskRule, MaskRuleError
+
 from .attribute_types import AttributeType, TypeName, parse_type
 from .fields import PiCategory, SystemCode, Text
 from .findings import invalid
@@ -165,6 +167,42 @@ class ValueDomain(_Model):
         return f"check {self.check}"
 
 
+class Masking(_Model):
+    """How values of a standard are masked outside their table (security level 3 and above)."""
+
+    style: Literal["partial", "name", "email", "full"] = Field(
+        "partial", description="partial (keep_first/keep_last), name (张**), email (z***@bank.cn) "
+        "or full (****)")
+    keep_first: int | None = Field(None, ge=0, description="characters kept at the start (partial)")
+    keep_last: int | None = Field(None, ge=0, description="characters kept at the end (partial)")
+    min_length: int | None = Field(None, gt=0, description="shorter values are starred entirely "
+                                   "(partial; default keep_first + keep_last + 4)")
+
+    @model_validator(mode="after")
+    def _usable(self) -> Masking:
+        given = [k for k in ("keep_first", "keep_last", "min_length") if getattr(self, k) is not None]
+        if self.style != "partial" and given:
+            raise invalid(f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} to "
+                          f"style partial, not {self.style}",
+                          f"remove {'it' if len(given) == 1 else 'them'}, or set style: partial")
+        try:
+            self.rule
+        except MaskRuleError as exc:
+            raise invalid(str(exc), exc.fix) from None
+        return self
+
+    @property
+    def rule(self) -> MaskRule:
+        """The ``MaskRule`` (Python and Spark SQL) this configures."""
+        if self.style == "name":
+            return NAME_RULE
+        if self.style == "email":
+            return MaskRule.email()
+        if self.style == "full":
+            return MaskRule.full()
+        return MaskRule.partial(self.keep_first or 0, self.keep_last or 0, self.min_length)
+
+
 class DataStandard(_Model):
     """One entry of the bank's business data dictionary."""
 
@@ -178,6 +216,8 @@ class DataStandard(_Model):
     min_security_level: int = Field(ge=1, le=5, description="lowest security level data of this kind may carry")
     pi_category: PiCategory | None = Field(None, description="personal financial information category C1-C3")
     status: Literal["published", "draft", "retired"] = "published"
+    masking: Masking | None = Field(None, description="how its values are masked outside their table "
+                                    "(default: first 3 and last 4 characters of 8 or more)")
 
     @model_validator(mode="after")
     def _length_for_strings(self) -> DataStandard:

@@ -8,7 +8,7 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.security.masking import mask_sql
+from lakehouse.security.masking import Masked, mask_sql, rule_of
 from lakehouse.zones.tables import TableSpec
 from lakehouse.sql import quote_column, sql_string
 
@@ -91,14 +91,14 @@ def key_hash(keys: list[str]):
     return F.sha2(F.concat_ws(KEY_SEPARATOR, *parts), 256)
 
 
-def quarantined(dropped: DataFrame, columns: list[str], masked: set[str], keys: list[str],
+def quarantined(dropped: DataFrame, columns: list[str], masked: Masked, keys: list[str],
                 reasons: dict[str, tuple[str, str]], literals: dict) -> DataFrame:
     """Quarantine rows for dropped rows: one per failed rule, the row as JSON with the
-    ``masked`` columns masked, its key as a SHA-256 (to match corrected rows later)."""
+    ``masked`` columns masked by their rules, its key as a SHA-256 (to match corrected rows later)."""
     reason = F.create_map(*[F.lit(x) for rule, (dim, text) in reasons.items() for x in (rule, text)])
     dimension = F.create_map(*[F.lit(x) for rule, (dim, text) in reasons.items() for x in (rule, dim)])
-    row = ", ".join(f"{mask_sql(quote_column(c)) if c in masked else quote_column(c)} AS {quote_column(c)}"
-                    for c in columns)
+    row = ", ".join(f"{mask_sql(quote_column(c), rule_of(masked, c)) if c in masked else quote_column(c)} "
+                    f"AS {quote_column(c)}" for c in columns)
     exploded = dropped.withColumn("rule", F.explode(F.col(FAILED_RULES)))
     return exploded.select(
         *[F.lit(v).alias(k) for k, v in literals.items()],

@@ -8,7 +8,7 @@ Every field is required, so a misspelt or forgotten field fails where the record
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -152,16 +152,16 @@ class ProblemRecord:
     fix: str | None = None
 
     @classmethod
-    def of(cls, problem, masked: set[str] = frozenset()) -> "ProblemRecord":
+    def of(cls, problem, masked: Collection[str] = frozenset()) -> "ProblemRecord":
         """The record of ``problem``; its column becomes the key when it has none, and its value
-        is masked when that column is in ``masked``."""
-        from lakehouse.security.masking import mask_value
+        is masked when that column is in ``masked`` (names, or column -> ``MaskRule``)."""
+        from lakehouse.security.masking import mask_value, rule_of
 
         column = None if problem.column is None else str(problem.column)
         key = problem.key or column
         value = None if problem.value is None else str(problem.value)
         if value is not None and ((column in masked) or (problem.key in masked)):
-            value = mask_value(value)
+            value = mask_value(value, rule_of(masked, column if column in masked else problem.key))
         return cls(message=problem.message, file=None if problem.file is None else str(problem.file),
                    line=problem.line, key=key, value=value, fix=problem.fix)
 

@@ -33,6 +33,7 @@ from lakehouse.ingestion.misnamed import found_instead
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
+from lakehouse.security.masking import masked_attributes
 from lakehouse.zones.storage import filesystem, remove_dir
 from lakehouse.zones.tables import join_path
 
@@ -219,7 +220,8 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
     checks["quality"] = admission.check_quality(profile, blocking)
     decision = admission.Decision(contract.name, data_date, contract.content_hash,
                                   registered.version if registered else None, checks)
-    ctx.store.append(decision.log_records(ctx.run_id, data_file.name, _masked(contract)))
+    masked = masked_attributes(ctx.project, contract.attributes)
+    ctx.store.append(decision.log_records(ctx.run_id, data_file.name, masked))
     if not decision.admitted:
         if staging is not None:
             _unstage(staging)
@@ -346,14 +348,6 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
     return landed_data
 
 
-def _masked(contract) -> set[str]:
-    """The contract's columns whose values are masked outside the table (level 3 and above)."""
-    from lakehouse.security.masking import masked_columns
-
-    return masked_columns({a.name: a.security_level for a in contract.attributes
-                           if a.security_level is not None})
-
-
 def _delivery_problems(contract, parsed: ParsedExtract, data_date: date, control_file: Path | None
                        ) -> tuple[ControlTotals | None, list[Problem]]:
     """The control file's totals and the problems that make a delivery unusable as a whole."""
@@ -412,7 +406,7 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
     if checked.failed("drop"):
         kept_path, dropped_path = staging + ".kept", staging + ".dropped"
         result.rows_dropped = quality.drop_failing(engine, checked, kept_path, dropped_path)
-        dropped = quality.dropped_rows(checked, dropped_path, ctx.run_id, file_name)
+        dropped = quality.dropped_rows(ctx.project, checked, dropped_path, ctx.run_id, file_name)
         if contract.load_type == "zipper":
             frozen = sorted({*frozen, *engine.distinct_rows(dropped_path, list(contract.keys))})
         staging = kept_path
@@ -449,7 +443,7 @@ def record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Ass
     results, samples = [], []
     for assessment in assessments:
         results += quality.result_rows(assessment, ctx.run_id)
-        samples += quality.sample_rows(assessment, ctx.run_id)
+        samples += quality.sample_rows(ctx.project, assessment, ctx.run_id)
         ctx.validations.append(assessment.validation)
     status = quality.status_row(assessments, ctx.run_id, still_blocking)
     ctx.store.append_each(results, samples, quality.scorecard_rows(assessments, ctx.run_id), [status])

@@ -17,7 +17,7 @@ from lakehouse.governance.records import (
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.engine import LINE, Batch, Engine, Lookup
-from lakehouse.security.masking import mask_row, masked_columns
+from lakehouse.security.masking import mask_row, masked_attributes
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.config import derived_rules
 from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag
@@ -184,15 +184,16 @@ def quarantine_spec(contract: SourceContract, root: str) -> TableSpec:
     return spec_of(QuarantineRecord, root, contract.table_name)
 
 
-def dropped_rows(assessment: Assessment, dropped_path: str, run_id: str, file_name: str) -> dict:
-    """What ``Engine.write_quarantine`` needs to quarantine the dropped rows, masked."""
+def dropped_rows(project: Project, assessment: Assessment, dropped_path: str, run_id: str,
+                 file_name: str) -> dict:
+    """What ``Engine.write_quarantine`` needs to quarantine the dropped rows, masked by the
+    columns' standards."""
     contract = assessment.contract
-    levels = {a.name: a.security_level for a in contract.attributes}
     rules = {r.name: r for r in assessment.rules}
     return {
         "path": dropped_path,
         "columns": [a.name for a in contract.attributes],
-        "masked": masked_columns(levels),
+        "masked": masked_attributes(project, contract.attributes),
         "keys": list(contract.keys),
         "reasons": {name: (rules[name].dimension, f"{name} ({rules[name].severity}): "
                            f"{rules[name].description or rules[name].kind}")
@@ -225,11 +226,12 @@ def result_rows(assessment: Assessment, run_id: str) -> list[QualityResultsRecor
     return rows
 
 
-def sample_rows(assessment: Assessment, run_id: str) -> list[QualitySamplesRecord]:
-    """The sampled failing rows, with columns of security level 3 and above masked."""
-    levels = {a.name: a.security_level for a in assessment.contract.attributes}
-    masked = masked_columns(levels)
-    keep = [*levels, "start_dt", "end_dt", "data_date"]
+def sample_rows(project: Project, assessment: Assessment, run_id: str) -> list[QualitySamplesRecord]:
+    """The sampled failing rows, with columns of security level 3 and above masked by their
+    standards."""
+    attributes = assessment.contract.attributes
+    masked = masked_attributes(project, attributes)
+    keep = [*(a.name for a in attributes), "start_dt", "end_dt", "data_date"]
     now = datetime.now()
     rows = []
     for sample in assessment.samples:

@@ -87,7 +87,7 @@ def test_completeness_drop_quarantines_exactly_the_bad_rows_masked_and_loads_the
     assert [(q["stage"], q["rule"], q["dimension"], q["line"]) for q in held] == [
         ("quality", "customer_id.not_null", "completeness", 3)]  # line 3: after the header
     row = json.loads(held[0]["row_json"])
-    assert row["account_id"] == account_no(2)[:3] + "*" * 9 + account_no(2)[-4:]  # level 3: masked
+    assert row["account_id"] == "*" * 12 + account_no(2)[-4:]  # level 3: its standard keeps the last 4
     assert row["balance"] == "****"  # "7.50", level 3
     assert row["currency"] == "CNY" and row["customer_id"] is None  # lower levels as they are
     assert "customer_id.not_null (drop)" in held[0]["reason"]
@@ -155,7 +155,7 @@ def test_consistency_and_accuracy_rules_across_tables_and_columns(lakehouse):
     assert (holder["success"], holder["unexpected_count"], holder["element_count"]) == (False, 1, 2)
     samples = lh.engine.rows(governance.quality_samples(lh.root), where(rule="holder_is_a_customer"))
     [sample] = [json.loads(s["row_json"]) for s in samples]
-    assert sample["holder_name"] == "**"  # level 3 masked
+    assert sample["holder_name"] == "王*"  # level 3, masked as a name (DS-PTY-0002)
     assert sample["id_number"] == ID_2[:3] + "*" * 11 + ID_2[-4:]
     # table-scope invariants of the zipper table are checked after the load, and pass
     whole = results(lh, "ccs.card", D1, scope="table")
