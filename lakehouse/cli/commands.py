@@ -508,3 +508,65 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="Security auditors: the hash-chained record of "
+                        "every read of protected data.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: bool = JSON, conf: Path = CONF) -> None:
+    """Recompute the hash chain of governance.access_audit; exit 1 naming the first bad record."""
+    from lakehouse.security.audit import verify
+
+    lh = _lakehouse(conf)
+    result = verify(lh.engine, lh.root)
+    if as_json:
+        typer.echo(to_json({"records": result.records, "intact": result.intact,
+                            "head_hash": result.head_hash, "broken": result.broken}))
+    elif result.intact:
+        head = f" (head: seq {result.records}, record_hash {result.head_hash})" if result.records else ""
+        stdout().print(f"{result.records} records, chain intact{head}", highlight=False)
+    else:
+        err_console.print(f"audit chain broken at seq {result.broken.seq} ({result.broken.kind}) "
+                          f"after {result.records} records read:\n{result.broken.render()}",
+                          markup=False, highlight=False)
+    if not result.intact:
+        raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(
+    principal: Optional[str] = typer.Option(None, "--principal", help="only this principal"),
+    table: Optional[str] = typer.Option(None, "--table", help="only reads of this table "
+                                        "(schema.name or name)"),
+    since: Optional[str] = typer.Option(None, "--since", help="from this date, YYYY-MM-DD"),
+    until: Optional[str] = typer.Option(None, "--until", help="up to this date, included"),
+    as_json: bool = JSON,
+    conf: Path = CONF,
+) -> None:
+    """The audit records of data use, filtered by principal, table and date (dates and times in
+    the lakehouse's time zone)."""
+    from rich.markup import escape
+
+    from lakehouse.security.audit import show
+
+    lh = _lakehouse(conf)
+    records = show(lh.engine, lh.root, principal, table, _parse_date(since), _parse_date(until),
+                   lh.settings.tzinfo)
+    if as_json:
+        typer.echo(to_json([r.as_row() for r in records]))
+        return
+    grid = Table(title=f"{len(records)} audit record(s)")
+    for column in ("seq", "recorded at", "principal", "roles", "operation", "objects", "result",
+                   "rows", "query hash", "detail"):
+        grid.add_column(column, justify="right" if column in ("seq", "rows") else "left",
+                        overflow="fold")
+    for r in records:
+        grid.add_row(str(r.seq), r.recorded_at.isoformat(sep=" ", timespec="seconds"),
+                     escape(r.principal), escape(", ".join(r.roles or ())), escape(r.operation),
+                     escape("\n".join(r.objects or ())), r.result,
+                     "" if r.rows_returned is None else str(r.rows_returned), r.query_hash[:12],
+                     escape(r.detail or ""))
+    stdout().print(grid)

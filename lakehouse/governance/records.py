@@ -441,3 +441,26 @@ RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
     QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
     RetentionLogRecord, ZipperDatesRecord)
 """Every governance table kept once per lakehouse (the quarantine is kept per table)."""
+
+
+@record('access_audit', 'Every read or export touching security level 2 and above, allowed, masked '
+        'or refused; append-only and hash-chained (lakehouse audit verify)')
+class AccessAuditRecord(GovernanceRecord):
+    """One use of protected data (4.2.2.4 b). ``record_hash`` chains it to the record before it:
+    see :mod:`lakehouse.security.audit` for the exact serialisation hashed."""
+
+    seq: int | None = column('bigint', 'position in the chain: 1, 2, 3, ... without gaps')
+    recorded_at: datetime | None = column('timestamp', 'when the access was recorded')
+    principal: str | None = column('string', 'who read: a person, service account or application')
+    roles: list[str] | None = column('array<string>', 'the roles the principal acted in')
+    operation: str | None = column('string', 'query, export, ...')
+    objects: list[str] | None = column('array<string>', 'the columns read, as schema.table.column:level')
+    result: str | None = column('string', 'allowed, masked or refused')
+    rows_returned: int | None = column('bigint', 'rows returned (null when refused)')
+    query_hash: str | None = column('string', 'SHA-256 of the query text (the text is not kept)')
+    detail: str | None = column('string', 'short reason, e.g. the refusal message')
+    prev_hash: str | None = column('string', 'record_hash of the record before (64 zeros for the first)')
+    record_hash: str | None = column('string', 'SHA-256 of prev_hash and the canonical JSON of the other fields')
+
+
+RECORD_TYPES = (*RECORD_TYPES, AccessAuditRecord)
