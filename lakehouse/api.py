@@ -91,7 +91,18 @@ class Lakehouse:
 
     @staticmethod
     def validate(conf_dir: str | Path = "conf") -> list[Problem]:
-        return validate_project(conf_dir)
+        """Every problem of the configuration, then of the security levels of the layer models
+        (a level lowered without an approved declassification)."""
+        from lakehouse.security.column_levels import model_levels
+
+        problems = validate_project(conf_dir)
+        if problems:
+            return problems
+        try:
+            model_levels(load_project(conf_dir))
+        except ConfigError as error:
+            return error.problems
+        return []
 
     @property
     def engine(self) -> Engine:

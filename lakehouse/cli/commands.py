@@ -506,9 +506,6 @@ def main() -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    main()
-
 
 audit_app = typer.Typer(no_args_is_help=True, help="Security auditors: the hash-chained record of "
                         "every read of protected data.")
@@ -570,3 +567,7 @@ def audit_show(
                      "" if r.rows_returned is None else str(r.rows_returned), r.query_hash[:12],
                      escape(r.detail or ""))
     stdout().print(grid)
+
+
+if __name__ == "__main__":
+    main()

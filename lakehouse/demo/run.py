@@ -23,6 +23,12 @@ from lakehouse.demo.defects import DefectPlan, PlantedDefect
 from lakehouse.demo.deliveries import write_demo_deliveries
 from lakehouse.cli.rendering import scorecard_table
 
+SAMPLE_360_AS = "chen.jie"
+"""The principal of the sample: a risk analyst sees balances and warnings in clear, identity masked."""
+SAME_ROW_AS = ("li.na", "app.customer_desk")
+"""A data steward and the customer service desk, shown the same customer 360 row."""
+SAME_ROW = ("SELECT party_id, party_name, mobile, gender, age, branch_name, total_assets_cny, rfm_segment "
+            "FROM mart.mart_customer_360 WHERE data_date = DATE'{d}' AND cbs_customer_id = '{c}'")
 SAMPLE_360 = ("SELECT party_id, age, branch_name, deposit_accounts AS deposits, credit_cards AS cards, "
               "loans, total_assets_cny, total_liabilities_cny, mtd_inflow, rfm_segment, "
               "lifecycle_stage, risk_warnings FROM mart.mart_customer_360 WHERE data_date = DATE'{d}' "
@@ -162,6 +168,7 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     console.print(scorecard_table(report))
     console.print(_defects_table(caught(lh, outcome.planted)))
     console.print(_sample_360(lh, last))
+    console.print(_same_row(lh, last))
     timing = Table(title="elapsed time per stage")
     timing.add_column("stage")
     timing.add_column("seconds", justify="right")
@@ -171,7 +178,7 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     console.print(timing)
     console.print(f"lakehouse root: {lh.root}\nquality report: {report.html}\n"
                   f"Great Expectations Data Docs: {report.data_docs}\nnext:\n"
-                  f"  lakehouse query \"{SAMPLE_360.format(d=last)}\"\n"
+                  f"  lakehouse query --as {SAMPLE_360_AS} \"{SAMPLE_360.format(d=last)}\"\n"
                   f"  lakehouse quality report --date {last}\n"
                   "  lakehouse layers list    lakehouse tables    lakehouse catalog search 客户")
     return outcome.ok
@@ -249,11 +256,28 @@ def _defects_table(found: list[tuple[PlantedDefect, str | None]]) -> Table:
 
 
 def _sample_360(lh, last: date) -> Table:
-    rows = lh.query(SAMPLE_360.format(d=last))
-    table = Table(title=f"customer 360 on {last}: risk warnings first, then by assets (mart.mart_customer_360)")
+    rows = lh.as_principal(SAMPLE_360_AS).query(SAMPLE_360.format(d=last))
+    table = Table(title=f"customer 360 on {last} as {SAMPLE_360_AS}: risk warnings first, then by "
+                        "assets (mart.mart_customer_360)")
     for column in (rows[0] if rows else {}):
         table.add_column(column)
     for row in rows:
         table.add_row(*["" if v is None else ", ".join(v) if isinstance(v, list) else str(v)
                         for v in row.values()])
+    return table
+
+
+def _same_row(lh, last: date) -> Table:
+    """One customer's 360 row as each principal of ``SAME_ROW_AS`` sees it: masking by role."""
+    [first] = lh.as_service().query(f"SELECT min(cbs_customer_id) AS c FROM mart.mart_customer_360 "
+                                    f"WHERE data_date = DATE'{last}'")
+    table = Table(title=f"customer {first['c']} on {last}, as two principals see it (conf/security.yaml)")
+    table.add_column("principal (roles)")
+    for who in SAME_ROW_AS:
+        reader = lh.as_principal(who)
+        [row] = reader.query(SAME_ROW.format(d=last, c=first["c"])) or [{}]
+        if len(table.columns) == 1:
+            for column in row:
+                table.add_column(column)
+        table.add_row(f"{who} ({reader.clearance.role_names})", *["" if v is None else str(v) for v in row.values()])
     return table

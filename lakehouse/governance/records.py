@@ -435,12 +435,6 @@ class ZipperDatesRecord(GovernanceRecord):
     loaded_at: datetime | None = column('timestamp', 'when')
 
 
-RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
-    RawManifestRecord, LoadLogRecord, AdmissionLogRecord, RegistrationsRecord, CatalogRecord,
-    LevelChangesRecord, SystemEventsRecord, QualityResultsRecord, QualitySamplesRecord,
-    QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
-    RetentionLogRecord, ZipperDatesRecord)
-"""Every governance table kept once per lakehouse (the quarantine is kept per table)."""
 
 
 @record('access_audit', 'Every read or export touching security level 2 and above, allowed, masked '
@@ -463,4 +457,9 @@ class AccessAuditRecord(GovernanceRecord):
     record_hash: str | None = column('string', 'SHA-256 of prev_hash and the canonical JSON of the other fields')
 
 
-RECORD_TYPES = (*RECORD_TYPES, AccessAuditRecord)
+RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
+    RawManifestRecord, LoadLogRecord, AdmissionLogRecord, RegistrationsRecord, CatalogRecord,
+    LevelChangesRecord, SystemEventsRecord, QualityResultsRecord, QualitySamplesRecord,
+    QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
+    RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord)
+"""Every governance table kept once per lakehouse (the quarantine is kept per table)."""

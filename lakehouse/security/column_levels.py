@@ -14,6 +14,7 @@ import functools
 import json
 
 from lakehouse.errors import ConfigError, Problem
+from lakehouse.security.masking import DEFAULT_RULE, MaskRule, mask_rule_for
 from lakehouse.zones.tables import ZIPPER_COLUMNS
 
 TECHNICAL_LEVEL = 1
@@ -57,7 +58,7 @@ def model_levels(project) -> dict[str, Levels]:
     for name in build_order(project):
         model = project.models[name]
         inputs = {i: levels[i] for i in model.inputs}
-        derived = dict(_derived(model.sql, json.dumps(inputs, sort_keys=True)))
+        derived = {column: level for column, level, _ in _derived(model.sql, json.dumps(inputs, sort_keys=True))}
         levels[name], found = _with_declared(project, model, derived)
         problems += found
     if problems:
@@ -66,9 +67,10 @@ def model_levels(project) -> dict[str, Levels]:
 
 
 @functools.lru_cache(maxsize=256)
-def _derived(sql: str, inputs_json: str) -> tuple[tuple[str, int], ...]:
-    """The level of each output column of ``sql`` from its inputs' levels (cached: tracing a
-    model's columns takes sqlglot a fraction of a second)."""
+def _derived(sql: str, inputs_json: str) -> tuple[tuple[str, int, tuple[str, str] | None], ...]:
+    """The level of each output column of ``sql`` from its inputs' levels, with the input column
+    it takes that level from (None when none: a constant, a count, or untraced). Cached: tracing
+    a model's columns takes sqlglot a fraction of a second."""
     from lakehouse.layers.sql_lineage import traced_sources
     from lakehouse.sql_parsing import output_columns
 
@@ -79,11 +81,38 @@ def _derived(sql: str, inputs_json: str) -> tuple[tuple[str, int], ...]:
     schemas = {table: {column: "string" for column in levels} for table, levels in inputs.items()}
     sources, untraced = traced_sources(sql, columns, schemas)
     highest = max((level for levels in inputs.values() for level in levels.values()), default=1)
-    levels = {column: highest if column in untraced else TECHNICAL_LEVEL for column in columns}
+    levels = {column: (highest if column in untraced else TECHNICAL_LEVEL, None) for column in columns}
     for source in sources:
-        levels[source.column] = max(levels[source.column], inputs[source.input_table][source.input_column])
-    levels.update({name: level for name, level in _technical().items() if name not in levels})
-    return tuple(levels.items())
+        level = inputs[source.input_table][source.input_column]
+        if level > levels[source.column][0] or levels[source.column][1] is None:
+            levels[source.column] = (max(level, levels[source.column][0]),
+                                     (source.input_table, source.input_column))
+    levels.update({name: (level, None) for name, level in _technical().items() if name not in levels})
+    return tuple((column, level, source) for column, (level, source) in levels.items())
+
+
+def table_masks(project) -> dict[str, dict[str, MaskRule]]:
+    """Qualified table name -> column -> the masking of its data standard: a near-source
+    attribute's own, a model column's that of the input column it takes its level from (the
+    default masking when there is none)."""
+    from lakehouse.layers.model_tables import model_spec
+    from lakehouse.layers.runner import build_order
+    from lakehouse.zones.near_source import near_source_spec
+
+    rules = {c.table_name: {a.name: mask_rule_for(project, a) for a in c.attributes}
+             for c in project.sources.values()}
+    levels = {c.table_name: source_levels(c) for c in project.sources.values()}
+    for name in build_order(project):
+        model = project.models[name]
+        inputs = {i: levels[i] for i in model.inputs}
+        derived = _derived(model.sql, json.dumps(inputs, sort_keys=True))
+        levels[name] = {column: level for column, level, _ in derived}
+        rules[name] = {column: rules[source[0]].get(source[1], DEFAULT_RULE)
+                       for column, _, source in derived if source is not None}
+    root = project.settings.root
+    named = {c.table_name: near_source_spec(c, root).qualified_name for c in project.sources.values()}
+    named.update({n: model_spec(project, m).qualified_name for n, m in project.models.items()})
+    return {named[table]: found for table, found in rules.items()}
 
 
 def _with_declared(project, model, derived: Levels) -> tuple[Levels, list[Problem]]:

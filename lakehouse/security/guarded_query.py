@@ -25,6 +25,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.security.access import Access, AccessRefused, Clearance
+from lakehouse.security.masking import DEFAULT_RULE, MaskRule
 from lakehouse.sql import quote_column
 
 FORBIDDEN_FUNCTIONS = {"reflect", "java_method", "try_reflect"}
@@ -39,9 +40,6 @@ class ColumnRead:
     column: str
     level: int
     access: Access
-
-    def describe(self) -> str:
-        return f"{self.table}.{self.column}:{self.level}"
 
 
 @dataclass
@@ -63,14 +61,13 @@ class GuardedQuery:
 
 
 def guard(sql: str, clearance: Clearance, columns_of: Callable[[str], dict[str, str] | None],
-          levels: dict[str, dict[str, int]], masks: dict[str, dict[str, str]] | None = None,
+          levels: dict[str, dict[str, int]], masks: dict[str, dict[str, MaskRule]] | None = None,
           operation: str = "query", project=None) -> GuardedQuery:
     """The guarded form of ``sql`` for ``clearance``.
 
     ``columns_of``: qualified table name -> {column: Spark type}, None if there is no such table;
     ``levels``: qualified name -> {column: level} (a column not listed gets the table's highest
-    level); ``masks``: qualified name -> {column: Spark SQL masking template with ``{}`` for the
-    column}, default masking otherwise. Raises ``ConfigError`` for a query it cannot run and
+    level); ``masks``: qualified name -> {column: its masking rule}, default masking otherwise. Raises ``ConfigError`` for a query it cannot run and
     ``AccessRefused`` (with the ``reads``) for one the principal may not run."""
     tree = _parse(sql)
     columns = _base_tables(tree, columns_of)
@@ -204,9 +201,7 @@ def _view_name(table: str, clearance: Clearance, shown: dict[str, str]) -> str:
 
 
 def _view_sql(table: str, columns: dict[str, str], levels: dict[str, int], clearance: Clearance,
-              operation: str, masks: dict[str, str]) -> str:
-    from lakehouse.security.masking import mask_sql
-
+              operation: str, masks: dict[str, MaskRule]) -> str:
     parts = []
     for column in columns:
         access = clearance.access(table, _level(levels, column), operation)
@@ -214,7 +209,6 @@ def _view_sql(table: str, columns: dict[str, str], levels: dict[str, int], clear
         if access == "clear":
             parts.append(quoted)
         elif access == "masked":
-            masked = masks[column].format(quoted) if column in masks else mask_sql(quoted)
-            parts.append(f"{masked} AS {quoted}")
+            parts.append(f"{masks.get(column, DEFAULT_RULE).sql(quoted)} AS {quoted}")
     db, name = table.split(".", 1)
     return f"SELECT {', '.join(parts) or 'NULL AS nothing_visible'} FROM {quote_column(db)}.{quote_column(name)}"

@@ -6,12 +6,8 @@ from typing import Any
 
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.security.access import AccessRefused
-from lakehouse.security.column_levels import GOVERNANCE_LEVEL, table_levels
+from lakehouse.security.column_levels import GOVERNANCE_LEVEL, table_levels, table_masks
 from lakehouse.security.guarded_query import guard
-
-AUDITED_FROM_LEVEL = 2
-"""A read touching a column of level 2 or above is audited (4.2.2.4 b)."""
-
 
 def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> list[dict[str, Any]]:
     """The rows of ``sql`` as ``lh``'s principal sees them; the read (allowed, masked or refused)
@@ -32,7 +28,7 @@ def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> l
         return types
 
     try:
-        guarded = guard(sql, clearance, columns_of, levels, _masks(lh.project), operation, lh.project)
+        guarded = guard(sql, clearance, columns_of, levels, table_masks(lh.project), operation, lh.project)
     except AccessRefused as refusal:
         _audit(lh, clearance, operation, sql, "refused", refusal.reads, None, refusal.summary,
                tables=getattr(refusal, "tables", []))
@@ -50,18 +46,17 @@ def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> l
     return rows
 
 
-def _masks(project) -> dict[str, dict[str, str]]:
-    """Per table and column, the Spark SQL masking of the column's data standard (a template
-    with ``{}`` for the column); columns not listed get the default masking."""
-    return {}
-
-
 def _audit(lh, clearance, operation, sql, result, reads, rows, detail, tables=()) -> None:
-    if max((r.level for r in reads), default=AUDITED_FROM_LEVEL if tables else 1) < AUDITED_FROM_LEVEL:
-        return
+    """One access record when the read touches level-2+ data; a read of a table without any
+    column (``count(*)``) counts as touching the table's data."""
     from lakehouse.security import audit
 
+    objects = [audit.AccessedColumn(r.table, r.column, r.level) for r in reads]
+    if not objects:
+        objects = [audit.AccessedColumn(table, "*", audit.AUDITED_FROM_LEVEL) for table in tables]
+    if not audit.must_audit(objects):
+        return
     audit.record_access(lh.engine, lh.root, audit.AccessEvent(
         principal=clearance.principal.id, roles=[r.name for r in clearance.roles],
-        operation=operation, objects=[r.describe() for r in reads] or list(tables), result=result,
+        operation=operation, objects=objects, result=result,
         rows_returned=rows, query_text=sql, detail=detail))

@@ -7,6 +7,8 @@ import json
 import re
 from datetime import date
 
+import pytest
+
 from lakehouse.cli import commands as cli
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
@@ -30,6 +32,7 @@ def edit(path, old, new):
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+@pytest.mark.slow  # two loads and a refused one; the source check itself: tests/unit/test_admission.py
 def test_a_decertified_system_has_its_next_delivery_refused_with_nothing_loaded_past_raw(lakehouse):
     lh = lakehouse
     deliver(lh, "cbs.customer", D1, [customer("C0000000001"), customer("C0000000002")])
@@ -122,6 +125,7 @@ def test_quality_is_measured_and_published_without_blocking(lakehouse, capsys, m
             "rows)") in out
 
 
+@pytest.mark.slow  # three registrations and two loads around a schema evolution
 def test_a_contract_change_creates_a_new_registration_version_and_evolves_the_table(lakehouse, engine):
     lh = lakehouse
     deliver(lh, "cbs.customer", D1, [customer("C0000000001"), customer("C0000000002")])

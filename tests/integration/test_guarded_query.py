@@ -5,14 +5,19 @@ level-2+ data is audited, and a read whose audit cannot be written fails."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from lakehouse.cli import commands as cli
 from lakehouse.errors import LakehouseError
+from lakehouse.governance import tables as governance
+from lakehouse.security import audit
 from lakehouse.security.access import AccessRefused
 
+from tests.conftest import ROOT, copy_project, open_project
 from .test_near_source_loads import customer, deliver, load
 
 D1 = date(2026, 11, 1)
@@ -20,17 +25,14 @@ PEOPLE = [customer("C0000000001", mobile="13912345678", name="欧阳明华"),
           customer("C0000000002", mobile="13887654321", name="司马云")]
 PEOPLE[1]["id_number"] = "110105199003070014"
 
-BYPASSES = [  # each tries to get a protected value out through a query shape or a function
-    "SELECT customer_name, id_number, mobile FROM near_source.cbs_customer",
+BYPASSES = [  # each tries to get a protected value out through query shapes and functions (every
+    # shape's resolution to base columns: tests/unit/test_access_control.py)
     "SELECT * FROM near_source.cbs_customer",
-    "SELECT c.id_number AS x FROM near_source.cbs_customer c",
-    "SELECT substr(id_number, 1, 18) AS a, concat(mobile, '') AS b, lower(customer_name) AS c, "
-    "CAST(id_number AS varchar(40)) AS d, reverse(reverse(mobile)) AS e FROM near_source.cbs_customer",
-    "WITH x AS (SELECT id_number AS i FROM near_source.cbs_customer) SELECT i FROM x",
-    "SELECT i FROM (SELECT upper(id_number) AS i FROM near_source.cbs_customer) s",
-    "SELECT mobile FROM near_source.cbs_customer UNION ALL SELECT id_number FROM near_source.cbs_customer",
-    "SELECT a.mobile FROM near_source.cbs_customer a JOIN near_source.cbs_customer b ON a.customer_id = b.customer_id",
-    "SELECT sha2(id_number, 256) AS h, md5(mobile) AS m FROM near_source.cbs_customer",
+    "WITH x AS (SELECT c.id_number AS i, mobile FROM near_source.cbs_customer c) "
+    "SELECT s.* FROM (SELECT substr(i, 1, 18) AS a, concat(mobile, '') AS b, CAST(i AS varchar(40)) AS d, "
+    "reverse(reverse(mobile)) AS e, sha2(i, 256) AS h, md5(mobile) AS m FROM x) s",
+    "SELECT lower(customer_name) AS n FROM near_source.cbs_customer "
+    "UNION ALL SELECT upper(id_number) FROM near_source.cbs_customer",
     "SELECT customer_id FROM near_source.cbs_customer WHERE id_number = '110105199003070014'",
     "SELECT customer_id FROM near_source.cbs_customer WHERE mobile LIKE '13912345678'",
 ]
@@ -47,11 +49,15 @@ def leaked(rows: list[dict]) -> set[str]:
     return {p for p in protected_values() for s in shown if p in s or s.upper() == p.upper()}
 
 
-@pytest.fixture
-def loaded(lakehouse):
-    deliver(lakehouse, "cbs.customer", D1, PEOPLE)
-    load(lakehouse, "cbs.customer", D1)
-    return lakehouse
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, engine, registered_root):
+    """The two customers loaded once for the module (the tests add only audit records)."""
+    folder = copy_project(tmp_path_factory.mktemp("guarded"))
+    shutil.copytree(registered_root, folder / ROOT)
+    lh = open_project(folder, engine)
+    deliver(lh, "cbs.customer", D1, PEOPLE)
+    load(lh, "cbs.customer", D1)
+    return lh
 
 
 def test_no_protected_value_reaches_a_principal_without_clearance(loaded):
@@ -78,6 +84,29 @@ def test_no_protected_value_reaches_a_principal_without_clearance(loaded):
            "near_source.cbs_customer" in str(refused.value)
     with pytest.raises(LakehouseError, match="not a lakehouse table"):
         steward.query(f"SELECT * FROM delta.`{loaded.table('cbs.customer').path}`")
+
+    # every read of level-2+ data is on the chain: who, as which role, what, with what result
+    records = audit.show(loaded.engine, loaded.root)
+    assert [(r.principal, r.result) for r in records] == (
+        [("local.dev", "masked")] * (len(BYPASSES) + 3) + [("li.na", "allowed"), ("app.customer_desk", "refused")])
+    assert [r.rows_returned for r in records[:len(BYPASSES)]] == [2, 2, 4, 0, 0]
+    assert records[2].roles == ["data_engineer"] and records[2].objects == [
+        "near_source.cbs_customer.customer_name:3", "near_source.cbs_customer.id_number:4"]
+    assert records[-1].rows_returned is None and records[-1].objects == ["near_source.cbs_customer.*:2"]
+    assert not leaked([r.as_row() for r in records])  # no protected value, not even a queried one
+    assert audit.verify(loaded.engine, loaded.root).intact
+
+
+def test_a_read_that_cannot_be_audited_returns_nothing(loaded, tmp_path):
+    shutil.copytree(loaded.project.project_dir, tmp_path / "copy")
+    loaded = open_project(tmp_path / "copy", loaded.engine)
+    path = Path(governance.access_audit(loaded.root).path)
+    shutil.rmtree(path, ignore_errors=True)
+    path.write_text("not a table")  # the audit table cannot be written
+    with pytest.raises(audit.AuditUnavailable, match="no data is returned"):
+        loaded.as_principal("li.na").query("SELECT id_number FROM near_source.cbs_customer")
+    # a read of level-1 data only is not audited, so it still runs
+    assert loaded.query("SELECT branch_id FROM near_source.cbs_customer") == [{"branch_id": "B0101"}] * 2
 
 
 def test_the_cli_acts_as_the_principal_given(loaded, monkeypatch, capsys):

@@ -291,3 +291,29 @@ def test_a_failing_model_keeps_its_table_and_says_why(demo):
     assert lh.engine.version(spec) == version  # the table was not touched
     runs = lh.engine.rows(governance.model_runs(lh.root), where(model="prd_product", status="failed"))
     assert len(runs) == 2
+
+
+def test_two_principals_see_the_same_customer_360_row_differently(demo):
+    from lakehouse.demo.run import _same_row
+
+    lh, outcome = demo
+    cells = {c.header: c._cells for c in _same_row(lh, outcome.dates[-1]).columns}
+    assert cells["principal (roles)"] == ["li.na (data_steward)", "app.customer_desk (customer_service)"]
+    steward_mobile, desk_mobile = cells["mobile"]
+    assert re.fullmatch(r"1\d{10}", steward_mobile) and desk_mobile == steward_mobile[:3] + "****" + steward_mobile[-4:]
+    steward_name, desk_name = cells["party_name"]
+    assert "*" not in steward_name and desk_name == steward_name[0] + "*" * (len(steward_name) - 1)
+    assert cells["age"][0] == cells["age"][1]  # declassified to level 2: in clear for both
+    steward_assets, desk_assets = cells["total_assets_cny"]  # level 3: clear to a steward only
+    assert "*" not in steward_assets and "*" in desk_assets and desk_assets != steward_assets
+
+
+def test_model_tables_are_in_the_catalog_with_their_column_levels(demo):
+    from lakehouse.governance.records import CatalogRecord
+
+    lh, _ = demo
+    rows = {r.column_name: r for r in lh.store.read(CatalogRecord, where(table_name="mart.mart_customer_360"))}
+    assert rows[None].security_level == 4 and rows[None].name_en == "Customer 360 view"
+    assert {c: rows[c].security_level for c in ("party_id", "party_name", "mobile", "age", "branch_name")} == {
+        "party_id": 4, "party_name": 3, "mobile": 3, "age": 2, "branch_name": 1}
+    assert rows["mtd_inflow"].description == "本月收入 / month-to-date inflows (income)"

@@ -96,27 +96,25 @@ def test_completeness_drop_quarantines_exactly_the_bad_rows_masked_and_loads_the
 
 def test_timeliness_late_delivery_and_stale_data_are_caught_by_warn_rules(lakehouse):
     lh = lakehouse
-    path = deliver(lh, "cbs.account", D1, [account(1)])
-    on_time = datetime(2026, 11, 2, 5, 30, tzinfo=SHANGHAI).timestamp()
-    os.utime(path, (on_time, on_time))
-    load(lh, "cbs.account", D1)
     late = datetime(2026, 11, 3, 7, 15, tzinfo=SHANGHAI).timestamp()  # due 2026-11-03 06:00
     path = deliver(lh, "cbs.account", D2, [account(1)])
     os.utime(path, (late, late))
-    result = load(lh, "cbs.account", D2)
-    assert result.rows_loaded == 1 and result.promotable  # warn: recorded only
+    txn = {"txn_id": "T000000000000001", "account_id": account_no(1), "amount": Decimal("5.00"),
+           "direction": "D", "channel": "ATM", "txn_time": datetime(2026, 10, 30, 9, 0)}
+    path = deliver(lh, "cbs.transaction", D2, [txn])
+    on_time = datetime(2026, 11, 3, 5, 30, tzinfo=SHANGHAI).timestamp()
+    os.utime(path, (on_time, on_time))
+    loaded = {r.source: r for r in lh.run(D2, ["cbs.account", "cbs.transaction"]).results}
+    assert {s: r.status for s, r in loaded.items()} == {"cbs.account": "succeeded", "cbs.transaction": "succeeded"}
+    assert loaded["cbs.account"].rows_loaded == 1 and loaded["cbs.account"].promotable  # warn: recorded only
 
-    assert results(lh, "cbs.account", D1)["delivery.on_time"]["success"]
+    assert results(lh, "cbs.transaction", D2)["delivery.on_time"]["success"]
     rule = results(lh, "cbs.account", D2)["delivery.on_time"]
     assert (rule["dimension"], rule["success"]) == ("timeliness", False)
     assert json.loads(rule["observed_value"]) == "2026-11-03T07:15:00"
     assert json.loads(rule["arguments"])["max_value"] == "2026-11-03T06:00:00"
 
-    txn = {"txn_id": "T000000000000001", "account_id": account_no(1), "amount": Decimal("5.00"),
-           "direction": "D", "channel": "ATM", "txn_time": datetime(2026, 10, 30, 9, 0)}
-    deliver(lh, "cbs.transaction", D1, [txn])
-    load(lh, "cbs.transaction", D1)
-    stale = results(lh, "cbs.transaction", D1)["posted_on_data_date"]
+    stale = results(lh, "cbs.transaction", D2)["posted_on_data_date"]
     assert (stale["dimension"], stale["success"], stale["expectation"]) == (
         "timeliness", False, "expect_column_max_to_be_between")
     assert json.loads(stale["observed_value"]) == "2026-10-30T09:00:00"
@@ -199,7 +197,7 @@ rules:
     assert card["consistency"]["score"] == 100  # the zipper invariants hold
 
 
-@pytest.mark.slow  # the re-admission's records and lock: the next test, in the fast set
+@pytest.mark.slow  # two loads and a re-admission; its record and lock: the next test
 def test_readmit_corrected_rows_for_a_data_date(lakehouse, tmp_path):
     lh = lakehouse
     deliver(lh, "cbs.customer", D1, [customer(1)])
@@ -256,6 +254,7 @@ def test_quality_report_prints_the_scorecard_and_writes_html_with_the_trend_and_
     assert [r["table_name"] for r in only.scorecard] == ["near_source.cbs_account"]
 
 
+@pytest.mark.slow  # two loads, a refused and a done re-admission (35-45 s)
 def test_readmission_is_one_recorded_load_of_the_date_under_the_table_date_lock(lakehouse, tmp_path):
     from lakehouse.demo.delivery_writer import write_delivery
     from lakehouse.layers.runner import LayerBuild
@@ -263,9 +262,8 @@ def test_readmission_is_one_recorded_load_of_the_date_under_the_table_date_lock(
 
     lh = lakehouse
     deliver(lh, "cbs.customer", D1, [customer(1)])
-    load(lh, "cbs.customer", D1)
     deliver(lh, "cbs.account", D1, [account(1), account(2, customer_n=None), account(3, customer_n=None)])
-    load(lh, "cbs.account", D1)
+    assert lh.run(D1, ["cbs.customer", "cbs.account"]).ok  # the account's references read the customers
     spec, log = lh.table("cbs.account"), governance.load_log(lh.root)
     [delivered] = lh.engine.rows(log, where(source="cbs.account", data_date=D1))
     before = lh.engine.version(spec)

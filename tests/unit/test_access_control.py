@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.api import Lakehouse
 from lakehouse.config import load_project, validate_project
 from lakehouse.errors import ConfigError
 from lakehouse.security.access import AccessRefused, clearance
@@ -88,6 +89,7 @@ def test_lowering_a_level_needs_an_approved_declassification(tmp_path):
          "  age: 2\n  mobile: 4\n")
     with pytest.raises(ConfigError) as refused:
         model_levels(load_project(conf))
+    assert Lakehouse.validate(conf) == refused.value.problems  # what `lakehouse validate` reports
     [problem] = refused.value.problems
     assert (problem.file, problem.key, problem.value) == (str(model), "column_levels.age", 2)
     assert "column 'age' of mart_customer_360 reads level-4 data; level 2 lowers it without a " \
