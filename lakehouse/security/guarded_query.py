@@ -55,10 +55,6 @@ class GuardedQuery:
     def result(self) -> str:
         return "masked" if any(r.access == "masked" for r in self.reads) else "allowed"
 
-    @property
-    def highest_level(self) -> int:
-        return max((r.level for r in self.reads), default=1)
-
 
 def guard(sql: str, clearance: Clearance, columns_of: Callable[[str], dict[str, str] | None],
           levels: dict[str, dict[str, int]], masks: dict[str, dict[str, MaskRule]] | None = None,
@@ -67,8 +63,9 @@ def guard(sql: str, clearance: Clearance, columns_of: Callable[[str], dict[str, 
 
     ``columns_of``: qualified table name -> {column: Spark type}, None if there is no such table;
     ``levels``: qualified name -> {column: level} (a column not listed gets the table's highest
-    level); ``masks``: qualified name -> {column: its masking rule}, default masking otherwise. Raises ``ConfigError`` for a query it cannot run and
-    ``AccessRefused`` (with the ``reads``) for one the principal may not run."""
+    level); ``masks``: qualified name -> {column: its masking rule} (default masking otherwise).
+    Raises ``ConfigError`` for a query it cannot run and ``AccessRefused`` (with the ``reads``)
+    for one the principal may not run."""
     tree = _parse(sql)
     columns = _base_tables(tree, columns_of)
     tables = list(columns)
