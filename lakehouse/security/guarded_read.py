@@ -8,6 +8,7 @@ from lakehouse.errors import ConfigError, Problem
 from lakehouse.security.access import AccessRefused
 from lakehouse.security.column_levels import GOVERNANCE_LEVEL, table_levels, table_masks
 from lakehouse.security.guarded_query import guard
+from lakehouse.zones import Zone
 
 def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> list[dict[str, Any]]:
     """The rows of ``sql`` as ``lh``'s principal sees them; the read (allowed, masked or refused)
@@ -23,7 +24,7 @@ def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> l
             return None
         engine.ensure_table(spec)
         types = dict(engine.table_layout(spec).types)
-        if spec.layer == "governance":
+        if spec.zone == Zone.GOVERNANCE.value:
             levels[name] = {column: GOVERNANCE_LEVEL for column in types}
         return types
 

@@ -109,6 +109,15 @@ def test_a_read_that_cannot_be_audited_returns_nothing(loaded, tmp_path):
     assert loaded.query("SELECT branch_id FROM near_source.cbs_customer") == [{"branch_id": "B0101"}] * 2
 
 
+def test_governance_records_are_internal_data(loaded):
+    # level 2: in clear to a data engineer, and typed (a masked value would be text)
+    [row] = loaded.as_principal("local.dev").query(
+        f"SELECT source, data_date FROM governance.load_log WHERE data_date = DATE'{D1}'")
+    assert row == {"source": "cbs.customer", "data_date": D1}
+    with pytest.raises(AccessRefused, match="grants query on governance.load_log"):
+        loaded.as_principal("app.customer_desk").query("SELECT source FROM governance.load_log")
+
+
 def test_the_cli_acts_as_the_principal_given(loaded, monkeypatch, capsys):
     monkeypatch.setattr(cli, "_lakehouse", lambda conf, principal=None: loaded.as_principal(principal)
                         if principal else loaded)
