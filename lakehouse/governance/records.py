@@ -435,8 +435,6 @@ class ZipperDatesRecord(GovernanceRecord):
     loaded_at: datetime | None = column('timestamp', 'when')
 
 
-
-
 @record('access_audit', 'Every read or export touching security level 2 and above, allowed, masked '
         'or refused; append-only and hash-chained (lakehouse audit verify)')
 class AccessAuditRecord(GovernanceRecord):
