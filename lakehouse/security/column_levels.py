@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.security.masking import DEFAULT_RULE, MaskRule, mask_rule_for
@@ -27,16 +28,28 @@ Levels = dict[str, int]
 
 def table_levels(project) -> dict[str, Levels]:
     """Qualified table name (``mart.mart_customer_360``) -> column -> security level, for every
-    near-source and model table; raises ``ConfigError`` for a model lowering a level without an
-    approved declassification."""
-    from lakehouse.zones.near_source import near_source_spec
+    near-source, model and governance table; raises ``ConfigError`` for a model lowering a level
+    without an approved declassification."""
+    from lakehouse.governance.tables import all_specs
+
+    levels = {c.table_name: source_levels(c) for c in project.sources.values()}
+    levels.update({name: found.levels for name, found in model_columns(project).items()})
+    named = _qualified_names(project)
+    found = {named[table]: columns for table, columns in levels.items()}
+    for spec in all_specs(project.settings.root, [c.table_name for c in project.sources.values()]):
+        found[spec.qualified_name] = {column.name: GOVERNANCE_LEVEL for column in spec.columns}
+    return found
+
+
+def _qualified_names(project) -> dict[str, str]:
+    """Table name (``cbs_customer``, ``pty_party``) -> its qualified name."""
     from lakehouse.layers.model_tables import model_spec
+    from lakehouse.zones.near_source import near_source_spec
 
     root = project.settings.root
-    found = {near_source_spec(c, root).qualified_name: source_levels(c) for c in project.sources.values()}
-    for name, levels in model_levels(project).items():
-        found[model_spec(project, project.models[name]).qualified_name] = levels
-    return found
+    named = {c.table_name: near_source_spec(c, root).qualified_name for c in project.sources.values()}
+    named.update({n: model_spec(project, m).qualified_name for n, m in project.models.items()})
+    return named
 
 
 def _technical() -> Levels:
@@ -49,21 +62,39 @@ def source_levels(contract) -> Levels:
     return levels
 
 
+@dataclass(frozen=True)
+class ModelColumns:
+    """A model's column levels (declared ones applied) and, per column, the input column
+    (table, column) it takes its derived level from."""
+
+    levels: Levels
+    sources: dict[str, tuple[str, str]]
+
+
 def model_levels(project) -> dict[str, Levels]:
     """Model name -> column -> level, every model after its inputs."""
+    return {name: found.levels for name, found in model_columns(project).items()}
+
+
+def model_columns(project) -> dict[str, ModelColumns]:
+    """Model name -> its columns' levels and sources, in build order (every model after its
+    inputs); raises ``ConfigError`` for a level lowered without an approved declassification."""
     from lakehouse.layers.runner import build_order
 
     levels: dict[str, Levels] = {c.table_name: source_levels(c) for c in project.sources.values()}
+    found: dict[str, ModelColumns] = {}
     problems: list[Problem] = []
     for name in build_order(project):
         model = project.models[name]
         inputs = {i: levels[i] for i in model.inputs}
-        derived = {column: level for column, level, _ in _derived(model.sql, json.dumps(inputs, sort_keys=True))}
-        levels[name], found = _with_declared(project, model, derived)
-        problems += found
+        derived = _derived(model.sql, json.dumps(inputs, sort_keys=True))
+        levels[name], errors = _with_declared(project, model, {column: level for column, level, _ in derived})
+        problems += errors
+        found[name] = ModelColumns(levels[name], {column: source for column, _, source in derived
+                                                  if source is not None})
     if problems:
         raise ConfigError(f"{len(problems)} security level problem(s) in the layer models", problems)
-    return {name: levels[name] for name in project.models}
+    return found
 
 
 @functools.lru_cache(maxsize=256)
@@ -95,30 +126,20 @@ def table_masks(project) -> dict[str, dict[str, MaskRule]]:
     """Qualified table name -> column -> the masking of its data standard: a near-source
     attribute's own, a model column's that of the input column it takes its level from (the
     default masking when there is none)."""
-    from lakehouse.layers.model_tables import model_spec
-    from lakehouse.layers.runner import build_order
-    from lakehouse.zones.near_source import near_source_spec
-
     rules = {c.table_name: {a.name: mask_rule_for(project, a) for a in c.attributes}
              for c in project.sources.values()}
-    levels = {c.table_name: source_levels(c) for c in project.sources.values()}
-    for name in build_order(project):
-        model = project.models[name]
-        inputs = {i: levels[i] for i in model.inputs}
-        derived = _derived(model.sql, json.dumps(inputs, sort_keys=True))
-        levels[name] = {column: level for column, level, _ in derived}
-        rules[name] = {column: rules[source[0]].get(source[1], DEFAULT_RULE)
-                       for column, _, source in derived if source is not None}
-    root = project.settings.root
-    named = {c.table_name: near_source_spec(c, root).qualified_name for c in project.sources.values()}
-    named.update({n: model_spec(project, m).qualified_name for n, m in project.models.items()})
-    return {named[table]: found for table, found in rules.items()}
+    for name, found in model_columns(project).items():  # in build order: inputs first
+        rules[name] = {column: rules[table].get(input_column, DEFAULT_RULE)
+                       for column, (table, input_column) in found.sources.items()}
+    named = _qualified_names(project)
+    return {named[table]: columns for table, columns in rules.items()}
 
 
 def _with_declared(project, model, derived: Levels) -> tuple[Levels, list[Problem]]:
     """``derived`` with the model's declared levels applied, and what is wrong with them."""
     file = str(project.layers_dir / model.layer / f"{model.name}.yaml")
     levels, problems = dict(derived), []
+    people = {p.id for p in project.security.principals} | set(project.owners)
     for column, declared in model.column_levels.items():
         key = f"column_levels.{column}"
         if derived and column not in derived:
@@ -127,7 +148,6 @@ def _with_declared(project, model, derived: Levels) -> tuple[Levels, list[Proble
                 "not return", file=file, key=key, value=column,
                 fix=f"use one of its columns: {', '.join(c for c in derived if c not in _TECHNICAL)}"))
             continue
-        people = {p.id for p in project.security.principals} | set(project.owners)
         for role in ("by", "approved_by"):
             who = getattr(declared.declassification, role, None)
             if who is not None and who not in people:

@@ -6,9 +6,8 @@ from typing import Any
 
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.security.access import AccessRefused
-from lakehouse.security.column_levels import GOVERNANCE_LEVEL, table_levels, table_masks
+from lakehouse.security.column_levels import table_levels, table_masks
 from lakehouse.security.guarded_query import guard
-from lakehouse.zones import Zone
 
 def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> list[dict[str, Any]]:
     """The rows of ``sql`` as ``lh``'s principal sees them; the read (allowed, masked or refused)
@@ -23,16 +22,13 @@ def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> l
         if spec is None or not engine.table_exists(spec):
             return None
         engine.ensure_table(spec)
-        types = dict(engine.table_layout(spec).types)
-        if spec.zone == Zone.GOVERNANCE.value:
-            levels[name] = {column: GOVERNANCE_LEVEL for column in types}
-        return types
+        return dict(engine.table_layout(spec).types)
 
     try:
         guarded = guard(sql, clearance, columns_of, levels, table_masks(lh.project), operation, lh.project)
     except AccessRefused as refusal:
         _audit(lh, clearance, operation, sql, "refused", refusal.reads, None, refusal.summary,
-               tables=getattr(refusal, "tables", []))
+               tables=refusal.tables)
         raise
     try:
         rows = engine.sql_over_views(guarded.views, guarded.sql, limit)
