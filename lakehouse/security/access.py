@@ -14,7 +14,13 @@ Access = Literal["clear", "masked", "refused"]
 
 
 class AccessRefused(TerminalError):
-    """The principal may not read what was asked for; the message says how to get access."""
+    """The principal may not read what was asked for; the message says how to get access.
+    ``reads``: the columns the query reads (``ColumnRead``); ``tables``: the tables no role of
+    the principal covers (what the audit records of a refusal)."""
+
+    def __init__(self, summary: str, problems: list[Problem], reads=(), tables=()):
+        super().__init__(summary, problems)
+        self.reads, self.tables = list(reads), list(tables)
 
 
 @dataclass(frozen=True)

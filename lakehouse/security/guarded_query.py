@@ -187,9 +187,7 @@ def _refusal(refused: list[ColumnRead], clearance: Clearance, operation: str, pr
              else "ask the security administrator for a role that grants it") + ", or leave the column out")
         for r in refused]
     what = f"{len(refused)} column(s) the query reads" if refused else ", ".join(uncovered)
-    error = AccessRefused(f"{who} may not {operation} {what}", problems)
-    error.reads, error.tables = reads, list(uncovered)
-    return error
+    return AccessRefused(f"{who} may not {operation} {what}", problems, reads, uncovered)
 
 
 def _view_name(table: str, clearance: Clearance, shown: dict[str, str]) -> str:
