@@ -19,3 +19,5 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# the local key provider's master key (owner-only; kept when present, never printed)
+.venv/bin/python -m lakehouse.security.keys init .secrets/master.key

@@ -23,6 +23,19 @@ SMALL_DATA = {
 """Session settings for the tests' small data (the engine's defaults suit production sizes)."""
 
 
+def pytest_configure(config):
+    """The tests' own master key (a fresh one per run, owner-only), for every process the tests
+    start: keyed pseudonyms never depend on the developer's key."""
+    import tempfile
+
+    from lakehouse.security.keys import KEY_FILE_VARIABLE, create_key_file
+
+    if not os.environ.get(KEY_FILE_VARIABLE, "").startswith(tempfile.gettempdir()):
+        key = Path(tempfile.mkdtemp(prefix="lakehouse-test-key-")) / "master.key"
+        create_key_file(key)
+        os.environ[KEY_FILE_VARIABLE] = str(key)
+
+
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory):
     """The engine every integration test shares (one JVM, one SparkSession)."""

@@ -90,6 +90,8 @@ class Settings(_Model):
     root: Text = Field(description="directory or URI under which the zones live, e.g. ./lakehouse_data")
     landing: Text = Field(description="directory where source systems deliver files, e.g. ./landing")
     reports: Text = Field("./reports", description="local directory for quality reports and Data Docs")
+    key_file: Text = Field("./.secrets/master.key", description="the local key provider's master key "
+                           "(created by `make setup`, owner-only permissions; see lakehouse.security.keys)")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the data date")
     spark: SparkSettings = Field(default_factory=SparkSettings)
     parallel_loads: int = Field(2, ge=1, le=64, description="sources of one run loaded side by side "
