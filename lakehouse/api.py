@@ -31,6 +31,8 @@ from lakehouse.admission.registration import RegistrationResult, latest_registra
 from lakehouse.ingestion.t1_load import LoadContext, LoadResult
 from lakehouse.zones.tables import TableSpec
 
+EXPORT_FORMATS = ("csv", "parquet")
+
 
 @dataclass
 class RunSummary:
@@ -125,6 +127,10 @@ class Lakehouse:
 
         return clearance(self.project, self._principal)
 
+    def _require(self, operation: str, action: str, table: str | None = None) -> None:
+        """Refuse (``AccessRefused``) unless this lakehouse's principal may ``operation``."""
+        self.clearance.require(operation, action, self.project, table)
+
     @property
     def root(self) -> str:
         return self.settings.root
@@ -171,6 +177,7 @@ class Lakehouse:
         is recorded unless ``record_skips`` is false: an orchestrator asking early). With
         ``skip_current``, a model built after its inputs last changed for the date is left as
         it is (status ``current``)."""
+        self._require("manage", "build the layers")
         from lakehouse.layers.runner import LayerBuild
 
         data_date = data_date or self.yesterday()
@@ -196,6 +203,22 @@ class Lakehouse:
 
         return guarded_rows(self, sql, limit, operation="query")
 
+    def export(self, sql: str, path: str | Path, file_format: str | None = None) -> int:
+        """Write the rows of ``sql`` to the local file ``path`` (``csv`` or ``parquet``, by the
+        file's suffix unless given) as this lakehouse's principal may export them: its roles
+        need the ``export`` operation; columns are masked or refused as for ``query``, and the
+        export is audited before the file appears. The number of rows written."""
+        self._require("export", "export query results")
+        from lakehouse.security.guarded_read import guarded_export
+
+        path = Path(path)
+        file_format = file_format or path.suffix.lstrip(".").lower()
+        if file_format not in EXPORT_FORMATS:
+            raise ConfigError(f"cannot export to {path}", [Problem(
+                f"unknown export format {file_format!r}", str(path), key="--format",
+                fix=f"name a .csv or .parquet file, or give --format {' or '.join(EXPORT_FORMATS)}")])
+        return guarded_export(self, sql, path, file_format)
+
     def run(self, data_date: date | None = None, sources: list[str] | None = None,
             file: Path | None = None, on_result: Callable[[LoadResult], None] | None = None,
             force: bool = False, parallel: int | None = None) -> RunSummary:
@@ -203,6 +226,7 @@ class Lakehouse:
         ``parallel`` of them side by side (default: the ``parallel_loads`` setting);
         ``on_result`` is called after each source's load (for progress). A file already loaded
         for the date is not loaded again unless ``force``."""
+        self._require("manage", "load deliveries")
         from lakehouse.ingestion.side_by_side import load_all
 
         data_date = data_date or self.yesterday()
@@ -257,6 +281,7 @@ class Lakehouse:
     def quality_report(self, data_date: date, table: str | None = None, days: int = 14) -> QualityReport:
         """The scorecard of ``data_date`` (one table or all), an HTML report with the trend over
         the ``days`` dates up to it, and the Great Expectations Data Docs."""
+        self._require("query", "read the quality reports", f"governance.{QualityResultsRecord.TABLE}")
         from lakehouse.quality import ge_adapter, report
 
         since = data_date - timedelta(days=days - 1)
@@ -293,6 +318,7 @@ class Lakehouse:
 
     def readmit(self, source: str, data_date: date, file: Path) -> Readmission:
         """Re-admit corrected rows for rows quarantined by drop rules on ``data_date``."""
+        self._require("manage", "re-admit quarantined rows")
         from lakehouse.quality.readmission import readmit
 
         run_id = f"{data_date:%Y%m%d}-readmit-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -316,6 +342,7 @@ class Lakehouse:
     def register(self, path: str | Path, by: str | None = None, reason: str | None = None
                  ) -> list[RegistrationResult]:
         """Register the contracts at ``path`` (a new version for each changed one)."""
+        self._require("manage", "register source contracts")
         return registration.register(self.project, self.engine, self.contracts_at(path),
                                      self.today(), by or getpass.getuser(), reason)
 
@@ -373,6 +400,7 @@ class Lakehouse:
     def decertify(self, code: str, reason: str, effective: date | None = None,
                   replaced_by: str | None = None, by: str | None = None, note: str = "") -> dict:
         """Decertify a source system from ``effective`` (default: today); recorded, not edited."""
+        self._require("manage", "decertify a source system")
         event = system_lifecycle.decertify(self.project, self.engine, code, reason,
                                            effective or self.today(), by or getpass.getuser(),
                                            replaced_by, note)
@@ -385,3 +413,31 @@ class Lakehouse:
             raise ConfigError("empty search term", [Problem(
                 "nothing to search for", key="TERM", fix="give a business name such as 客户号 or 'customer id'")])
         return catalog.search(self.engine, self.root, term)
+
+    # -- the access audit ----------------------------------------------------------------------
+
+    def audit_verify(self):
+        """Recompute the access audit's hash chain (principals with the ``audit`` operation)."""
+        self._require("audit", "verify the access audit")
+        from lakehouse.security import audit
+
+        return audit.verify(self.engine, self.root)
+
+    def audit_records(self, principal: str | None = None, table: str | None = None,
+                      since: date | None = None, until: date | None = None) -> list:
+        """The access audit's records, filtered (principals with the ``audit`` operation)."""
+        self._require("audit", "read the access audit")
+        from lakehouse.security import audit
+
+        return audit.show(self.engine, self.root, principal, table, since, until,
+                          self.settings.tzinfo)
+
+    def scan_for_leaks(self, files: list[Path] | None = None):
+        """Look for level-3+ values in clear in every governance and quarantine table and in
+        ``files`` (default: the reports folder: quality reports, Data Docs, logs) — a check for
+        principals with the ``audit`` operation; findings are reported masked
+        (``lakehouse.security.leak_scan``)."""
+        self._require("audit", "scan for protected values in clear")
+        from lakehouse.security.leak_scan import scan
+
+        return scan(self, [self.project.reports_dir] if files is None else files)

@@ -172,6 +172,21 @@ def query(
     stdout().print(table)
 
 
+@app.command()
+def export(
+    sql: str = typer.Argument(..., help="Spark SQL over tables named as in `lakehouse tables`"),
+    to: Path = typer.Option(..., "--to", help="the file to write: NAME.csv or NAME.parquet"),
+    file_format: Optional[str] = typer.Option(None, "--format", help="csv or parquet (default: "
+                                              "the file's suffix)"),
+    principal: Optional[str] = AS_PRINCIPAL,
+    conf: Path = CONF,
+) -> None:
+    """Export the rows of a query to a file, as a principal whose role grants export: columns
+    above its clearance are masked or refuse the export, and the export is audited."""
+    rows = _lakehouse(conf, principal).export(sql, to, file_format)
+    stdout().print(f"{rows} row(s) written to {to}", highlight=False)
+
+
 layers_app = typer.Typer(no_args_is_help=True, help="Data engineers: build the integrated, common and mart layers.")
 app.add_typer(layers_app, name="layers")
 
@@ -339,13 +354,14 @@ def quality_report(
     data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
     table: Optional[str] = typer.Option(None, "--table", help="one table, e.g. cbs_account"),
     days: int = typer.Option(14, help="dates of trend shown in the HTML report"),
+    principal: Optional[str] = AS_PRINCIPAL,
     as_json: bool = JSON,
     conf: Path = CONF,
 ) -> None:
     """Print the quality scorecard of a data date and write the HTML report and Data Docs."""
     from lakehouse.cli.rendering import scorecard_document, scorecard_table
 
-    lh = _lakehouse(conf)
+    lh = _lakehouse(conf, principal)
     result = lh.quality_report(_parse_date(data_date) or lh.yesterday(), table, days)
     if as_json:
         typer.echo(to_json(scorecard_document(result)))
@@ -513,12 +529,10 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: bool = JSON, conf: Path = CONF) -> None:
+def audit_verify(principal: Optional[str] = AS_PRINCIPAL, as_json: bool = JSON,
+                 conf: Path = CONF) -> None:
     """Recompute the hash chain of governance.access_audit; exit 1 naming the first bad record."""
-    from lakehouse.security.audit import verify
-
-    lh = _lakehouse(conf)
-    result = verify(lh.engine, lh.root)
+    result = _lakehouse(conf, principal).audit_verify()
     if as_json:
         typer.echo(to_json({"records": result.records, "intact": result.intact,
                             "head_hash": result.head_hash, "broken": result.broken}))
@@ -540,6 +554,7 @@ def audit_show(
                                         "(schema.name or name)"),
     since: Optional[str] = typer.Option(None, "--since", help="from this date, YYYY-MM-DD"),
     until: Optional[str] = typer.Option(None, "--until", help="up to this date, included"),
+    acting_as: Optional[str] = AS_PRINCIPAL,
     as_json: bool = JSON,
     conf: Path = CONF,
 ) -> None:
@@ -547,11 +562,8 @@ def audit_show(
     the lakehouse's time zone)."""
     from rich.markup import escape
 
-    from lakehouse.security.audit import show
-
-    lh = _lakehouse(conf)
-    records = show(lh.engine, lh.root, principal, table, _parse_date(since), _parse_date(until),
-                   lh.settings.tzinfo)
+    records = _lakehouse(conf, acting_as).audit_records(principal, table, _parse_date(since),
+                                                        _parse_date(until))
     if as_json:
         typer.echo(to_json([r.as_row() for r in records]))
         return
@@ -567,6 +579,28 @@ def audit_show(
                      "" if r.rows_returned is None else str(r.rows_returned), r.query_hash[:12],
                      escape(r.detail or ""))
     stdout().print(grid)
+
+
+security_app = typer.Typer(no_args_is_help=True, help="Security auditors: checks of how "
+                           "protected data is kept.")
+app.add_typer(security_app, name="security")
+
+
+@security_app.command("scan")
+def security_scan(
+    files: Optional[list[Path]] = typer.Argument(None, help="files or folders to scan besides the "
+                                                 "governance tables (default: the reports folder)"),
+    principal: Optional[str] = AS_PRINCIPAL,
+    conf: Path = CONF,
+) -> None:
+    """Look for level-3+ values in clear in every governance and quarantine table, report, Data
+    Docs page and log; exit 1 listing each one found (masked)."""
+    report = _lakehouse(conf, principal).scan_for_leaks(files or None)
+    for leak in report.leaks:
+        err_console.print(leak.render(), markup=False, highlight=False)
+    stdout().print(report.summary(), highlight=False)
+    if not report.clean:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

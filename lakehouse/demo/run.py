@@ -3,8 +3,10 @@ by date, with a summary of what happened and where to look next."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,6 +25,10 @@ from lakehouse.demo.defects import DefectPlan, PlantedDefect
 from lakehouse.demo.deliveries import write_demo_deliveries
 from lakehouse.cli.rendering import scorecard_table
 
+SCAN_AS = "sun.li"
+"""The auditor who scans the demo's records, reports and log for protected values in clear."""
+LOG_FILE = "demo.log"
+"""The demo's log (every logged record of the run), in the reports folder the scan reads."""
 SAMPLE_360_AS = "chen.jie"
 """The principal of the sample: a risk analyst sees balances and warnings in clear, identity masked."""
 SAME_ROW_AS = ("li.na", "app.customer_desk")
@@ -153,7 +159,8 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     console.print(f"demo bank: {customers:,} customers, {days} data dates from {start}, seed {seed}, "
                   f"defects planted at rate {defect_rate}; {len(lh.project.sources)} sources, "
                   f"{len(lh.project.models)} layer models")
-    outcome = run_batches(lh, customers, days, start, seed, defect_rate, console)
+    with demo_log(lh.project.reports_dir / LOG_FILE):
+        outcome = run_batches(lh, customers, days, start, seed, defect_rate, console)
     console.print(_loads_table(outcome))
     console.print(_layers_table(outcome))
     for summary in outcome.layers:
@@ -169,6 +176,12 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     console.print(_defects_table(caught(lh, outcome.planted)))
     console.print(_sample_360(lh, last))
     console.print(_same_row(lh, last))
+    scan_began = time.perf_counter()
+    scanned = lh.as_principal(SCAN_AS).scan_for_leaks()
+    outcome.seconds["leak scan"] = time.perf_counter() - scan_began
+    for leak in scanned.leaks:
+        console.print(f"[red]{leak.render()}[/red]", highlight=False)
+    console.print(f"{scanned.summary()} (as {SCAN_AS})", highlight=False)
     timing = Table(title="elapsed time per stage")
     timing.add_column("stage")
     timing.add_column("seconds", justify="right")
@@ -181,7 +194,25 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
                   f"  lakehouse query --as {SAMPLE_360_AS} \"{SAMPLE_360.format(d=last)}\"\n"
                   f"  lakehouse quality report --date {last}\n"
                   "  lakehouse layers list    lakehouse tables    lakehouse catalog search 客户")
-    return outcome.ok
+    return outcome.ok and scanned.clean
+
+
+@contextmanager
+def demo_log(path: Path):
+    """Every record logged (INFO and above) while inside, written to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield path
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
 
 
 def _loads_table(outcome: DemoOutcome) -> Table:

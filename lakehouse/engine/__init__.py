@@ -140,6 +140,17 @@ class Engine:
     def count(self, spec: TableSpec, where: Filter | None = None) -> int:
         return self._read(spec, where).count()
 
+    def distinct_values(self, spec: TableSpec, columns: list[str]) -> dict[str, list[str]]:
+        """Each column's distinct non-null values as text (one scan of the table)."""
+        frame = self._read(spec, None)
+        found = frame.agg(*[F.collect_set(F.col(quote_column(c)).cast("string")).alias(c)
+                            for c in columns]).first()
+        return {c: list(found[c] or []) for c in columns}
+
+    def rows_as_json(self, spec: TableSpec) -> Iterator[str]:
+        """The table's rows, each as one line of JSON, streamed (for scans of whole tables)."""
+        return self._read(spec, None).toJSON().toLocalIterator()
+
     def sql(self, query: str, limit: int | None = None) -> list[dict[str, Any]]:
         frame = self.spark.sql(query)
         return [row.asDict() for row in (frame.limit(limit) if limit else frame).collect()]
@@ -147,9 +158,27 @@ class Engine:
     def sql_over_views(self, views: dict[str, str], query: str, limit: int | None = None
                        ) -> list[dict[str, Any]]:
         """``query`` after creating (or replacing) each temporary view name -> its SELECT."""
+        self._create_views(views)
+        return self.sql(query, limit)
+
+    def export_over_views(self, views: dict[str, str], query: str, path: str, file_format: str
+                          ) -> int:
+        """Write the result of ``query`` (over ``views``, as ``sql_over_views``) to one local
+        ``csv`` (UTF-8, header) or ``parquet`` file at ``path``; the number of rows written."""
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+
+        self._create_views(views)
+        result = self.spark.sql(query).toArrow()
+        if file_format == "csv":
+            pa_csv.write_csv(result, path)
+        else:
+            pq.write_table(result, path)
+        return result.num_rows
+
+    def _create_views(self, views: dict[str, str]) -> None:
         for name, select in views.items():
             self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {quote_column(name)} AS {select}")
-        return self.sql(query, limit)
 
     def table_layout(self, spec: TableSpec) -> TableLayout | None:
         """The existing table's column types, comments and properties (None if it does not exist)."""

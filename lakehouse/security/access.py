@@ -37,6 +37,22 @@ class Clearance:
     def may(self, operation: str, table: str | None = None) -> bool:
         return any(operation in r.operations and (table is None or r.covers(table)) for r in self.roles)
 
+    def require(self, operation: str, action: str, project, table: str | None = None) -> None:
+        """Raise ``AccessRefused`` unless a role of the principal grants ``operation`` (on
+        ``table``, when given): ``action`` says what was attempted, e.g. "load deliveries"."""
+        if self.may(operation, table):
+            return
+        granting = [r.name for r in project.security.roles
+                    if operation in r.operations and (table is None or r.covers(table))]
+        on = f" on {table}" if table else ""
+        who = self.principal.id
+        raise AccessRefused(f"{who} may not {action}", [Problem(
+            f"{action} needs the {operation} operation{on}; principal {who} holds roles "
+            f"{self.role_names}", key=f"{project.conf_dir / 'security.yaml'}: operations",
+            fix=(f"act as a principal with a role that grants it ({', '.join(granting)}), or ask "
+                 "the security administrator for one" if granting
+                 else f"no role grants {operation}{on}; ask the security administrator"))])
+
     def access(self, table: str, level: int, operation: str = "query") -> Access:
         """The most any of the principal's roles that cover ``table`` for ``operation`` allows."""
         granting = [r for r in self.roles if operation in r.operations and r.covers(table)]

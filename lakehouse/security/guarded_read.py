@@ -1,20 +1,51 @@
-"""Reading a lakehouse as its principal: the guarded query run, and its use audited."""
+"""Reading a lakehouse as its principal: the guarded query run or exported, and its use audited."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.security.access import AccessRefused
 from lakehouse.security.column_levels import table_levels, table_masks
-from lakehouse.security.guarded_query import guard
+from lakehouse.security.guarded_query import GuardedQuery, guard
+
+T = TypeVar("T")
+
 
 def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> list[dict[str, Any]]:
     """The rows of ``sql`` as ``lh``'s principal sees them; the read (allowed, masked or refused)
-    is audited first when it touches level-2+ data, and fails if the audit cannot be written."""
+    is audited when it touches level-2+ data, and fails if the audit cannot be written."""
+    guarded = _guarded(lh, sql, operation)
+    rows = _run(lambda: lh.engine.sql_over_views(guarded.views, guarded.sql, limit))
+    _audit(lh, lh.clearance, operation, sql, guarded.result, guarded.reads, len(rows), "",
+           tables=guarded.tables)
+    return rows
+
+
+def guarded_export(lh, sql: str, path: Path, file_format: str) -> int:
+    """Write the rows of ``sql``, as ``lh``'s principal may export them, to ``path`` (``csv`` or
+    ``parquet``); the export is audited like a read (operation ``export``, the file named in the
+    record's detail) and its rows counted. Roles without the ``export`` operation are refused."""
+    guarded = _guarded(lh, sql, "export")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")  # the file appears only once audited
+    try:
+        rows = _run(lambda: lh.engine.export_over_views(guarded.views, guarded.sql, str(partial),
+                                                        file_format))
+        _audit(lh, lh.clearance, "export", sql, guarded.result, guarded.reads, rows,
+               f"to {path.name}", tables=guarded.tables)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows
+
+
+def _guarded(lh, sql: str, operation: str) -> GuardedQuery:
+    """``sql`` guarded for ``lh``'s principal; a refusal is audited, then raised."""
     clearance = lh.clearance
     specs = {spec.qualified_name: spec for spec in lh.tables()}
-    levels = table_levels(lh.project)
     engine = lh.engine
 
     def columns_of(name: str) -> dict[str, str] | None:
@@ -25,22 +56,24 @@ def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> l
         return dict(engine.table_layout(spec).types)
 
     try:
-        guarded = guard(sql, clearance, columns_of, levels, table_masks(lh.project), operation, lh.project)
+        return guard(sql, clearance, columns_of, table_levels(lh.project), table_masks(lh.project),
+                     operation, lh.project)
     except AccessRefused as refusal:
         _audit(lh, clearance, operation, sql, "refused", refusal.reads, None, refusal.summary,
                tables=refusal.tables)
         raise
+
+
+def _run(work: Callable[[], T]) -> T:
+    """``work`` (the guarded query on the engine), Spark's analysis errors shown cleanly."""
     try:
-        rows = engine.sql_over_views(guarded.views, guarded.sql, limit)
+        return work()
     except Exception as exc:  # noqa: BLE001 - Spark's analysis errors, shown cleanly
         message = str(exc).split("\n")[0]
         raise ConfigError("the query failed", [Problem(
             message, key="SQL",
             fix="name tables as `lakehouse tables` lists them (e.g. mart.mart_customer_360) and "
                 "columns as the table has them")]) from None
-    _audit(lh, clearance, operation, sql, guarded.result, guarded.reads, len(rows), "",
-           tables=guarded.tables)
-    return rows
 
 
 def _audit(lh, clearance, operation, sql, result, reads, rows, detail, tables=()) -> None:

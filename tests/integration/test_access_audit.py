@@ -128,8 +128,12 @@ def test_show_filters_by_principal_table_and_time(engine, written):
 
 
 def cli(monkeypatch, engine, root, *args):
-    lakehouse = SimpleNamespace(engine=engine, root=str(root), settings=SimpleNamespace(tzinfo=SHANGHAI))
-    monkeypatch.setattr(commands, "_lakehouse", lambda conf: lakehouse)
+    """`lakehouse audit ...` over the records at ``root`` (an auditor's lakehouse, whose
+    refusal of other principals tests/unit/test_access_control.py covers)."""
+    lakehouse = SimpleNamespace(
+        audit_verify=lambda: verify(engine, str(root)),
+        audit_records=lambda *filters: show(engine, str(root), *filters, tz=SHANGHAI))
+    monkeypatch.setattr(commands, "_lakehouse", lambda conf, principal: lakehouse)
     return CliRunner().invoke(commands.app, ["audit", *args])
 
 

@@ -184,3 +184,39 @@ def test_the_principal_comes_from_the_argument_the_environment_or_the_default(pr
     with pytest.raises(ConfigError) as unknown:
         clearance(project, "mallory")
     assert unknown.value.problems[0].key == "--as" and "act as one of: local.dev" in unknown.value.problems[0].fix
+
+
+OPERATIONS = {
+    "load deliveries": lambda lh: lh.run(),
+    "build the layers": lambda lh: lh.build_layers(),
+    "register source contracts": lambda lh: lh.register(REPO / "conf" / "sources"),
+    "decertify a source system": lambda lh: lh.decertify("cbs", "test"),
+    "re-admit quarantined rows": lambda lh: lh.readmit("cbs.account", None, Path("x.csv")),
+    "read the quality reports": lambda lh: lh.quality_report(None),
+    "verify the access audit": lambda lh: lh.audit_verify(),
+    "read the access audit": lambda lh: lh.audit_records(),
+    "export query results": lambda lh: lh.export("SELECT 1", Path("out.csv")),
+}
+
+
+@pytest.mark.parametrize("principal, refused", [
+    ("app.customer_desk", set(OPERATIONS)),
+    ("chen.jie", set(OPERATIONS) - {"export query results"}),
+    ("sun.li", set(OPERATIONS) - {"verify the access audit", "read the access audit",
+                                  "read the quality reports"}),
+    ("li.na", {"load deliveries", "build the layers", "register source contracts",
+               "decertify a source system", "re-admit quarantined rows",
+               "verify the access audit", "read the access audit"}),
+    ("local.dev", {"verify the access audit", "read the access audit", "export query results"}),
+])
+def test_each_operation_needs_a_role_that_grants_it(principal, refused):
+    """Refused operations fail before Spark starts, naming the operation and who grants it."""
+    lh = Lakehouse(REPO / "conf", principal=principal)
+    for action, attempt in OPERATIONS.items():
+        if action not in refused:
+            continue
+        with pytest.raises(AccessRefused) as refusal:
+            attempt(lh)
+        text = refusal.value.render()
+        assert principal in text and ("act as a principal" in text or "no role grants" in text), text
+        assert lh._engine is None, f"{action} started Spark before refusing"
