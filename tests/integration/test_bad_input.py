@@ -119,7 +119,7 @@ def test_duplicate_and_null_keys(lh):
     message = failed_load(lh, "cbs.account")
     path = data_path(lh, "cbs.account")
     assert f"{path}, line 5, column account_id: key column account_id is empty" in message
-    assert "duplicate key (account_id) = 'A1' on lines 2, 4" in message
+    assert "duplicate key (account_id) = '**' on lines 2, 4" in message  # level 3: masked
     assert message.startswith(f"delivery {path} for cbs.account on 2026-11-02 was refused "
                               "admission: quality check failed")
     [quality] = lh.engine.rows(governance.admission_log(lh.root),
@@ -185,9 +185,12 @@ def test_malformed_rows_are_quarantined_and_counted(lh):
     assert [(q["line"], q["reason"]) for q in quarantined] == [
         (2, "column 3 (txn_time): 'not a time' is not a timestamp in format %Y-%m-%d %H:%M:%S"),
         (3, "malformed JSON at column 52: Expecting ',' delimiter"),
-        (4, "column 4 (amount): '3.005' has 3 decimal places, at most 2 allowed"),
+        (4, "column 4 (amount): '*****' has 3 decimal places, at most 2 allowed"),  # level 3
     ]
-    assert quarantined[1]["raw_line"] == lines[2].decode()
+    assert quarantined[0]["raw_line"] == ('{"txn_id": "T11", "account_id": "**", "txn_time": '
+                                          '"not a time", "amount": "****", "direction": "D", '
+                                          '"channel": "ATM"}')
+    assert quarantined[1]["raw_line"] is None and quarantined[1]["sealed_line"]  # broken JSON
     log = lh.engine.rows(governance.load_log(lh.root), where(run_id=summary.run_id))
     assert [(r["rows_in"], r["rows_loaded"], r["rows_quarantined"]) for r in log] == [(4, 1, 3)]
     rows = lh.engine.rows(lh.table("cbs.transaction"), where(data_date=D2))
@@ -238,9 +241,9 @@ def test_snapshot_rows_with_wrong_field_count_are_quarantined_and_the_rest_loade
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
     quarantined = lh.engine.rows(governance.quarantine(lh.root, "cbs_account"),
                                  where(run_id=summary.run_id), order_by=["line"])
-    assert [(q["line"], q["reason"], q["raw_line"]) for q in quarantined] == [
-        (3, "has 6 fields, expected 7", "A2,C1,DEP001,CNY,2.00,A"),
-        (4, "has 8 fields, expected 7", "A3,C1,DEP001,CNY,3.00,A,2021-01-01,extra"),
+    assert [(q["line"], q["reason"], q["raw_line"], bool(q["sealed_line"])) for q in quarantined] == [
+        (3, "has 6 fields, expected 7", None, True),  # its fields cannot be found to mask them
+        (4, "has 8 fields, expected 7", None, True),
     ]
     rows = lh.engine.rows(lh.table("cbs.account"), where(data_date=D2),
                           order_by=["account_id"])
