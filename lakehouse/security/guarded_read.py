@@ -1,13 +1,16 @@
-"""Reading a lakehouse as its principal: the guarded query run, and its use audited."""
+"""Reading a lakehouse as its principal: the guarded query run, the quarantine read, and their
+use audited."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from lakehouse.errors import ConfigError, Problem
+from lakehouse.filters import where
 from lakehouse.security.access import AccessRefused
-from lakehouse.security.column_levels import table_levels, table_masks
-from lakehouse.security.guarded_query import guard
+from lakehouse.security.column_levels import GOVERNANCE_LEVEL, table_levels, table_masks
+from lakehouse.security.guarded_query import guard, refusal
 
 def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> list[dict[str, Any]]:
     """The rows of ``sql`` as ``lh``'s principal sees them; the read (allowed, masked or refused)
@@ -40,6 +43,44 @@ def guarded_rows(lh, sql: str, limit: int | None, operation: str = "query") -> l
                 "columns as the table has them")]) from None
     _audit(lh, clearance, operation, sql, guarded.result, guarded.reads, len(rows), "",
            tables=guarded.tables)
+    return rows
+
+
+def quarantined_rows(lh, source: str, data_date: date) -> list[dict[str, Any]]:
+    """The rows of ``source`` held in quarantine for ``data_date`` as ``lh``'s principal sees
+    them, by line. A role of the principal must cover the quarantine table. A sealed line (one
+    that could not be split into its fields to mask them; ``sealed`` true) is opened into
+    ``raw_line`` only for a principal who reads the source's table in clear at its highest level,
+    and withheld (``raw_line`` null) from any other. The read is audited first, like a query:
+    allowed, masked (sealed lines withheld) or refused."""
+    from lakehouse.governance.records import QuarantineRecord
+    from lakehouse.security.audit import AccessedColumn
+    from lakehouse.security.keys import for_project
+    from lakehouse.security.sealing import QUARANTINE_LINE, unseal
+
+    contract, clearance = lh.contract(source), lh.clearance
+    held = lh.store.spec(QuarantineRecord, contract.table_name).qualified_name
+    level = contract.table_level  # what a sealed line may hold
+    reads = [AccessedColumn(held, name, level if name == "sealed_line" else GOVERNANCE_LEVEL)
+             for name in QuarantineRecord.field_names()]
+    command = f"quarantine show --source {source} --date {data_date.isoformat()}"
+    if clearance.access(held, GOVERNANCE_LEVEL) == "refused":
+        refused = refusal([], clearance, "query", lh.project, reads, [held])
+        _audit(lh, clearance, "quarantine", command, "refused", reads, None, refused.summary)
+        raise refused
+    records = lh.store.read(QuarantineRecord, where(data_date=data_date), table=contract.table_name,
+                            order_by=["line"])
+    opened = clearance.access(lh.table(source).qualified_name, level) == "clear"
+    withheld = not opened and any(r.sealed_line for r in records)
+    _audit(lh, clearance, "quarantine", command, "masked" if withheld else "allowed", reads,
+           len(records), "sealed lines withheld" if withheld else "")
+    keys, rows = for_project(lh.project), []
+    for record in records:
+        row = record.as_row()
+        sealed = row.pop("sealed_line")
+        if sealed and opened:
+            row["raw_line"] = unseal(keys, QUARANTINE_LINE, sealed, record.table_name)
+        rows.append({**row, "sealed": sealed is not None})
     return rows
 
 
