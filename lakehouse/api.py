@@ -316,6 +316,15 @@ class Lakehouse:
             f"no table {table!r} in this project", key="--table", value=table,
             fix=f"use one of: {known}")])
 
+    def quarantined(self, source: str, data_date: date) -> list[dict]:
+        """The rows of ``source`` held in quarantine for ``data_date``, as this lakehouse's
+        principal sees them: level-3+ values masked, a sealed line (``sealed``) opened only for a
+        principal who reads the source's table in clear; the read is audited (see
+        ``lakehouse.security.guarded_read.quarantined_rows``)."""
+        from lakehouse.security.guarded_read import quarantined_rows
+
+        return quarantined_rows(self, source, data_date)
+
     def readmit(self, source: str, data_date: date, file: Path) -> Readmission:
         """Re-admit corrected rows for rows quarantined by drop rules on ``data_date``."""
         self._require("manage", "re-admit quarantined rows")

@@ -603,5 +603,37 @@ def security_scan(
         raise typer.Exit(1)
 
 
+quarantine_app = typer.Typer(no_args_is_help=True, help="Rows held in quarantine, as a principal "
+                             "sees them.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    source: str = typer.Option(..., "--source", help="SYSTEM.ENTITY"),
+    data_date: str = typer.Option(..., "--date", help="the data date the rows were quarantined for"),
+    principal: Optional[str] = AS_PRINCIPAL,
+    as_json: bool = JSON,
+    conf: Path = CONF,
+) -> None:
+    """The rows of a source held in quarantine for a data date: level-3+ values masked; a line
+    kept sealed (it could not be split to mask it) shown only to a principal who reads the
+    source's table in clear, withheld from others. The read is audited."""
+    from rich.markup import escape
+
+    rows = _lakehouse(conf, principal).quarantined(source, _parse_date(data_date))
+    if as_json:
+        typer.echo(to_json(rows))
+        return
+    grid = Table(title=f"{len(rows)} quarantined row(s) of {source} for {data_date}")
+    for column in ("line", "stage", "rule", "reason", "row"):
+        grid.add_column(column, justify="right" if column == "line" else "left", overflow="fold")
+    for r in rows:
+        shown = r["raw_line"] or r["row_json"] or ("(sealed: withheld)" if r["sealed"] else "")
+        grid.add_row("" if r["line"] is None else str(r["line"]), r["stage"], escape(r["rule"] or ""),
+                     escape(r["reason"] or ""), escape(shown))
+    stdout().print(grid)
+
+
 if __name__ == "__main__":
     main()

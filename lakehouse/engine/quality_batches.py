@@ -108,6 +108,7 @@ def quarantined(dropped: DataFrame, columns: list[str], masked: Masked, keys: li
         dimension[F.col("rule")].alias("dimension"),
         reason[F.col("rule")].alias("reason"),
         F.lit(None).cast("string").alias("raw_line"),
+        F.lit(None).cast("string").alias("sealed_line"),
         F.to_json(F.expr(f"struct({row})"), {"ignoreNullFields": "false"}).alias("row_json"),
         key_hash(keys).alias("key_hash"),
     )

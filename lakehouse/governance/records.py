@@ -216,7 +216,10 @@ class LoadLogRecord(GovernanceRecord):
         per_table=True)
 class QuarantineRecord(GovernanceRecord):
     """One quarantine table per source: rows that could not be parsed, and rows dropped by a
-    quality rule of severity drop (kept masked), with the rule and the reason."""
+    quality rule of severity drop, with the rule and the reason. Values of security level 3 and
+    above are kept masked; a parse-rejected line that cannot be split into its fields (so its
+    values cannot be masked) is kept sealed instead (:mod:`lakehouse.security.sealing`), for
+    ``lakehouse quarantine show`` to open for a principal cleared to read the table in clear."""
 
     source: str | None = column('string', 'source contract, system.entity')
     table_name: str | None = column('string', 'target table, schema.name')
@@ -228,7 +231,10 @@ class QuarantineRecord(GovernanceRecord):
     rule: str | None = column('string', 'the quality rule that dropped the row (parse: null)')
     dimension: str | None = column('string', "the rule's quality dimension")
     reason: str | None = column('string', 'why the row was quarantined')
-    raw_line: str | None = column('string', 'the row as delivered (parse stage)')
+    raw_line: str | None = column('string', 'the row as delivered, security level 3 and above masked (parse '
+                                  'stage; null when sealed)')
+    sealed_line: str | None = column('string', 'the row as delivered, encrypted, where it cannot be split '
+                                     'into its fields to mask them (read with lakehouse quarantine show)')
     row_json: str | None = column('string', 'the row as JSON, security level 3 and above masked (quality stage)')
     key_hash: str | None = column('string', "SHA-256 of the row's key, to match corrected rows")
     quarantined_at: datetime | None = column('timestamp', 'when the row was quarantined')

@@ -95,6 +95,13 @@ class GovernanceStore:
     def spec(self, record_type: type[GovernanceRecord], table: str | None = None) -> TableSpec:
         return spec_of(record_type, self.root, table)
 
+    def prepared(self, record_type: type[GovernanceRecord], table: str | None = None) -> TableSpec:
+        """The table of ``record_type`` (``table``: as for ``append``), created or brought to its
+        record, for a writer that writes it through the engine (the quarantine)."""
+        spec = self.spec(record_type, table)
+        self._ensure(record_type, spec)
+        return spec
+
     def _ensure(self, record_type: type[GovernanceRecord], spec: TableSpec) -> None:
         """Create the table, or bring one written by an earlier version to its record: add the
         columns the record gained, convert the columns whose type it changed (once per table in
@@ -141,10 +148,8 @@ class GovernanceStore:
     def _prepared(self, records: list[GovernanceRecord], table: str | None
                   ) -> tuple[TableSpec, list[dict[str, Any]]]:
         """The table, brought to its record, and the rows of ``records`` (of one type)."""
-        record_type = type(records[0])
-        spec = self.spec(record_type, table)
-        self._ensure(record_type, spec)
-        return spec, [r.as_row() for r in records]
+        return self.prepared(type(records[0]), table), [r.as_row() for r in records]
+
     def replace(self, record_type: type[R], records: Sequence[R], where: Filter,
                 table: str | None = None) -> None:
         """Replace the rows matching ``where`` with ``records`` in one commit (``table``: as for
@@ -155,8 +160,7 @@ class GovernanceStore:
                                 f"{type(item).__name__}")
         if self._held_records(record_type, table):
             self.flush()  # the held appends come first
-        spec = self.spec(record_type, table)
-        self._ensure(record_type, spec)
+        spec = self.prepared(record_type, table)
         self.engine.replace_rows(spec, [r.as_row() for r in records], where)
 
     # -- reading -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import date
 from lakehouse.ingestion.control_file import ControlTotals
 from lakehouse.errors import Problem
 from lakehouse.ingestion.extract_parser import MAX_LISTED, ParsedExtract
+from lakehouse.security.masking import masked_value
 
 
 def control_problems(parsed: ParsedExtract, totals: ControlTotals, data_date: date) -> list[Problem]:
@@ -37,7 +38,8 @@ def control_problems(parsed: ParsedExtract, totals: ControlTotals, data_date: da
 
 
 def key_problems(parsed: ParsedExtract, keys: list[str]) -> list[Problem]:
-    """Null and duplicate keys among the parsed rows, each located by line."""
+    """Null and duplicate keys among the parsed rows, each located by line; a duplicate key's
+    value is shown masked where its column is (``parsed.masked``)."""
     if not keys:
         return []
     columns = [parsed.columns[k] for k in keys]
@@ -55,7 +57,8 @@ def key_problems(parsed: ParsedExtract, keys: list[str]) -> list[Problem]:
             seen[key].append(line)
     for key, lines in seen.items():
         if len(lines) > 1:
-            value = key[0] if len(key) == 1 else key
+            shown = tuple(masked_value(parsed.masked, k, part) for k, part in zip(keys, key))
+            value = shown[0] if len(shown) == 1 else shown
             problems.append(Problem(
                 f"duplicate key ({label}) = {value!r} on lines {', '.join(map(str, lines))}",
                 parsed.file, lines[1], column=keys[0], value=value, fix=fix))

@@ -6,6 +6,11 @@ raise ``DeliveryError``. Row-level problems (wrong field count, a value that doe
 type, broken JSON) reject that row only; it is kept with its line number, reason and raw text.
 A CSV record may span lines (a quoted line break): its line is the one it starts on, and its
 reason names its record number where that differs from the line.
+
+Values of the masked columns (security level 3 and above) never appear in clear in what leaves
+the parser for messages: a reason names the column and shows the value masked, and a rejected
+row's ``shown`` is its line with those values masked in the delivery's layout (None when the
+line cannot be split into the declared fields, so it cannot be masked).
 """
 
 from __future__ import annotations
@@ -23,14 +28,16 @@ from lakehouse.errors import DeliveryError, Problem
 from lakehouse.ingestion.csv_records import csv_records
 from lakehouse.ingestion.decoding import MAX_LISTED, decode, shown, without_bom
 from lakehouse.ingestion.text_values import BadValue, arrow_type, converter, exact_sum
+from lakehouse.security.masking import Masked, masked_columns, masked_value
 
 
 @dataclass(frozen=True)
 class RejectedRow:
     line: int
-    reason: str
-    raw: str
+    reason: str  # masked values only
+    raw: str  # the record as delivered: never shown or stored in clear
     key: tuple | None = None  # the row's key where it could still be read
+    shown: str | None = None  # ``raw`` with the masked columns masked; None if it cannot be split
 
 
 @dataclass
@@ -43,6 +50,7 @@ class ParsedExtract:
     rejected: list[RejectedRow] = field(default_factory=list)
     amount_total: Decimal | None = None
     amount_unreadable: int = 0  # rejected rows whose amount is unreadable or does not fit its type
+    masked: Masked = field(default_factory=dict)  # the columns whose values are shown masked
 
     @property
     def rows_loaded(self) -> int:
@@ -57,11 +65,15 @@ class ParsedExtract:
                          for name, values in self.columns.items()})
 
 
-def parse_extract(path: Path, contract) -> ParsedExtract:
-    """Read ``path`` as the contract's delivery declares it."""
+def parse_extract(path: Path, contract, masked: Masked | None = None) -> ParsedExtract:
+    """Read ``path`` as the contract's delivery declares it. ``masked``: the columns whose values
+    are shown masked, column -> rule (``masked_attributes``); by default the contract's
+    attributes of level 3 and above, with the default rule."""
     delivery = contract.delivery
+    if masked is None:
+        masked = masked_columns({a.name: a.security_level for a in contract.attributes})
     if delivery.format == "parquet":
-        return _parse_parquet(path, contract)
+        return _parse_parquet(path, contract, masked)
     file = str(path)
     delivered = path.read_bytes()
     data = without_bom(delivered, delivery.encoding, file)
@@ -78,7 +90,7 @@ def parse_extract(path: Path, contract) -> ParsedExtract:
         records = _json_records(text, contract, file)
     else:
         records = _fixed_width_records(data, contract, file)
-    return _typed(records, contract, file)
+    return _typed(records, contract, file, masked)
 
 
 # A record is (line number, record number, raw text, values or a rejection reason).
@@ -231,7 +243,7 @@ def _fixed_width_records(data: bytes, contract, file: str) -> Iterator[Record]:
         yield number, number, text, fields
 
 
-def _typed(records: Iterator[Record], contract, file: str) -> ParsedExtract:
+def _typed(records: Iterator[Record], contract, file: str, masked: Masked) -> ParsedExtract:
     delivery = contract.delivery
     attrs = contract.attributes
     names = [a.name for a in attrs]
@@ -249,9 +261,11 @@ def _typed(records: Iterator[Record], contract, file: str) -> ParsedExtract:
     key_indexes = [names.index(k) for k in contract.keys]
     for line, number, raw, values in records:
         if isinstance(values, str):
-            rejected.append(RejectedRow(line, _at(line, number, values), raw))
+            rejected.append(RejectedRow(line, _at(line, number, values), raw,
+                                        shown=None if masked else raw))
             unreadable += 1
             continue
+        record = values
         if isinstance(values, dict):
             values = [_json_text(values.get(n)) for n in names]
         if amount_index is not None and values[amount_index] not in (None, ""):
@@ -267,19 +281,50 @@ def _typed(records: Iterator[Record], contract, file: str) -> ParsedExtract:
             try:
                 typed.append(convert[index](value))
             except BadValue as exc:
-                reason = f"column {index + 1} ({names[index]}): {exc}"
+                about = exc.showing(masked_value(masked, names[index], value))
+                reason = f"column {index + 1} ({names[index]}): {about}"
                 break
         if reason:
             rejected.append(RejectedRow(line, _at(line, number, reason), raw,
-                                        _key_of(values, key_indexes, convert)))
+                                        _key_of(values, key_indexes, convert),
+                                        _masked_line(contract, raw, record, masked)))
             continue
         for column, value in zip(target_columns, typed):
             column.append(value)
         lines.append(line)
     if amount_index is None:
-        return ParsedExtract(file, columns, lines, rejected)
+        return ParsedExtract(file, columns, lines, rejected, masked=masked)
     total = exact_sum(amounts, attrs[amount_index].spark_type)
-    return ParsedExtract(file, columns, lines, rejected, total, unreadable)
+    return ParsedExtract(file, columns, lines, rejected, total, unreadable, masked)
+
+
+def _masked_line(contract, raw: str, record: list[str] | dict, masked: Masked) -> str:
+    """``raw``, split into ``record`` (its fields, or its JSON object), with the values of the
+    ``masked`` columns masked, in the delivery's layout: the delimiter (quoting a field that
+    needs it), the fixed widths (a masked value in place of the value, its field's bytes
+    padded), or JSON."""
+    delivery = contract.delivery
+    if not masked:
+        return raw
+    if isinstance(record, dict):
+        return json.dumps({k: masked_value(masked, k, v) for k, v in record.items()},
+                          ensure_ascii=False, default=str)
+    if delivery.format == "fixed-width":
+        data, start, parts = raw.encode(delivery.encoding), 0, []
+        for attribute, value in zip(contract.attributes, record):
+            part = data[start:start + attribute.width]
+            if attribute.name in masked and value:  # in place of the value, padding kept
+                text = part.decode(delivery.encoding).replace(
+                    value, masked_value(masked, attribute.name, value), 1)
+                part = text.encode(delivery.encoding).ljust(attribute.width)
+            parts.append(part)
+            start += attribute.width
+        return b"".join(parts).decode(delivery.encoding)
+    quote, special = delivery.quote, (delivery.delimiter, delivery.quote, "\n", "\r")
+    fields = [masked_value(masked, a.name, value) for a, value in zip(contract.attributes, record)]
+    return delivery.delimiter.join(
+        quote + f.replace(quote, quote * 2) + quote if quote and any(c in f for c in special) else f
+        for f in fields)
 
 
 def _at(line: int, number: int, reason: str) -> str:
@@ -311,7 +356,7 @@ def _amount_index(contract) -> int | None:
     return [a.name for a in contract.attributes].index(control.amount_column)
 
 
-def _parse_parquet(path: Path, contract) -> ParsedExtract:
+def _parse_parquet(path: Path, contract, masked: Masked) -> ParsedExtract:
     file = str(path)
     if path.stat().st_size == 0:
         raise DeliveryError(f"delivery {path} is empty", [Problem(
@@ -339,4 +384,5 @@ def _parse_parquet(path: Path, contract) -> ParsedExtract:
     index = _amount_index(contract)
     if index is not None:
         amount = exact_sum(columns[names[index]], contract.attributes[index].spark_type)
-    return ParsedExtract(file, columns, list(range(1, table.num_rows + 1)), [], amount)
+    return ParsedExtract(file, columns, list(range(1, table.num_rows + 1)), [], amount,
+                         masked=masked)

@@ -33,7 +33,9 @@ from lakehouse.ingestion.misnamed import found_instead
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
+from lakehouse.security.keys import for_project
 from lakehouse.security.masking import masked_attributes
+from lakehouse.security.sealing import QUARANTINE_LINE, seal
 from lakehouse.zones.storage import filesystem, remove_dir
 from lakehouse.zones.tables import join_path
 
@@ -194,9 +196,10 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
     """
     registered = ctx.registered.get(contract.name)
     checks = admission.static_checks(ctx.project, contract, data_date, registered)
+    masked = masked_attributes(ctx.project, contract.attributes)
     parsed, staging, profile, checked, blocking = None, None, None, None, []
     try:
-        parsed = parse_extract(data_file, contract)
+        parsed = parse_extract(data_file, contract, masked)
     except DeliveryError as exc:
         blocking = [Problem(exc.summary, str(data_file)), *exc.problems]
     if parsed is not None:
@@ -220,7 +223,6 @@ def _admit(ctx: LoadContext, contract, spec, data_date: date, data_file: Path,
     checks["quality"] = admission.check_quality(profile, blocking)
     decision = admission.Decision(contract.name, data_date, contract.content_hash,
                                   registered.version if registered else None, checks)
-    masked = masked_attributes(ctx.project, contract.attributes)
     ctx.store.append(decision.log_records(ctx.run_id, data_file.name, masked))
     if not decision.admitted:
         if staging is not None:
@@ -410,15 +412,11 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
         if contract.load_type == "zipper":
             frozen = sorted({*frozen, *engine.distinct_rows(dropped_path, list(contract.keys))})
         staging = kept_path
-    now = datetime.now()
     held = quality.quarantine_spec(contract, ctx.root)
     if parsed.rejected or dropped or engine.has_rows(held, where(data_date=data_date)):
-        engine.write_quarantine(held, data_date, [QuarantineRecord(
-            source=contract.name, table_name=spec.qualified_name, data_date=data_date,
-            run_id=ctx.run_id, file_name=file_name, line=row.line, stage="parse", rule=None,
-            dimension="validity", reason=row.reason, raw_line=row.raw, row_json=None,
-            key_hash=None, quarantined_at=now, readmitted_run=None,
-        ).as_row() for row in parsed.rejected], dropped)
+        ctx.store.prepared(QuarantineRecord, contract.table_name)  # with the columns added since
+        engine.write_quarantine(held, data_date, _rejected_rows(ctx, contract, spec, parsed, data_date),
+                                dropped)
     result.rows_loaded = parsed.rows_loaded - result.rows_dropped
     result.rows_quarantined = len(parsed.rejected) + result.rows_dropped
     # the admission's quality measurement is published with the data, in the load's commit
@@ -429,6 +427,21 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
     else:
         engine.load_partition(spec, staging, data_date, metadata)
     record_quality(ctx, spec, data_date, checked, result)
+
+
+def _rejected_rows(ctx: LoadContext, contract, spec, parsed: ParsedExtract, data_date: date
+                   ) -> list[dict]:
+    """The quarantine rows of the rows the parser rejected: each line with its level-3+ values
+    masked or, where it cannot be split into its fields to mask them, sealed for its table."""
+    keys, now = for_project(ctx.project), datetime.now()
+    return [QuarantineRecord(
+        source=contract.name, table_name=spec.qualified_name, data_date=data_date,
+        run_id=ctx.run_id, file_name=Path(parsed.file).name, line=row.line, stage="parse",
+        rule=None, dimension="validity", reason=row.reason, raw_line=row.shown,
+        sealed_line=None if row.shown is not None else seal(keys, QUARANTINE_LINE, row.raw,
+                                                            spec.qualified_name),
+        row_json=None, key_hash=None, quarantined_at=now, readmitted_run=None,
+    ).as_row() for row in parsed.rejected]
 
 
 def record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Assessment,

@@ -14,7 +14,16 @@ Converter = Callable[[str], object]
 
 
 class BadValue(ValueError):
-    """A value that does not fit its declared type; the message names the expectation."""
+    """A value that does not fit its declared type; the message names the expectation.
+    ``text`` is the value, ``expectation`` what it fails (``is not an integer``)."""
+
+    def __init__(self, text: str, expectation: str):
+        super().__init__(f"{shown(text)} {expectation}")
+        self.text, self.expectation = text, expectation
+
+    def showing(self, value: str) -> str:
+        """The message with ``value`` (the text masked, say) in place of the text."""
+        return f"{shown(value)} {self.expectation}"
 
 
 def converter(spark_type: str, date_format: str, timestamp_format: str) -> Converter:
@@ -72,9 +81,9 @@ def _integer(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise BadValue(f"{shown(text)} is not an integer") from None
+        raise BadValue(text, "is not an integer") from None
     if not -(2**63) <= value < 2**63:
-        raise BadValue(f"{shown(text)} does not fit in a 64-bit integer")
+        raise BadValue(text, "does not fit in a 64-bit integer")
     return value
 
 
@@ -88,7 +97,7 @@ def _boolean(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise BadValue(f"{shown(text)} is not a boolean (use true/false, 1/0 or Y/N)")
+    raise BadValue(text, "is not a boolean (use true/false, 1/0 or Y/N)")
 
 
 def _date(fmt: str) -> Converter:
@@ -100,7 +109,7 @@ def _date(fmt: str) -> Converter:
                 return date.fromisoformat(text)
             return datetime.strptime(text, fmt).date()
         except ValueError:
-            raise BadValue(f"{shown(text)} is not a date in format {fmt}") from None
+            raise BadValue(text, f"is not a date in format {fmt}") from None
 
     return convert
 
@@ -114,7 +123,7 @@ def _timestamp(fmt: str) -> Converter:
                 return datetime.fromisoformat(text)
             return datetime.strptime(text, fmt)
         except ValueError:
-            raise BadValue(f"{shown(text)} is not a timestamp in format {fmt}") from None
+            raise BadValue(text, f"is not a timestamp in format {fmt}") from None
 
     return convert
 
@@ -128,17 +137,17 @@ def _decimal(precision: int, scale: int) -> Converter:
         try:
             value = Decimal(text.strip())
         except InvalidOperation:
-            raise BadValue(f"{shown(text)} is not a decimal number") from None
+            raise BadValue(text, "is not a decimal number") from None
         if not value.is_finite():
-            raise BadValue(f"{shown(text)} is not a finite decimal number")
+            raise BadValue(text, "is not a finite decimal number")
         sign, digits, exponent = value.as_tuple()
         decimals = max(0, -exponent)
         if decimals > scale:
-            raise BadValue(f"{shown(text)} has {decimals} decimal places, at most {scale} allowed")
+            raise BadValue(text, f"has {decimals} decimal places, at most {scale} allowed")
         int_digits = max(0, len(digits) + exponent)
         if int_digits > max_int_digits:
             raise BadValue(
-                f"{shown(text)} has {int_digits} integer digits, at most {max_int_digits} "
+                text, f"has {int_digits} integer digits, at most {max_int_digits} "
                 f"fit decimal({precision},{scale})"
             )
         return value.quantize(quantum, context=exact)

@@ -24,6 +24,8 @@ from lakehouse.governance.store import GovernanceStore
 from lakehouse import graph, sql_parsing
 from lakehouse.layers import sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
+from lakehouse.security.column_levels import key_masks
+from lakehouse.security.masking import masked_value
 from lakehouse.zones.locks import TableBusy, table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.storage import remove_dir
@@ -220,10 +222,13 @@ class LayerBuild:
         columns = engine.model_output(query, self._input_specs(model), self.data_date, staged)
         rows, repeated, null_keys = engine.staged_summary(staged, list(model.keys))
         if repeated or null_keys:
+            masks = key_masks(self.project, model)
+            shown = [tuple(masked_value(masks, k, part) for k, part in zip(model.keys, key))
+                     for key in repeated[:3]]
             raise TerminalError(f"model {model.name} returned {len(repeated)}+ repeated and "
                                 f"{null_keys} null keys for {self.data_date}", [Problem(
                                     f"keys {', '.join(model.keys)} must identify one row; repeated: "
-                                    f"{repeated[:3]}", file=str(self._file(model)), key="sql",
+                                    f"{shown}", file=str(self._file(model)), key="sql",
                                     fix="group or deduplicate the query by its keys")])
         spec = model_spec(self.project, model, columns)
         self._prepare_table(model, spec)

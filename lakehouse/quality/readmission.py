@@ -31,6 +31,7 @@ from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
 from lakehouse.ingestion.t1_load import LoadContext, LoadResult, log_load, record_quality
 from lakehouse.quality import assessment as quality
 from lakehouse.quality.rule_sql import fails_sql
+from lakehouse.security.masking import masked_attributes
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.storage import filesystem, remove_dir
@@ -76,7 +77,7 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
         raise DeliveryError(f"no rows of {contract.name} are held in quarantine for {data_date}", [
             Problem("nothing to re-admit", str(file), fix=f"check the data date; held rows are in "
                     f"{held_spec.qualified_name}")])
-    parsed = parse_extract(file, contract)
+    parsed = parse_extract(file, contract, masked_attributes(ctx.project, contract.attributes))
     if parsed.rejected:
         raise DeliveryError(f"corrected file {file} has rows that cannot be read", [
             Problem(r.reason, str(file), r.line, fix="correct the row and re-admit again")

@@ -15,11 +15,12 @@ import json
 from dataclasses import dataclass
 
 from lakehouse.errors import ConfigError, Problem
-from lakehouse.security.masking import DEFAULT_RULE, MaskRule, mask_rule_for
+from lakehouse.security.masking import DEFAULT_RULE, MASK_FROM_LEVEL, MaskRule, mask_rule_for
 from lakehouse.zones.tables import ZIPPER_COLUMNS
 
 TECHNICAL_LEVEL = 1
 GOVERNANCE_LEVEL = 2
+HIGHEST_LEVEL = 5
 _TECHNICAL = ("data_date", *ZIPPER_COLUMNS)
 _ROW_HASH = "row_hash"  # a hash of the whole row: internal, like governance values
 
@@ -133,6 +134,16 @@ def table_masks(project) -> dict[str, dict[str, MaskRule]]:
                        for column, (table, input_column) in found.sources.items()}
     named = _qualified_names(project)
     return {named[table]: columns for table, columns in rules.items()}
+
+
+def key_masks(project, model) -> dict[str, MaskRule]:
+    """The keys of ``model`` shown masked outside its table (level 3 and above), each with its
+    rule; a key of unknown level (a model selecting ``*``) counts at the model's highest level."""
+    levels = model_columns(project)[model.name].levels
+    rules = table_masks(project)[_qualified_names(project)[model.name]]
+    highest = max(levels.values(), default=HIGHEST_LEVEL)
+    return {key: rules.get(key, DEFAULT_RULE) for key in model.keys
+            if levels.get(key, highest) >= MASK_FROM_LEVEL}
 
 
 def _with_declared(project, model, derived: Levels) -> tuple[Levels, list[Problem]]:

@@ -71,11 +71,11 @@ def guard(sql: str, clearance: Clearance, columns_of: Callable[[str], dict[str, 
     tables = list(columns)
     uncovered = [t for t in tables if not clearance.may(operation, t)]
     if uncovered:
-        raise _refusal([], clearance, operation, project, [], uncovered)
+        raise refusal([], clearance, operation, project, [], uncovered)
     reads = _reads(tree, columns, levels, clearance, operation, tables)
     refused = [r for r in reads if r.access == "refused"]
     if refused:
-        raise _refusal(refused, clearance, operation, project, reads)
+        raise refusal(refused, clearance, operation, project, reads)
     views = {}
     for name in tables:
         shown = {r.column: r.access for r in reads if r.table == name}
@@ -172,8 +172,10 @@ def _level(levels: dict[str, int], column: str) -> int:
     return levels.get(column, max(levels.values(), default=5))
 
 
-def _refusal(refused: list[ColumnRead], clearance: Clearance, operation: str, project,
-             reads: list[ColumnRead], uncovered: list[str] = ()) -> AccessRefused:
+def refusal(refused: list[ColumnRead], clearance: Clearance, operation: str, project,
+            reads: list[ColumnRead], uncovered: list[str] = ()) -> AccessRefused:
+    """The refusal naming the ``refused`` columns and the ``uncovered`` tables, and the roles
+    that would grant them."""
     who = clearance.principal.id
     problems = [Problem(
         f"no role of principal {who} (roles: {clearance.role_names}) grants {operation} on {table}",

@@ -1,15 +1,18 @@
-"""Reading a lakehouse as its principal: the guarded query run or exported, and its use audited."""
+"""Reading a lakehouse as its principal: the guarded query run or exported, the quarantine
+read, and their use audited."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lakehouse.errors import ConfigError, Problem
+from lakehouse.filters import where
 from lakehouse.security.access import AccessRefused
-from lakehouse.security.column_levels import table_levels, table_masks
-from lakehouse.security.guarded_query import GuardedQuery, guard
+from lakehouse.security.column_levels import GOVERNANCE_LEVEL, table_levels, table_masks
+from lakehouse.security.guarded_query import GuardedQuery, guard, refusal
 
 T = TypeVar("T")
 
@@ -58,9 +61,9 @@ def _guarded(lh, sql: str, operation: str) -> GuardedQuery:
     try:
         return guard(sql, clearance, columns_of, table_levels(lh.project), table_masks(lh.project),
                      operation, lh.project)
-    except AccessRefused as refusal:
-        _audit(lh, clearance, operation, sql, "refused", refusal.reads, None, refusal.summary,
-               tables=refusal.tables)
+    except AccessRefused as refused:
+        _audit(lh, clearance, operation, sql, "refused", refused.reads, None, refused.summary,
+               tables=refused.tables)
         raise
 
 
@@ -74,6 +77,44 @@ def _run(work: Callable[[], T]) -> T:
             message, key="SQL",
             fix="name tables as `lakehouse tables` lists them (e.g. mart.mart_customer_360) and "
                 "columns as the table has them")]) from None
+
+
+def quarantined_rows(lh, source: str, data_date: date) -> list[dict[str, Any]]:
+    """The rows of ``source`` held in quarantine for ``data_date`` as ``lh``'s principal sees
+    them, by line. A role of the principal must cover the quarantine table. A sealed line (one
+    that could not be split into its fields to mask them; ``sealed`` true) is opened into
+    ``raw_line`` only for a principal who reads the source's table in clear at its highest level,
+    and withheld (``raw_line`` null) from any other. The read is audited first, like a query:
+    allowed, masked (sealed lines withheld) or refused."""
+    from lakehouse.governance.records import QuarantineRecord
+    from lakehouse.security.audit import AccessedColumn
+    from lakehouse.security.keys import for_project
+    from lakehouse.security.sealing import QUARANTINE_LINE, unseal
+
+    contract, clearance = lh.contract(source), lh.clearance
+    held = lh.store.spec(QuarantineRecord, contract.table_name).qualified_name
+    level = contract.table_level  # what a sealed line may hold
+    reads = [AccessedColumn(held, name, level if name == "sealed_line" else GOVERNANCE_LEVEL)
+             for name in QuarantineRecord.field_names()]
+    command = f"quarantine show --source {source} --date {data_date.isoformat()}"
+    if clearance.access(held, GOVERNANCE_LEVEL) == "refused":
+        refused = refusal([], clearance, "query", lh.project, reads, [held])
+        _audit(lh, clearance, "quarantine", command, "refused", reads, None, refused.summary)
+        raise refused
+    records = lh.store.read(QuarantineRecord, where(data_date=data_date), table=contract.table_name,
+                            order_by=["line"])
+    opened = clearance.access(lh.table(source).qualified_name, level) == "clear"
+    withheld = not opened and any(r.sealed_line for r in records)
+    _audit(lh, clearance, "quarantine", command, "masked" if withheld else "allowed", reads,
+           len(records), "sealed lines withheld" if withheld else "")
+    keys, rows = for_project(lh.project), []
+    for record in records:
+        row = record.as_row()
+        sealed = row.pop("sealed_line")
+        if sealed and opened:
+            row["raw_line"] = unseal(keys, QUARANTINE_LINE, sealed, record.table_name)
+        rows.append({**row, "sealed": sealed is not None})
+    return rows
 
 
 def _audit(lh, clearance, operation, sql, result, reads, rows, detail, tables=()) -> None:

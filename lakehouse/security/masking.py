@@ -175,9 +175,15 @@ def mask_value(value: Any, rule: MaskRule = DEFAULT_RULE) -> str | None:
     return rule.apply(value)
 
 
+def masked_value(masked: Masked, column: str, value: Any) -> Any:
+    """``value`` of ``column`` as shown outside its table: masked by its rule when ``masked``
+    holds the column, else as it is."""
+    return mask_value(value, rule_of(masked, column)) if column in masked else value
+
+
 def mask_row(row: dict[str, Any], masked: Masked) -> dict[str, Any]:
     """``row`` with the ``masked`` columns masked, each by its rule."""
-    return {k: (mask_value(v, rule_of(masked, k)) if k in masked else v) for k, v in row.items()}
+    return {k: masked_value(masked, k, v) for k, v in row.items()}
 
 
 def mask_sql(column_sql: str, rule: MaskRule = DEFAULT_RULE) -> str:

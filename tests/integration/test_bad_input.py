@@ -7,7 +7,9 @@ load of D1 and checks the error text, the load log and that the target table did
 from __future__ import annotations
 
 import json
+import logging
 import os
+import random
 import shutil
 from datetime import date
 from decimal import Decimal
@@ -17,6 +19,9 @@ import pytest
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.demo.delivery_writer import write_control, write_delivery
+from lakehouse.demo.identifiers import make_card_number, make_id_number
+from lakehouse.security.access import AccessRefused
+from lakehouse.security.masking import masked_attributes
 
 from .test_near_source_loads import account, customer, txn
 
@@ -119,7 +124,7 @@ def test_duplicate_and_null_keys(lh):
     message = failed_load(lh, "cbs.account")
     path = data_path(lh, "cbs.account")
     assert f"{path}, line 5, column account_id: key column account_id is empty" in message
-    assert "duplicate key (account_id) = 'A1' on lines 2, 4" in message
+    assert "duplicate key (account_id) = '**' on lines 2, 4" in message  # level 3: masked
     assert message.startswith(f"delivery {path} for cbs.account on 2026-11-02 was refused "
                               "admission: quality check failed")
     [quality] = lh.engine.rows(governance.admission_log(lh.root),
@@ -185,9 +190,12 @@ def test_malformed_rows_are_quarantined_and_counted(lh):
     assert [(q["line"], q["reason"]) for q in quarantined] == [
         (2, "column 3 (txn_time): 'not a time' is not a timestamp in format %Y-%m-%d %H:%M:%S"),
         (3, "malformed JSON at column 52: Expecting ',' delimiter"),
-        (4, "column 4 (amount): '3.005' has 3 decimal places, at most 2 allowed"),
+        (4, "column 4 (amount): '*****' has 3 decimal places, at most 2 allowed"),  # level 3
     ]
-    assert quarantined[1]["raw_line"] == lines[2].decode()
+    assert quarantined[0]["raw_line"] == ('{"txn_id": "T11", "account_id": "**", "txn_time": '
+                                          '"not a time", "amount": "****", "direction": "D", '
+                                          '"channel": "ATM"}')
+    assert quarantined[1]["raw_line"] is None and quarantined[1]["sealed_line"]  # broken JSON
     log = lh.engine.rows(governance.load_log(lh.root), where(run_id=summary.run_id))
     assert [(r["rows_in"], r["rows_loaded"], r["rows_quarantined"]) for r in log] == [(4, 1, 3)]
     rows = lh.engine.rows(lh.table("cbs.transaction"), where(data_date=D2))
@@ -238,9 +246,9 @@ def test_snapshot_rows_with_wrong_field_count_are_quarantined_and_the_rest_loade
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
     quarantined = lh.engine.rows(governance.quarantine(lh.root, "cbs_account"),
                                  where(run_id=summary.run_id), order_by=["line"])
-    assert [(q["line"], q["reason"], q["raw_line"]) for q in quarantined] == [
-        (3, "has 6 fields, expected 7", "A2,C1,DEP001,CNY,2.00,A"),
-        (4, "has 8 fields, expected 7", "A3,C1,DEP001,CNY,3.00,A,2021-01-01,extra"),
+    assert [(q["line"], q["reason"], q["raw_line"], bool(q["sealed_line"])) for q in quarantined] == [
+        (3, "has 6 fields, expected 7", None, True),  # its fields cannot be found to mask them
+        (4, "has 8 fields, expected 7", None, True),
     ]
     rows = lh.engine.rows(lh.table("cbs.account"), where(data_date=D2),
                           order_by=["account_id"])
@@ -301,3 +309,64 @@ def test_a_delivery_without_its_control_file_is_landed_then_refused(lh):
     assert "control file for cbs.account on 2026-11-09 is missing" in message
     landed = lh.engine.rows(governance.raw_manifest(lh.root), where(source=source, data_date=day))
     assert [(r["file_name"], r["role"]) for r in landed] == [("account_20261109.csv", "data")]
+
+
+# -- nothing sensitive leaks around the side (issue #15 point 5) ---------------------------------
+
+def governance_text(lh, run_id: str) -> str:
+    """Every load log and admission log record of run ``run_id``, as text."""
+    return repr([lh.engine.rows(table(lh.root), where(run_id=run_id))
+                 for table in (governance.load_log, governance.admission_log)])
+
+
+def test_a_rejected_line_is_kept_masked_or_sealed_and_opened_for_a_cleared_reader_only(lh, caplog):
+    caplog.set_level(logging.INFO)
+    rng = random.Random(15)
+    card, id_number = make_card_number(rng), make_id_number(rng, date(1980, 5, 6), True)
+    source = "ccs.card_txn"
+    lines = ["txn_id,card_no,txn_time,amount,direction,merchant_name,mcc",
+             f"T1,{make_card_number(rng)},2026-11-02 09:00:00,10.00,D,Shop,5411",
+             f"T2,{card},not a time,12.50,D,Shop,5411",  # a bad value: its fields are known
+             f"T3,{card},{id_number},2026-11-02 10:00:00,1.00,D,Shop,5411"]  # a field too many
+    write_file(data_path(lh, source), "\n".join(lines).encode("gbk") + b"\n", 3, lh, source)
+    summary = lh.run(D2, [source])
+    [result] = summary.results
+    assert result.status == "succeeded" and result.rows_quarantined == 2, result.message
+
+    shown_card = masked_attributes(lh.project, lh.contract(source).attributes)["card_no"].apply(card)
+    held = lh.engine.rows(governance.quarantine(lh.root, "ccs_card_txn"), order_by=["line"])
+    assert [(q["line"], q["raw_line"], bool(q["sealed_line"])) for q in held] == [
+        (3, f"T2,{shown_card},not a time,*****,D,****,5411", False),
+        (4, None, True)]
+    for text in (repr(held), governance_text(lh, summary.run_id), result.message, caplog.text):
+        assert card not in text and id_number not in text
+
+    steward, engineer = lh.as_principal("wang.fang"), lh.as_principal("local.dev")
+    assert [r["raw_line"] for r in steward.quarantined(source, D2)] == [held[0]["raw_line"], lines[3]]
+    assert [(r["raw_line"], r["sealed"]) for r in engineer.quarantined(source, D2)] == [
+        (held[0]["raw_line"], False), (None, True)]  # level 4 in clear is above a data engineer
+    with pytest.raises(AccessRefused, match="chen.jie may not query governance.quarantine_ccs_card_txn"):
+        lh.as_principal("chen.jie").quarantined(source, D2)  # no role covers the governance zone
+    audited = lh.engine.rows(governance.access_audit(lh.root), where(operation="quarantine"),
+                             order_by=["seq"])
+    assert [(a["principal"], a["result"], a["rows_returned"]) for a in audited[-3:]] == [
+        ("wang.fang", "allowed", 2), ("local.dev", "masked", 2), ("chen.jie", "refused", None)]
+    assert "governance.quarantine_ccs_card_txn.sealed_line:4" in audited[-1]["objects"]
+
+
+def test_a_duplicated_card_number_is_named_masked_in_the_error_and_the_logs(lh, caplog):
+    caplog.set_level(logging.INFO)
+    card = make_card_number(random.Random(16), length=19)
+    source = "ccs.card"
+    record = {"card_no": card, "id_number": "11010519491231002X", "holder_name": "张三",
+              "credit_limit": Decimal("5000.00"), "card_status": "A", "issue_date": date(2020, 1, 2)}
+    write_delivery(lh.contract(source), lh.settings.landing, D2, [record, {**record}])
+    message = failed_load(lh, source)
+    shown_card = masked_attributes(lh.project, lh.contract(source).attributes)["card_no"].apply(card)
+    assert f"line 2, column card_no: duplicate key (card_no) = '{shown_card}' on lines 1, 2" in message
+    [run_id] = {r["run_id"] for r in lh.engine.rows(governance.load_log(lh.root),
+                                                    where(source=source, data_date=D2))}
+    logged = governance_text(lh, run_id)
+    assert shown_card in logged
+    for text in (message, logged, caplog.text):
+        assert card not in text

@@ -94,3 +94,24 @@ def test_run_and_checks_documents():
     assert owner["problems"] == [{"message": "owner 'nobody' is not in the owners registry",
                                   "fix": "use one of: li.na", "file": "conf/sources/ccs/card.yaml",
                                   "line": 5, "key": "owner"}]
+
+
+def test_quarantine_show_prints_the_rows_as_the_principal_sees_them(monkeypatch, tmp_path):
+    from lakehouse.api import Lakehouse
+
+    asked = []
+    rows = [{"line": 3, "stage": "parse", "rule": None, "reason": "column 3 (txn_time): 'x' is not "
+             "a timestamp", "raw_line": "T2,622848******1234,x", "row_json": None, "sealed": False},
+            {"line": 4, "stage": "parse", "rule": None, "reason": "has 8 fields, expected 7",
+             "raw_line": None, "row_json": None, "sealed": True}]
+
+    def quarantined(lh, source, data_date):
+        asked.append((lh.clearance.principal.id, source, data_date))
+        return rows
+
+    monkeypatch.setattr(Lakehouse, "quarantined", quarantined)
+    args = ("quarantine", "show", "--source", "ccs.card_txn", "--date", "2026-11-02", "--as", "local.dev")
+    out = invoke(*args, monkeypatch=monkeypatch, tmp_path=tmp_path)
+    assert asked == [("local.dev", "ccs.card_txn", dt.date(2026, 11, 2))]
+    assert "T2,622848******1234,x" in out and "(sealed: withheld)" in out
+    assert json.loads(invoke(*args, "--json", monkeypatch=monkeypatch, tmp_path=tmp_path)) == rows

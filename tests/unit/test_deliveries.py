@@ -237,3 +237,75 @@ def test_a_header_alone_ending_with_the_delimiter_is_an_unnamed_column(tmp_path)
     assert f"{path}, line 1, column 4: column 4 of the header has no name" in message
     assert "drop the delimiter that ends the header line" in message
     assert "declare ''" not in message
+
+
+# -- 5. values of level 3 and above never shown in clear -----------------------------------------
+
+def _repo_source(name: str):
+    from lakehouse.config import load_project
+    from lakehouse.security.masking import masked_attributes
+
+    project = load_project(Path(__file__).resolve().parents[2] / "conf")
+    contract = project.sources[name]
+    return contract, masked_attributes(project, contract.attributes)
+
+
+def test_rejected_csv_lines_are_masked_by_their_layout_and_unsplittable_ones_not_shown(tmp_path):
+    import random
+
+    from lakehouse.demo.identifiers import make_card_number, make_id_number
+
+    rng = random.Random(15)
+    card, other, id_number = make_card_number(rng), make_card_number(rng), make_id_number(
+        rng, date(1980, 5, 6), True)
+    contract, masked = _repo_source("ccs.card_txn")
+    header = "txn_id,card_no,txn_time,amount,direction,merchant_name,mcc\n"
+    path = delivered(tmp_path, (header +
+                                f'T1,{card},not a time,12.50,D,"Shop,Ltd,Co",5411\n'
+                                f"T2,{other},2026-11-01 10:00:00,3.005,D,Shop,5411\n"
+                                f"T3,{card},{id_number},2026-11-01 10:00:00,1.00,D,Shop,5411\n"
+                                ).encode("gbk"))
+    extract = parse_extract(path, contract, masked)
+    shown_card = masked["card_no"].apply(card)
+    assert [(r.line, r.reason, r.shown) for r in extract.rejected] == [
+        (2, "column 3 (txn_time): 'not a time' is not a timestamp in format %Y-%m-%d %H:%M:%S",
+         f'T1,{shown_card},not a time,*****,D,"Sho****d,Co",5411'),  # quoted: holds a comma
+        (3, "column 4 (amount): '*****' has 3 decimal places, at most 2 allowed",
+         f"T2,{masked['card_no'].apply(other)},2026-11-01 10:00:00,*****,D,****,5411"),
+        (4, "has 8 fields, expected 7", None),  # cannot be split into its fields: sealed
+    ]
+    assert card in extract.rejected[0].raw and id_number in extract.rejected[2].raw
+    everything = repr([(r.reason, r.shown) for r in extract.rejected])
+    assert card not in everything and other not in everything and id_number not in everything
+    assert [r.shown for r in parse_extract(path, contract, {}).rejected] == [
+        r.raw for r in extract.rejected]  # nothing to mask: the lines as delivered
+
+
+def test_rejected_fixed_width_and_json_lines_keep_their_layout_and_duplicate_keys_are_masked(
+        tmp_path):
+    from lakehouse.ingestion.delivery_checks import key_problems
+
+    card = "6228480402564890018"
+    contract, masked = _repo_source("ccs.card")
+    good = f"{card}11010519491231002X{'张三':<8}{'5000.00':>12}A20200102".encode("gbk")
+    bad = good.replace(b"20200102", b"20201399")
+    path = delivered(tmp_path, good + b"\n" + good + b"\n" + bad + b"\n" + good[:20] + b"\n",
+                     "card.dat")
+    extract = parse_extract(path, contract, masked)
+    [bad_date, short] = extract.rejected
+    assert bad_date.reason == "column 6 (issue_date): '20201399' is not a date in format %Y%m%d"
+    assert bad_date.shown == f"622848*********0018110***********002X{'张*':<9}{'*' * 7:>12}A20201399"
+    assert len(bad_date.shown.encode("gbk")) == len(bad)  # every field at its place
+    assert short.shown is None
+    [duplicate] = key_problems(extract, list(contract.keys))
+    assert duplicate.message == "duplicate key (card_no) = '622848*********0018' on lines 1, 2"
+    assert duplicate.value == "622848*********0018" and duplicate.line == 2
+
+    contract, masked = _repo_source("cbs.transaction")
+    lines = ['{"txn_id": "T1", "account_id": "6222020200112233445", "txn_time": "x", '
+             '"amount": 2.5, "direction": "D", "channel": "ATM"}',
+             '{"txn_id": "T2", "account_id": "6222020200112233445", "amount": 2.5']
+    extract = parse_extract(delivered(tmp_path, "\n".join(lines) + "\n", "t.jsonl"), contract, masked)
+    assert [r.shown for r in extract.rejected] == [
+        '{"txn_id": "T1", "account_id": "***************3445", "txn_time": "x", "amount": "***", '
+        '"direction": "D", "channel": "ATM"}', None]

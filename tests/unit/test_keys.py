@@ -1,4 +1,5 @@
-"""The local key provider: owner-only master key, per-purpose secrets, clear refusals."""
+"""The local key provider: owner-only master key, per-purpose secrets, clear refusals; values
+sealed with its secrets."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import os
 
 import pytest
 
-from lakehouse.errors import ConfigError
+from lakehouse.errors import ConfigError, TerminalError
 from lakehouse.security.keys import KeyFile, create_key_file
+from lakehouse.security.sealing import QUARANTINE_LINE, seal, unseal
 
 
 def test_a_new_key_file_is_owner_only_and_never_replaced(tmp_path):
@@ -41,3 +43,22 @@ def test_a_missing_or_open_key_file_is_refused_with_the_fix(tmp_path):
     with pytest.raises(ConfigError) as refused:
         KeyFile(shared).secret("pseudonym")
     assert "chmod 600" in refused.value.render()
+
+
+def test_a_sealed_value_opens_only_with_its_key_purpose_and_context(tmp_path):
+    key, other = tmp_path / "master.key", tmp_path / "other.key"
+    create_key_file(key)
+    create_key_file(other)
+    line = "T3,6228480402564890,11010519491231002X,张三"
+    sealed = seal(KeyFile(key), QUARANTINE_LINE, line, "near_source.ccs_card_txn")
+    assert sealed.startswith("v1:") and "6228480402564890" not in sealed and "张三" not in sealed
+    assert sealed != seal(KeyFile(key), QUARANTINE_LINE, line, "near_source.ccs_card_txn")  # nonce
+    assert unseal(KeyFile(key), QUARANTINE_LINE, sealed, "near_source.ccs_card_txn") == line
+    for provider, purpose, context, value in (
+            (KeyFile(other), QUARANTINE_LINE, "near_source.ccs_card_txn", sealed),
+            (KeyFile(key), "pseudonym", "near_source.ccs_card_txn", sealed),
+            (KeyFile(key), QUARANTINE_LINE, "near_source.cbs_customer", sealed),
+            (KeyFile(key), QUARANTINE_LINE, "near_source.ccs_card_txn", sealed[:-4] + "AAAA"),
+            (KeyFile(key), QUARANTINE_LINE, "near_source.ccs_card_txn", "not sealed")):
+        with pytest.raises(TerminalError, match="cannot be opened"):
+            unseal(provider, purpose, value, context)

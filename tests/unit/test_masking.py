@@ -117,6 +117,15 @@ def test_problem_values_are_masked_by_their_columns_rule():
     assert ProblemRecord.of(problems[0], {"account_id"}).value == "622************3445"
 
 
+def test_the_keys_of_a_model_are_masked_by_their_level_and_the_masking_they_derive():
+    from lakehouse.security.column_levels import key_masks
+
+    project = load_project(REPO_CONF)
+    assert key_masks(project, project.models["pty_party"]) == {"party_id": MaskRule.partial(3, 4)}
+    assert key_masks(project, project.models["agt_agreement"]) == {"agreement_id": CARD}
+    assert key_masks(project, project.models["prd_product"]) == {}  # level 1: shown
+
+
 @pytest.fixture
 def conf(tmp_path: Path, monkeypatch) -> Path:
     for name in ("LAKEHOUSE_ROOT", "LAKEHOUSE_LANDING"):
