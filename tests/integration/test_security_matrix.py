@@ -35,7 +35,7 @@ ACCOUNT_NO = make_card_number(RNG, bin="621700", length=19)
 """An account number (level 3) delivered twice: the duplicate key rejects the delivery."""
 
 PRINCIPALS = ("local.dev", "li.na", "chen.jie", "app.customer_desk", "sun.li", "svc.t1_batch")
-"""One per role; the first two in the fast tier, the rest in the slow tier."""
+"""One per role; the data engineer in the fast tier, the others in the slow tier."""
 QUERIES = [
     "SELECT * FROM near_source.cbs_customer",
     "WITH x AS (SELECT c.id_number AS i, mobile, customer_name AS n FROM near_source.cbs_customer c) "
@@ -132,14 +132,15 @@ def report(secured) -> str:
     """The quality report of D1 (HTML, scorecard, failing results) and every Data Docs file."""
     lh, _ = secured
     result = lh.quality_report(D1)
-    docs = Path(str(result.data_docs))
+    docs = lh.project.reports_dir / "data_docs"
+    assert Path(result.data_docs).is_relative_to(docs)
     pages = [p.read_text(encoding="utf-8", errors="replace") for p in docs.rglob("*") if p.is_file()]
     assert pages, "no Data Docs written"
     return "\n".join([Path(result.html).read_text(encoding="utf-8"), repr(result), *pages])
 
 
 @pytest.mark.parametrize("principal", [
-    *PRINCIPALS[:2], *(pytest.param(p, marks=pytest.mark.slow) for p in PRINCIPALS[2:])])
+    PRINCIPALS[0], *(pytest.param(p, marks=pytest.mark.slow) for p in PRINCIPALS[1:])])
 def test_no_level_3_value_reaches_a_principal_without_clearance(secured, report, principal, tmp_path):
     lh, run_messages = secured
     values = protected(lh)
