@@ -25,6 +25,8 @@ from lakehouse.demo.defects import DefectPlan, PlantedDefect
 from lakehouse.demo.deliveries import write_demo_deliveries
 from lakehouse.cli.rendering import scorecard_table
 
+log = logging.getLogger(__name__)
+
 SCAN_AS = "sun.li"
 """The auditor who scans the demo's records, reports and log for protected values in clear."""
 LOG_FILE = "demo.log"
@@ -98,6 +100,8 @@ def run_batches(lh, customers: int, days: int, start: date, seed: int, defect_ra
             def advance(result, _task=task):
                 name = getattr(result, "source", None) or result.model
                 progress.update(_task, advance=1, step=f"{name} {result.status}")
+                said = getattr(result, "message", None) or getattr(result, "reason", None)
+                log.info("%s %s %s%s", data_date, name, result.status, f": {said}" if said else "")
 
             began = time.perf_counter()
             outcome.loads.append(lh.run(data_date, on_result=advance))

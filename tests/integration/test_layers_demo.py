@@ -29,14 +29,15 @@ def demo(tmp_path_factory, engine, registered_root):
     """One small demo run (120 customers, 3 dates, defects planted), shared by the tests here,
     on a copy of the registered root (the run's own registration finds nothing to change).
     The common layer's retention is cut to 2 days so that the run removes a snapshot."""
-    from lakehouse.demo.run import run_batches
+    from lakehouse.demo.run import LOG_FILE, demo_log, run_batches
 
     base = copy_project(tmp_path_factory.mktemp("demo"))
     common = base / "layers" / "common" / "com_party_balance_daily.yaml"
     common.write_text(re.sub(r"retention_days: \d+", "retention_days: 2", common.read_text()))
     shutil.copytree(registered_root, base / ROOT)
     lh = open_project(base, engine)
-    outcome = run_batches(lh, customers=120, days=DAYS, start=START, seed=3, defect_rate=0.002)
+    with demo_log(lh.project.reports_dir / LOG_FILE):
+        outcome = run_batches(lh, customers=120, days=DAYS, start=START, seed=3, defect_rate=0.002)
     return lh, outcome
 
 
@@ -317,3 +318,15 @@ def test_model_tables_are_in_the_catalog_with_their_column_levels(demo):
     assert {c: rows[c].security_level for c in ("party_id", "party_name", "mobile", "age", "branch_name")} == {
         "party_id": 4, "party_name": 3, "mobile": 3, "age": 2, "branch_name": 1}
     assert rows["mtd_inflow"].description == "本月收入 / month-to-date inflows (income)"
+
+
+def test_after_the_demo_no_protected_value_is_in_clear_in_records_reports_or_log(demo):
+    """Every governance and quarantine table, the quality report, Data Docs and the run's log."""
+    lh, outcome = demo
+    lh.quality_report(outcome.dates[-1])
+    report = lh.as_principal("sun.li").scan_for_leaks()
+    assert report.clean, "\n".join(leak.render() for leak in report.leaks)
+    log = lh.project.reports_dir / "demo.log"
+    assert str(log) in report.files and "refused admission" in log.read_text(encoding="utf-8")
+    assert any(name.startswith("governance.quarantine_") for name in report.tables)
+    assert report.values > 1000  # names, ID numbers, mobiles, card and account numbers, amounts
