@@ -1,10 +1,11 @@
 """Keyed pseudonyms on Spark: the SQL form agrees with the Python twin, the key never shows in a
-query's errors; and the quarantine's key hash has one definition: the hash a quarantined row
-gets is the hash a corrected row of the same key is matched by, whatever the key's types and
-values."""
+query's errors, ``party_id`` changes with the key; and the quarantine's key hash has one
+definition: the hash a quarantined row gets is the hash a corrected row of the same key is
+matched by, whatever the key's types and values."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lakehouse.config import load_project
 from lakehouse.engine import LINE
 from lakehouse.engine import quality_batches
 from lakehouse.governance import tables as governance
@@ -57,6 +59,32 @@ def test_the_key_shows_in_no_error_and_does_not_outlive_the_query(engine, tmp_pa
     assert "NO_SUCH_COLUMN" in shown
     assert key.inner_pad.hex().upper() not in shown and key.outer_pad.hex().upper() not in shown
     assert not engine.spark.catalog.tableExists(key.view)
+
+
+def test_party_id_is_a_keyed_pseudonym_of_the_id_number(engine, tmp_path):
+    """pty_party's query under two keys: party ids follow the key, never the bare SHA-256."""
+    model = load_project(Path(__file__).resolve().parents[2] / "conf").models["pty_party"]
+    engine.spark.sql("CREATE OR REPLACE TEMPORARY VIEW cbs_customer AS SELECT * FROM VALUES "
+                     "('C1', '张三', '110101199001011234', '13800000000', 'B1', DATE'2020-01-02'), "
+                     "('C2', '李四', '11010119850202123X', NULL, 'B1', DATE'2021-03-04') "
+                     "AS t(customer_id, customer_name, id_number, mobile, branch_id, open_date)")
+    engine.spark.sql("CREATE OR REPLACE TEMPORARY VIEW ccs_card AS SELECT * FROM VALUES "
+                     "('11010119850202123X', '李四', DATE'2022-05-06', 'A') "
+                     "AS t(id_number, holder_name, issue_date, card_status)")
+    ids = {}
+    try:
+        for name in ("a.key", "b.key"):
+            provider = key_file(tmp_path, name)
+            rows = model_rows(engine, model.sql, provider, str(tmp_path / name))
+            ids[name] = {r["id_number"]: r["party_id"] for r in rows}
+            assert ids[name] == {i: "P" + pseudonym(i, provider)[:15] for i in ids[name]}
+            assert set(ids[name]) == {"110101199001011234", "11010119850202123X"}
+    finally:
+        for view in ("cbs_customer", "ccs_card"):
+            engine.spark.catalog.dropTempView(view)
+    for id_number, party in ids["a.key"].items():
+        assert party != ids["b.key"][id_number]
+        assert party != "P" + hashlib.sha256(id_number.encode()).hexdigest()[:15]
 
 
 KEYS = ("flag", "amount", "day", "name")
