@@ -1,8 +1,8 @@
 """Integrity rules of the layer model files against the project, on plain YAML data.
 
 Inputs name known tables of a lower or the same layer, the query parses and reads exactly its
-declared inputs, uses only declared parameters and returns the keys, the file sits at
-``layers/<layer>/<name>.yaml``, and the models form no cycle.
+declared inputs, uses only declared parameters, returns the keys and calls ``pseudonym()`` where
+it can run, the file sits at ``layers/<layer>/<name>.yaml``, and the models form no cycle.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ RANK = {"near_source": -1, **{layer: i for i, layer in enumerate(LAYERS)}}
 def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Finding]:
     """Problems of one model file; ``tables``: every table of the project with its layer."""
     from lakehouse import sql_parsing
+    from lakehouse.security import pseudonyms
 
     findings: list[Finding] = []
     name, layer = data.get("name"), data.get("layer")
@@ -52,6 +53,7 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
     try:
         read = sql_parsing.tables_read(sql)
         columns = sql_parsing.output_columns(sql)
+        misused = pseudonyms.call_problems(sql)
     except sql_parsing.SqlProblem as exc:
         where = f" at query line {exc.line}, column {exc.column}" if exc.line else ""
         findings.append(Finding(("sql",), f"the query does not parse{where}: {exc}", None,
@@ -63,6 +65,9 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
     for table in sorted(set(t for t in inputs if isinstance(t, str)) - read):
         findings.append(Finding(("inputs", table), f"input '{table}' is declared but the query "
                                 "does not read it", table, "remove it from inputs"))
+    for problem in misused:
+        findings.append(Finding(("sql",), problem, None, "pass one value, e.g. pseudonym(id_number), "
+                                "in a SELECT list (a CTE), and join on the column it returns"))
     params = data.get("params") if isinstance(data.get("params"), Mapping) else {}
     for used in sorted(sql_parsing.parameters(sql) - set(params) - {"data_date"}):
         findings.append(Finding(("sql",), f"the query uses :{used}, which is not a declared "

@@ -6,7 +6,7 @@ gets back plain Python values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -22,6 +22,7 @@ from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
 from lakehouse.errors import Problem, TerminalError
 from lakehouse.filters import Filter
+from lakehouse.security.pseudonyms import HmacKey
 from lakehouse.sql import quote_column
 from lakehouse.zones.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
@@ -101,6 +102,20 @@ class Engine:
     def ping(self) -> None:
         """Run a trivial Spark job: the session answers."""
         self.spark.range(1).count()
+
+    @contextmanager
+    def _hmac_keys(self, keys: Sequence[HmacKey]) -> Iterator[None]:
+        """Each key as the one-row temporary view its keyed hashes read it from (see
+        ``lakehouse.security.pseudonyms``), for the work inside only: the key is data in the
+        session, never text of a query or plan."""
+        for key in keys:
+            self.spark.createDataFrame([(key.inner_pad, key.outer_pad)],
+                                       "inner_pad binary, outer_pad binary").createOrReplaceTempView(key.view)
+        try:
+            yield
+        finally:
+            for key in keys:
+                self.spark.catalog.dropTempView(key.view)
 
     # -- tables ------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
@@ -258,12 +273,13 @@ class Engine:
         return [(r[0], list(r[1])) for r in
                 frame.select(LINE, quality_batches.FAILED_RULES).orderBy(LINE).collect()]
 
-    def key_hashes(self, staged_path: str, spec: TableSpec) -> dict[int, str]:
+    def key_hashes(self, staged_path: str, spec: TableSpec, hmac_key: HmacKey) -> dict[int, str]:
         """The quarantine ``key_hash`` of every row of a staged extract, by its line (``_line``),
-        the key columns typed as the table has them."""
+        the key columns typed as the table has them (``hmac_key``: the quarantine's key)."""
         frame = spark_frame(self.new_rows_batch(staged_path, spec, {}))
-        return {int(r[0]): r[1] for r in
-                frame.select(LINE, quality_batches.key_hash(list(spec.keys))).collect()}
+        with self._hmac_keys([hmac_key]):
+            return {int(r[0]): r[1] for r in
+                    frame.select(LINE, quality_batches.key_hash(list(spec.keys))).collect()}
 
     def merge_corrected(self, spec: TableSpec, data_date: date, corrected_path: str, out_path: str) -> int:
         """Write to ``out_path`` the table's extract for ``data_date`` with the corrected rows in
@@ -289,15 +305,17 @@ class Engine:
     def write_quarantine(self, spec: TableSpec, data_date: date, parse_rows: list[dict[str, Any]],
                          dropped: dict[str, Any] | None = None) -> None:
         """Replace ``data_date``'s rows of the quarantine table ``spec`` with the rows that could
-        not be parsed and, if ``dropped`` is given (path, columns, masked, keys, reasons,
-        literals), the rows dropped by quality rules."""
+        not be parsed and, if ``dropped`` is given (path, hmac_key, columns, masked, keys,
+        reasons, literals), the rows dropped by quality rules."""
         self.ensure_table(spec)
         frame = self.delta.rows_frame(spec, parse_rows)
-        if dropped is not None:
-            rows = self.spark.read.parquet(dropped.pop("path"))
-            frame = frame.unionByName(quality_batches.quarantined(rows, **dropped)
-                                      .select(*[F.col(c.name).cast(c.spark_type) for c in spec.columns]))
-        self.delta.replace_where(spec, frame, f"data_date = {_sql_date(data_date)}", {})
+        dropped = dict(dropped or {})
+        with self._hmac_keys([dropped.pop("hmac_key")] if dropped else []):
+            if dropped:
+                rows = self.spark.read.parquet(dropped.pop("path"))
+                frame = frame.unionByName(quality_batches.quarantined(rows, **dropped).select(
+                    *[F.col(c.name).cast(c.spark_type) for c in spec.columns]))
+            self.delta.replace_where(spec, frame, f"data_date = {_sql_date(data_date)}", {})
 
     # -- governance records ------------------------------------------------------------------
     def append_rows(self, spec: TableSpec, rows: list[dict[str, Any]]) -> None:
@@ -324,16 +342,18 @@ class Engine:
 
     # -- layer models ------------------------------------------------------------------------
     def model_output(self, sql: str, inputs: list[tuple[str, TableSpec, str]], data_date: date,
-                     staged_path: str) -> list[tuple[str, str]]:
-        """Run a model's query (parameters bound) with each input (view name, table,
-        current/history) visible as a view as of ``data_date``, write the result to
-        ``staged_path`` as Parquet, and return its columns (name, Spark SQL type)."""
+                     staged_path: str, hmac_keys: Sequence[HmacKey] = ()) -> list[tuple[str, str]]:
+        """Run a model's query (parameters bound, pseudonyms expanded) with each input (view
+        name, table, current/history) visible as a view as of ``data_date`` and ``hmac_keys``
+        readable by its keyed hashes, write the result to ``staged_path`` as Parquet, and return
+        its columns (name, Spark SQL type)."""
         for name, spec, mode in inputs:
             frame = self.delta.read(spec.path)
             model_views.input_frame(frame, spec, mode, data_date).createOrReplaceTempView(name)
-        result = self.spark.sql(sql)
-        result.write.mode("overwrite").parquet(staged_path)
-        return [(f.name, f.dataType.simpleString()) for f in result.schema.fields]
+        with self._hmac_keys(hmac_keys):
+            result = self.spark.sql(sql)
+            result.write.mode("overwrite").parquet(staged_path)
+            return [(f.name, f.dataType.simpleString()) for f in result.schema.fields]
 
     def staged_summary(self, staged_path: str, keys: list[str], samples: int = 5
                        ) -> tuple[int, list[tuple], int]:

@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.security.masking import Masked, mask_sql, rule_of
+from lakehouse.security.pseudonyms import QUARANTINE_KEY, pseudonym_sql
 from lakehouse.zones.tables import TableSpec
 from lakehouse.sql import quote_column, sql_string
 
@@ -83,18 +84,22 @@ NULL_KEY_PART = "\u0000"
 
 
 def key_hash(keys: list[str]):
-    """The quarantine's ``key_hash`` of a row: SHA-256 of its key columns as strings joined by
-    U+0001, a NULL part standing as U+0000 (the one definition; NULL when there are no keys)."""
+    """The quarantine's ``key_hash`` of a row: the keyed pseudonym (purpose ``quarantine-key``)
+    of its key columns as strings joined by U+0001, a NULL part standing as U+0000 (the one
+    definition; NULL when there are no keys). It reads the quarantine key's view (the engine
+    makes it for the work)."""
     if not keys:
         return F.lit(None).cast("string")
-    parts = [F.coalesce(F.col(quote_column(k)).cast("string"), F.lit(NULL_KEY_PART)) for k in keys]
-    return F.sha2(F.concat_ws(KEY_SEPARATOR, *parts), 256)
+    parts = ", ".join(f"coalesce(CAST({quote_column(k)} AS STRING), char({ord(NULL_KEY_PART)}))"
+                      for k in keys)
+    return F.expr(pseudonym_sql(f"concat_ws(char({ord(KEY_SEPARATOR)}), {parts})", QUARANTINE_KEY))
 
 
 def quarantined(dropped: DataFrame, columns: list[str], masked: Masked, keys: list[str],
                 reasons: dict[str, tuple[str, str]], literals: dict) -> DataFrame:
     """Quarantine rows for dropped rows: one per failed rule, the row as JSON with the
-    ``masked`` columns masked by their rules, its key as a SHA-256 (to match corrected rows later)."""
+    ``masked`` columns masked by their rules, its key as a keyed hash (to match corrected rows
+    later; the engine makes the quarantine key's view for the work)."""
     reason = F.create_map(*[F.lit(x) for rule, (dim, text) in reasons.items() for x in (rule, text)])
     dimension = F.create_map(*[F.lit(x) for rule, (dim, text) in reasons.items() for x in (rule, dim)])
     row = ", ".join(f"{mask_sql(quote_column(c), rule_of(masked, c)) if c in masked else quote_column(c)} "

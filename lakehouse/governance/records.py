@@ -236,7 +236,7 @@ class QuarantineRecord(GovernanceRecord):
     sealed_line: str | None = column('string', 'the row as delivered, encrypted, where it cannot be split '
                                      'into its fields to mask them (read with lakehouse quarantine show)')
     row_json: str | None = column('string', 'the row as JSON, security level 3 and above masked (quality stage)')
-    key_hash: str | None = column('string', "SHA-256 of the row's key, to match corrected rows")
+    key_hash: str | None = column('string', "keyed hash (HMAC-SHA256) of the row's key, to match corrected rows")
     quarantined_at: datetime | None = column('timestamp', 'when the row was quarantined')
     readmitted_run: str | None = column('string', 'run that re-admitted the corrected row (null while held)')
 

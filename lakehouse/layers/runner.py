@@ -26,6 +26,8 @@ from lakehouse.layers import sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.security.column_levels import key_masks
 from lakehouse.security.masking import masked_value
+from lakehouse.security import pseudonyms
+from lakehouse.security.keys import for_project
 from lakehouse.zones.locks import TableBusy, table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.storage import remove_dir
@@ -219,7 +221,8 @@ class LayerBuild:
     def _write(self, model, staged: str) -> tuple[int, int | None, list[tuple[date, int]]]:
         engine = self.engine
         query = sql_parsing.bind(model.sql, {**model.params, "data_date": self.data_date})
-        columns = engine.model_output(query, self._input_specs(model), self.data_date, staged)
+        query, keys = pseudonyms.expand(query, for_project(self.project))
+        columns = engine.model_output(query, self._input_specs(model), self.data_date, staged, keys)
         rows, repeated, null_keys = engine.staged_summary(staged, list(model.keys))
         if repeated or null_keys:
             masks = key_masks(self.project, model)

@@ -17,7 +17,9 @@ from lakehouse.governance.records import (
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.engine import LINE, Batch, Engine, Lookup
+from lakehouse.security.keys import for_project
 from lakehouse.security.masking import mask_row, masked_attributes
+from lakehouse.security.pseudonyms import QUARANTINE_KEY, hmac_key
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.config import derived_rules
 from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag
@@ -187,11 +189,12 @@ def quarantine_spec(contract: SourceContract, root: str) -> TableSpec:
 def dropped_rows(project: Project, assessment: Assessment, dropped_path: str, run_id: str,
                  file_name: str) -> dict:
     """What ``Engine.write_quarantine`` needs to quarantine the dropped rows, masked by the
-    columns' standards."""
+    columns' standards, their keys hashed with the quarantine's key."""
     contract = assessment.contract
     rules = {r.name: r for r in assessment.rules}
     return {
         "path": dropped_path,
+        "hmac_key": hmac_key(for_project(project), QUARANTINE_KEY),
         "columns": [a.name for a in contract.attributes],
         "masked": masked_attributes(project, contract.attributes),
         "keys": list(contract.keys),

@@ -3,7 +3,6 @@ the generated extracts, planted defects caught, promotion gating, lineage and re
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from collections import defaultdict
@@ -14,6 +13,8 @@ import pytest
 
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
+from lakehouse.security.keys import default_key_file, key_provider
+from lakehouse.security.pseudonyms import pseudonym
 from tests.conftest import ROOT, copy_project, open_project
 
 pytestmark = pytest.mark.slow
@@ -41,8 +42,12 @@ def demo(tmp_path_factory, engine, registered_root):
     return lh, outcome
 
 
+KEYS = key_provider(default_key_file())
+"""The tests' key (tests/conftest.py: $LAKEHOUSE_KEY_FILE), which the project's settings name."""
+
+
 def party_id(id_number: str) -> str:
-    return "P" + hashlib.sha256(id_number.encode()).hexdigest()[:15]
+    return "P" + pseudonym(id_number, KEYS)[:15]
 
 
 def rows_of(lh, table: str, day: date) -> dict[str, dict]:
@@ -241,11 +246,13 @@ def test_lineage_and_security_levels_of_the_models(demo):
               for r in lineage if r["derived_by"] == "parsed"}
     assert ("integrated.pty_party", "party_name", "near_source.cbs_customer", "customer_name") in parsed
     assert ("integrated.pty_party", "party_name", "near_source.ccs_card", "holder_name") in parsed
+    assert ("integrated.pty_party", "party_id", "near_source.cbs_customer", "id_number") in parsed
     assert ("common.com_party_balance_daily", "deposit_balance_cny", "near_source.cbs_account",
             "balance") in parsed
     spec = next(s for s in lh.tables() if s.name == "mart_customer_360")
     properties = lh.engine.table_layout(spec).properties
-    assert properties["lakehouse.security_level"] == "4"  # it reads card data (level 4)
+    # its highest column level: name and mobile (3); party_id is a keyed pseudonym (2)
+    assert properties["lakehouse.security_level"] == "3"
     assert set(properties["lakehouse.owner"].split(",")) >= {"li.na", "wang.fang", "chen.jie"}
 
 
@@ -314,9 +321,9 @@ def test_model_tables_are_in_the_catalog_with_their_column_levels(demo):
 
     lh, _ = demo
     rows = {r.column_name: r for r in lh.store.read(CatalogRecord, where(table_name="mart.mart_customer_360"))}
-    assert rows[None].security_level == 4 and rows[None].name_en == "Customer 360 view"
+    assert rows[None].security_level == 3 and rows[None].name_en == "Customer 360 view"
     assert {c: rows[c].security_level for c in ("party_id", "party_name", "mobile", "age", "branch_name")} == {
-        "party_id": 4, "party_name": 3, "mobile": 3, "age": 2, "branch_name": 1}
+        "party_id": 2, "party_name": 3, "mobile": 3, "age": 2, "branch_name": 1}  # party_id: a keyed pseudonym
     assert rows["mtd_inflow"].description == "本月收入 / month-to-date inflows (income)"
 
 

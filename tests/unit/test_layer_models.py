@@ -563,14 +563,15 @@ def test_model_spec_of_a_zipper_model(loaded, project):
         "pty_party", "standard", "integrated", "integrated.pty_party")
     assert spec.column_names == ["party_id", "party_name", "row_hash", "start_dt", "end_dt"]
     first = spec.columns[0]
-    # each column's comment carries its level, derived from what it reads (the ID number: 4)
-    assert (first.nullable, first.comment) == (False, party.columns["party_id"] + " [level 4]")
+    # each column's comment carries its level: declared (party_id, a keyed pseudonym of the
+    # level-4 ID number, is declassified to 2) or derived from what it reads
+    assert (first.nullable, first.comment) == (False, party.columns["party_id"] + " [level 2]")
     assert (spec.columns[1].nullable, spec.columns[1].comment) == (True, "[level 3]")
     assert (spec.partition_by, spec.load_type, spec.keys, spec.comment) == (
         ("end_dt",), "zipper", ("party_id",), party.description)
-    assert spec.properties == {
+    assert spec.properties == {  # the table's level: its highest column's (party_name's 3)
         "lakehouse.model": "pty_party", "lakehouse.inputs": "cbs_customer,ccs_card",
-        "lakehouse.owner": "li.na,wang.fang", "lakehouse.security_level": "4",
+        "lakehouse.owner": "li.na,wang.fang", "lakehouse.security_level": "3",
         "lakehouse.load_type": "zipper", "lakehouse.keys": "party_id",
         "delta.enableDeletionVectors": "true"}
 
