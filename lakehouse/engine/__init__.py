@@ -391,7 +391,10 @@ class Engine:
 
     def zipper_loaded_dates(self, spec: TableSpec) -> list[date]:
         """The data dates already folded into a zipper table as recorded in its retained
-        commits (for a table whose loaded dates are not kept by the caller yet)."""
+        commits (for a table whose loaded dates are not kept by the caller yet). A table
+        created empty and never written has none, known without reading its history."""
+        if self.delta.created_empty(spec.path):
+            return []
         for meta in self.delta.commit_metadata(spec.path):
             if "loaded_dates" in meta:
                 return sorted(date.fromisoformat(d) for d in meta["loaded_dates"])

@@ -114,6 +114,18 @@ class DeltaTables:
                  if _COMMIT_FILE.fullmatch(name := info.base_name)]
         return max(found) if found else None
 
+    def created_empty(self, path: str) -> bool:
+        """Whether the table's only commit is its creation without data files (version 0
+        adding no file): a table made by ``ensure`` and never written. One listing and one
+        small file read, no Spark job."""
+        if self.version(path) != 0:
+            return False
+        fs, first = filesystem(join_path(path, "_delta_log", f"{0:020d}.json"))
+        with fs.open_input_stream(first) as stream:
+            actions = [json.loads(line) for line in stream.read().decode("utf-8").splitlines()
+                       if line.strip()]
+        return not any("add" in action for action in actions)
+
     def replace_where(
         self, spec: TableSpec, df: DataFrame, predicate: str | None, metadata: dict[str, Any]
     ) -> None:

@@ -102,8 +102,38 @@ def _context():
         yield _made_context()
 
 
+def _no_query_for_no_values(provider: Callable) -> Callable:
+    """``provider`` of a map metric's unexpected values, answering [] without a query when no
+    value is asked for (``partial_unexpected_count`` 0, as ``validate`` asks): GE would build,
+    plan and collect a ``limit(0)`` query per expectation for that same empty list."""
+    def values(**kwargs):
+        result_format = kwargs["metric_value_kwargs"]["result_format"]
+        if result_format["result_format"] != "COMPLETE" and result_format["partial_unexpected_count"] == 0:
+            return []
+        return provider(**kwargs)
+
+    values.lakehouse_wrapped = provider
+    return values
+
+
+def _skip_empty_value_queries() -> None:
+    """Wrap the Spark providers of every registered ``*.unexpected_values`` metric (once per
+    process) with ``_no_query_for_no_values``."""
+    from great_expectations.expectations.registry import _registered_metrics
+
+    for name, definition in _registered_metrics.items():
+        found = definition.get("providers", {}).get(SparkDFExecutionEngine.__name__)
+        if not name.endswith(".unexpected_values") or found is None:
+            continue
+        metric_class, provider = found
+        if provider is not None and not hasattr(provider, "lakehouse_wrapped"):
+            definition["providers"][SparkDFExecutionEngine.__name__] = (
+                metric_class, _no_query_for_no_values(provider))
+
+
 @cache
 def _made_context():
+    _skip_empty_value_queries()  # the custom metric above is registered by now
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     # persist=False: GE would otherwise persist every batch and never release it (memory grows

@@ -143,7 +143,13 @@ def test_gbk_fixed_width_zipper(lakehouse):
             "issue_date": date(2024, 5, 6)}
     path = deliver(lakehouse, "ccs.card", D1, [card])
     assert "欧阳娜娜".encode("gbk") in path.read_bytes()
+    spec = lakehouse.table("ccs.card")
+    lakehouse.engine.ensure_table(spec)
+    # a table created empty has no loaded dates, known without reading its history
+    assert lakehouse.engine.delta.created_empty(spec.path)
+    assert lakehouse.engine.zipper_loaded_dates(spec) == []
     load(lakehouse, "ccs.card", D1)
+    assert not lakehouse.engine.delta.created_empty(spec.path)
     rows = lakehouse.engine.rows(lakehouse.table("ccs.card"))
     assert [(r["card_no"], r["holder_name"], r["credit_limit"], r["issue_date"]) for r in rows] == [
         ("6299010000000001", "欧阳娜娜", Decimal("50000.00"), date(2024, 5, 6))]
