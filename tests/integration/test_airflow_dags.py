@@ -252,7 +252,8 @@ def test_rejected_delivery_fails_its_task_and_its_models_do_not_run(deployed, da
     log = out.out + out.err
     assert "repayment_schedule_20261102.csv for lns.repayment_schedule on 2026-11-02 was refused " \
            "admission" in log
-    found = [values.leak(v, "task log", "").render() for v in (values := protected_values(lh)).found_in(log)]
+    values = protected_values(lh)
+    found = [values.leak(v, "task log", "").render() for v in values.found_in(log)]
     assert len(values) > 100 and found == []  # the task logs name values only masked
     attempts = lh.query("SELECT count(*) AS n FROM governance.load_log WHERE source = "
                         f"'lns.repayment_schedule' AND data_date = DATE'{D2}'")
