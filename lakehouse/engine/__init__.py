@@ -136,6 +136,10 @@ class Engine:
     def version(self, spec: TableSpec) -> int | None:
         return self.delta.version(spec.path)
 
+    def is_latest(self, spec: TableSpec, version: int) -> bool:
+        """Whether the table is still at ``version`` (no commit since; no Spark job)."""
+        return self.delta.is_latest(spec.path, version)
+
     def _read(self, spec: TableSpec, where: Filter | None = None):
         frame = self.delta.read(spec.path)
         if where is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyarrow.fs import FileSelector
+from pyarrow.fs import FileSelector, FileType
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.zones.storage import filesystem
@@ -125,6 +125,14 @@ class DeltaTables:
             actions = [json.loads(line) for line in stream.read().decode("utf-8").splitlines()
                        if line.strip()]
         return not any("add" in action for action in actions)
+
+    def is_latest(self, path: str, version: int) -> bool:
+        """Whether ``version`` is the table's latest: its commit file is in ``_delta_log`` and the
+        next one is not (two lookups however long the log, no Spark job; Delta numbers commits
+        without gaps)."""
+        fs, log = filesystem(join_path(path, "_delta_log"))
+        found = fs.get_file_info([f"{log}/{v:020d}.json" for v in (version, version + 1)])
+        return [info.type != FileType.NotFound for info in found] == [True, False]
 
     def replace_where(
         self, spec: TableSpec, df: DataFrame, predicate: str | None, metadata: dict[str, Any]

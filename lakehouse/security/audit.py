@@ -32,6 +32,12 @@ process queue on a lock of their own first), and the kernel releases the lock of
 dies. A writer that waits longer than ``LOCK_WAIT_SECONDS`` fails its read. On an object-storage
 root there is no lock file; there, as for the table and date locks (:mod:`lakehouse.zones.locks`),
 one engine service serialises the writes.
+
+**The head in memory.** A process keeps the last record it appended, with the table version its
+commit made: its next append chains to that record without reading the table when the table is
+still at that version (two file lookups in ``_delta_log``, no Spark job), so an append costs one
+Delta commit. Any other commit since (another process's record, a rewrite of the table) makes it
+read the last record from the table again.
 """
 
 from __future__ import annotations
@@ -167,6 +173,9 @@ def chain_hash(record: AccessAuditRecord) -> str:
 # -- writing -----------------------------------------------------------------------------------
 
 _IN_PROCESS = threading.Lock()  # the threads of this process (alone on an object-storage root)
+_heads: dict[str, tuple[int, AccessAuditRecord]] = {}
+"""Per audit table path: the last record this process appended and the version its commit made
+(used under the chain lock)."""
 
 
 def lock_file(root: str) -> Path | None:
@@ -220,9 +229,11 @@ def record_access(engine, root: str, event: AccessEvent) -> AccessAuditRecord:
     with chain_lock(root):
         spec = spec_of(AccessAuditRecord, root)
         try:
-            last = _last_record(engine, spec)
+            version, last = _head(engine, spec)
             new = next_record(event, last)
             GovernanceStore(engine, root).append([new])
+            if version is not None and engine.is_latest(spec, version + 1):
+                _heads[spec.path] = (version + 1, new)  # the one commit since is this append
         except Exception as exc:  # noqa: BLE001 - whatever stops the write fails the read
             raise _unavailable(root, f"the audit record could not be written: {first_line(exc)}",
                                "make the audit table writable (storage rights, free space, a "
@@ -231,11 +242,25 @@ def record_access(engine, root: str, event: AccessEvent) -> AccessAuditRecord:
     return new
 
 
+def _head(engine, spec) -> tuple[int | None, AccessAuditRecord | None]:
+    """The table's version (None: no table) and its last record (None: no record): the record
+    this process appended last if no commit came after it, else read from the table."""
+    kept = _heads.pop(spec.path, None)  # put back only after a successful append
+    if kept is not None and engine.is_latest(spec, kept[0]):
+        return kept
+    version = engine.version(spec)
+    return version, None if version is None else _last_record(engine, spec)
+
+
 def _last_record(engine, spec) -> AccessAuditRecord | None:
-    if not engine.table_exists(spec):
+    """The record of the greatest ``seq``: the maximum first (Delta answers it from the files'
+    statistics), then the file holding it (data skipping), instead of sorting every record."""
+    table = f"delta.{quote_column(spec.path)}"
+    [top] = engine.sql(f"SELECT max(seq) AS seq FROM {table}")
+    if top["seq"] is None:
         return None
-    found = engine.sql(f"SELECT * FROM delta.{quote_column(spec.path)} ORDER BY seq DESC", limit=1)
-    return AccessAuditRecord.from_row(found[0]) if found else None
+    [found] = engine.sql(f"SELECT * FROM {table} WHERE seq = {int(top['seq'])}", limit=1)
+    return AccessAuditRecord.from_row(found)
 
 
 def next_record(event: AccessEvent, last: AccessAuditRecord | None) -> AccessAuditRecord:

@@ -1,6 +1,7 @@
 """The access audit on Delta: a chain written through the engine verifies; a record altered,
 deleted or reordered by rewriting the table with Spark is caught and named; a read whose record
-cannot be written fails; ``show`` filters; ``lakehouse audit verify|show``."""
+cannot be written fails; a writer reads the last record again after another writer's commit;
+``show`` filters; ``lakehouse audit verify|show``."""
 
 from __future__ import annotations
 
@@ -109,6 +110,24 @@ def test_writers_on_several_threads_never_fork_the_chain(engine, copied):
         t.join()
     result = verify(engine, str(copied))
     assert result.intact and result.records == 5
+
+
+def test_a_writer_chains_to_its_own_last_record_until_another_commit_comes(engine, copied, monkeypatch):
+    from lakehouse.governance.store import GovernanceStore
+    from lakehouse.security import audit
+
+    reads = []
+    read = audit._last_record
+    monkeypatch.setattr(audit, "_last_record", lambda *args: reads.append(1) or read(*args))
+    fourth = record_access(engine, str(copied), EVENTS[0])  # a root new to this process: read
+    fifth = record_access(engine, str(copied), EVENTS[1])  # its own head: no read
+    assert (len(reads), fourth.seq, fifth.prev_hash) == (1, 4, fourth.record_hash)
+    sixth = audit.next_record(EVENTS[2], fifth)
+    GovernanceStore(engine, str(copied)).append([sixth])  # as the writer of another process does
+    seventh = record_access(engine, str(copied), EVENTS[0])
+    assert (len(reads), seventh.seq, seventh.prev_hash) == (2, 7, sixth.record_hash)
+    result = verify(engine, str(copied))
+    assert result.intact and result.records == 7
 
 
 def test_show_filters_by_principal_table_and_time(engine, written):

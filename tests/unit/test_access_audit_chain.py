@@ -240,3 +240,20 @@ def test_the_lock_keeps_out_a_writer_of_another_thread(tmp_path):
     finally:
         release.set()
         holder.join()
+
+
+# -- the head a writer keeps -------------------------------------------------------------------
+
+def test_a_table_is_at_a_version_while_no_later_commit_file_exists(tmp_path):
+    from lakehouse.engine.delta_tables import DeltaTables
+
+    log, tables = tmp_path / "t" / "_delta_log", DeltaTables(spark=None)
+    log.mkdir(parents=True)
+    for version in (0, 1, 2):
+        (log / f"{version:020d}.json").write_text("{}")
+    (log / f"{2:020d}.crc").write_text("{}")
+    assert tables.version(str(tmp_path / "t")) == 2
+    assert tables.is_latest(str(tmp_path / "t"), 2)
+    assert not tables.is_latest(str(tmp_path / "t"), 1)  # a commit came after it
+    assert not tables.is_latest(str(tmp_path / "t"), 3)  # not written (yet)
+    assert not tables.is_latest(str(tmp_path / "gone"), 2)  # no table
