@@ -254,7 +254,7 @@ def _head(engine, spec) -> tuple[int | None, AccessAuditRecord | None]:
 
 def _last_record(engine, spec) -> AccessAuditRecord | None:
     """The record of the greatest ``seq``: the maximum first (Delta answers it from the files'
-    statistics), then the file holding it (data skipping), instead of sorting every record."""
+    statistics), then the file holding it (data skipping), not every record's file."""
     table = f"delta.{quote_column(spec.path)}"
     [top] = engine.sql(f"SELECT max(seq) AS seq FROM {table}")
     if top["seq"] is None:
