@@ -8,7 +8,7 @@ from datetime import date
 from lakehouse.ingestion.control_file import ControlTotals
 from lakehouse.errors import Problem
 from lakehouse.ingestion.extract_parser import MAX_LISTED, ParsedExtract
-from lakehouse.security.masking import masked_value
+from lakehouse.security.masking import masked_key
 
 
 def control_problems(parsed: ParsedExtract, totals: ControlTotals, data_date: date) -> list[Problem]:
@@ -57,7 +57,7 @@ def key_problems(parsed: ParsedExtract, keys: list[str]) -> list[Problem]:
             seen[key].append(line)
     for key, lines in seen.items():
         if len(lines) > 1:
-            shown = tuple(masked_value(parsed.masked, k, part) for k, part in zip(keys, key))
+            shown = masked_key(parsed.masked, keys, key)
             value = shown[0] if len(shown) == 1 else shown
             problems.append(Problem(
                 f"duplicate key ({label}) = {value!r} on lines {', '.join(map(str, lines))}",

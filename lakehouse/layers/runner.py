@@ -25,7 +25,7 @@ from lakehouse import graph, sql_parsing
 from lakehouse.layers import sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.security.column_levels import key_masks
-from lakehouse.security.masking import masked_value
+from lakehouse.security.masking import masked_key
 from lakehouse.security import pseudonyms
 from lakehouse.security.keys import for_project
 from lakehouse.zones.locks import TableBusy, table_date_lock
@@ -226,8 +226,7 @@ class LayerBuild:
         rows, repeated, null_keys = engine.staged_summary(staged, list(model.keys))
         if repeated or null_keys:
             masks = key_masks(self.project, model)
-            shown = [tuple(masked_value(masks, k, part) for k, part in zip(model.keys, key))
-                     for key in repeated[:3]]
+            shown = [masked_key(masks, model.keys, key) for key in repeated[:3]]
             raise TerminalError(f"model {model.name} returned {len(repeated)}+ repeated and "
                                 f"{null_keys} null keys for {self.data_date}", [Problem(
                                     f"keys {', '.join(model.keys)} must identify one row; repeated: "

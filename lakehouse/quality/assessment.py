@@ -17,9 +17,8 @@ from lakehouse.governance.records import (
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.engine import LINE, Batch, Engine, Lookup
-from lakehouse.security.keys import for_project
 from lakehouse.security.masking import mask_row, masked_attributes
-from lakehouse.security.pseudonyms import QUARANTINE_KEY, hmac_key
+from lakehouse.security.pseudonyms import quarantine_key
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.config import derived_rules
 from lakehouse.quality.rule_sql import RECEIVED_AT, fails_sql, reference_flag
@@ -194,7 +193,7 @@ def dropped_rows(project: Project, assessment: Assessment, dropped_path: str, ru
     rules = {r.name: r for r in assessment.rules}
     return {
         "path": dropped_path,
-        "hmac_key": hmac_key(for_project(project), QUARANTINE_KEY),
+        "hmac_key": quarantine_key(project),
         "columns": [a.name for a in contract.attributes],
         "masked": masked_attributes(project, contract.attributes),
         "keys": list(contract.keys),

@@ -32,8 +32,7 @@ from lakehouse.ingestion.t1_load import LoadContext, LoadResult, log_load, recor
 from lakehouse.quality import assessment as quality
 from lakehouse.quality.rule_sql import fails_sql
 from lakehouse.security.masking import masked_attributes
-from lakehouse.security.keys import for_project
-from lakehouse.security.pseudonyms import QUARANTINE_KEY, hmac_key
+from lakehouse.security.pseudonyms import quarantine_key
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.storage import filesystem, remove_dir
@@ -88,7 +87,7 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
     folder = join_path(ctx.root, "_staging", ctx.run_id)
     hashes = engine.key_hashes(_stage(contract, parsed, range(len(parsed.lines)),
                                       join_path(folder, f"{contract.table_name}.delivered.parquet")),
-                               spec, hmac_key(for_project(ctx.project), QUARANTINE_KEY))
+                               spec, quarantine_key(ctx.project))
     held_keys = {r.key_hash for r in held}
     keep = [i for i, line in enumerate(parsed.lines) if hashes[line] in held_keys]
     outcome.not_held = [line for line in parsed.lines if hashes[line] not in held_keys]

@@ -20,7 +20,7 @@ card numbers), other values starred.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -179,6 +179,11 @@ def masked_value(masked: Masked, column: str, value: Any) -> Any:
     """``value`` of ``column`` as shown outside its table: masked by its rule when ``masked``
     holds the column, else as it is."""
     return mask_value(value, rule_of(masked, column)) if column in masked else value
+
+
+def masked_key(masked: Masked, columns: Sequence[str], key: Sequence[Any]) -> tuple:
+    """A key (the values of ``columns``) as shown outside its table, each part by ``masked_value``."""
+    return tuple(masked_value(masked, column, part) for column, part in zip(columns, key))
 
 
 def mask_row(row: dict[str, Any], masked: Masked) -> dict[str, Any]:

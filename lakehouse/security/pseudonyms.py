@@ -73,6 +73,13 @@ def hmac_key(provider: KeyProvider, purpose: str) -> HmacKey:
     return HmacKey(purpose, bytes(b ^ 0x36 for b in padded), bytes(b ^ 0x5C for b in padded))
 
 
+def quarantine_key(project) -> HmacKey:
+    """The key of the quarantine's ``key_hash`` for ``project`` (its key provider's secret)."""
+    from lakehouse.security.keys import for_project
+
+    return hmac_key(for_project(project), QUARANTINE_KEY)
+
+
 def key_view(purpose: str) -> str:
     """The temporary view holding the ``purpose`` key (one row: ``inner_pad``, ``outer_pad``)."""
     return "__hmac_key_" + re.sub(r"\W", "_", purpose)

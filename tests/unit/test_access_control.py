@@ -4,6 +4,7 @@ layers, and every query shape resolved to the base columns it reads (masked or r
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -195,7 +196,7 @@ OPERATIONS = {
     "read the quality reports": lambda lh: lh.quality_report(None),
     "verify the access audit": lambda lh: lh.audit_verify(),
     "read the access audit": lambda lh: lh.audit_records(),
-    "export query results": lambda lh: lh.export("SELECT 1", Path("out.csv")),
+    "export query results": lambda lh: lh.export("SELECT 1", Path(tempfile.mkdtemp()) / "out.csv"),
 }
 
 
