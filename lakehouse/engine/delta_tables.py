@@ -12,6 +12,7 @@ from delta.tables import DeltaTable
 from pyarrow.fs import FileSelector, FileType
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.engine.arrow_rows import rows_table
 from lakehouse.zones.storage import filesystem
 from lakehouse.zones.tables import OPEN_END_DATE, TableSpec, join_path
 from lakehouse.sql import quote_column, sql_string
@@ -195,7 +196,8 @@ class DeltaTables:
         writer.save(spec.path)
 
     def rows_frame(self, spec: TableSpec, rows: list[dict[str, Any]]) -> DataFrame:
-        """A small DataFrame of Python rows with the spec's schema (for governance records)."""
+        """A small DataFrame of Python rows with the spec's schema (for governance records), handed
+        to Spark as an Arrow table (see ``arrow_rows``)."""
         names = set(spec.column_names)
         for row in rows:
             unknown = [k for k in row if k not in names]
@@ -203,8 +205,8 @@ class DeltaTables:
                 raise ValueError(f"{spec.qualified_name} has no column {', '.join(map(repr, unknown))}; "
                                  f"fix: use the columns {', '.join(spec.column_names)}")
         ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in spec.columns)
-        tuples = [tuple(row.get(c.name) for c in spec.columns) for row in rows]
-        return self.spark.createDataFrame(tuples, schema=ddl)
+        table = rows_table([(c.name, c.spark_type) for c in spec.columns], rows)
+        return self.spark.createDataFrame(table, schema=ddl)
 
     def commit_metadata(self, path: str) -> list[dict[str, Any]]:
         """The framework's metadata of the retained commits, newest first."""

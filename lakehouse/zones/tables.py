@@ -34,6 +34,15 @@ class TableSpec:
     comment: str = ""
     properties: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        types = self.column_types
+        for column in self.partition_by:
+            if types.get(column, "").startswith("timestamp"):
+                raise ValueError(
+                    f"{self.qualified_name}: partition column {column!r} is a {types[column]}; "
+                    "fix: partition by a date (the engine turns off Delta's commit check for "
+                    "timestamp partition values in non-UTC sessions, see engine/session.py)")
+
     @property
     def schema_name(self) -> str:
         return self.layer or self.zone

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,6 +14,7 @@ from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.governance.records import ModelRunsRecord, RawManifestRecord, ZipperDatesRecord
 from lakehouse.governance.store import GovernanceStore
+from lakehouse.zones.tables import Column, TableSpec
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 
@@ -50,6 +52,30 @@ def test_the_records_a_run_holds_are_written_when_it_ends_by_an_error(lakehouse,
     assert {r["role"] for r in landed} == {"data", "control"}
     decided = lakehouse.engine.rows(governance.admission_log(lakehouse.root), day)
     assert len(decided) == 6 and {r["decision"] for r in decided} == {"admitted"}
+
+
+def test_rows_of_every_record_type_read_back_as_written(engine, tmp_path):
+    """Governance rows reach Spark as Arrow: every column type, NULLs, and timestamps that keep
+    their instant whatever the session's time zone (naive ones are this process's wall clock)."""
+    spec = TableSpec("every_type", "governance", None, str(tmp_path / "every_type"), tuple(
+        Column(name, kind) for name, kind in [
+            ("s", "string"), ("n", "bigint"), ("i", "int"), ("b", "boolean"), ("x", "double"),
+            ("d", "date"), ("t", "timestamp"), ("l", "array<string>"), ("m", "map<string,bigint>"),
+            ("p", "array<struct<key:string,line:bigint>>")]))
+    shanghai = datetime(2026, 11, 30, 8, 15, 1, 250000, tzinfo=ZoneInfo("Asia/Shanghai"))
+    rows = [{"s": "甲", "n": 2**40, "i": -3, "b": True, "x": 0.125, "d": D1,
+             "t": datetime(2026, 11, 30, 23, 59, 59, 999999), "l": ["a", "乙"], "m": {"v": 7},
+             "p": [{"key": "k", "line": 3}, {"key": None, "line": None}]},
+            {"s": None, "n": None, "i": None, "b": None, "x": None, "d": None, "t": shanghai, "l": [],
+             "m": {}, "p": []},
+            {"l": None}]
+    engine.append_rows(spec, rows)
+    got = sorted(engine.rows(spec), key=lambda r: (r["s"] is None, r["t"] is None))
+    for row in got:  # structs come back as Rows
+        row["p"] = row["p"] if row["p"] is None else [item.asDict() for item in row["p"]]
+    assert got[0] == rows[0]
+    assert got[1] == {**rows[1], "t": shanghai.astimezone().replace(tzinfo=None)}
+    assert got[2] == {c: None for c in spec.column_names}
 
 
 def test_held_records_are_read_back_before_they_are_written(lakehouse):
