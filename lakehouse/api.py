@@ -115,6 +115,13 @@ class Lakehouse:
         other._principal = principal
         return other
 
+    def with_engine(self, engine: Engine) -> "Lakehouse":
+        """The same lakehouse (project, principal) working through ``engine`` (a worker engine
+        of the same Spark application, for another thread)."""
+        other = copy.copy(self)
+        other._engine = engine
+        return other
+
     def as_service(self) -> "Lakehouse":
         """The same lakehouse acting as the scheduled batch's service principal (security.yaml)."""
         return self.as_principal(self.project.security.service_principal)

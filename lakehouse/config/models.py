@@ -80,6 +80,9 @@ class OrchestrationSettings(_Model):
         "(one JVM for every task); in_process: each task starts its own Spark session")
     engine_address: Text = Field("127.0.0.1:47017", description="host:port of the engine service "
                                  "(loopback unless the workers run elsewhere)")
+    engine_workers: int = Field(2, ge=1, le=64, description="requests the engine service works "
+                                "on side by side, each on its own Spark session and fair-scheduler "
+                                "pool (1: one at a time)")
     retries: int = Field(2, ge=0, le=10, description="retries of a task after a transient error")
     retry_delay_minutes: int = Field(5, ge=1, description="minutes between retries")
 

@@ -6,6 +6,7 @@ gets back plain Python values.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -47,6 +48,7 @@ class Engine:
         self._spark = None
         self._delta: DeltaTables | None = None
         self._prepared: set[tuple] = set()  # table layouts already checked in this session
+        self._preparing = threading.Lock()  # one thread creates or evolves a table at a time
         self._pool: str | None = None  # the fair-scheduler pool of a worker engine
 
     @classmethod
@@ -82,7 +84,7 @@ class Engine:
                 session.conf.set(key, value)
         twin._spark, twin._pool = session, pool
         twin._delta = DeltaTables(session, self.delta._registered)
-        twin._prepared = self._prepared
+        twin._prepared, twin._preparing = self._prepared, self._preparing
         return twin
 
     @property
@@ -127,8 +129,10 @@ class Engine:
         layout = (spec.path, tuple(spec.column_types.items()), tuple(sorted(spec.properties.items())))
         if layout in self._prepared:
             return
-        bring_to_spec()
-        self._prepared.add(layout)
+        with self._preparing:  # two threads creating one table would conflict in Delta's log
+            if layout not in self._prepared:
+                bring_to_spec()
+                self._prepared.add(layout)
 
     def table_exists(self, spec: TableSpec) -> bool:
         return self.delta.exists(spec.path)

@@ -2,7 +2,10 @@
 
 These run where the SparkSession lives: in the resident engine service (every task shares one
 JVM) or, with ``engine: in_process``, in the task's own process. Requests and answers are plain
-dicts, so the same code serves both. An answer is ``{"ok": True, "result": ...}`` or
+dicts, so the same code serves both. Up to ``orchestration.engine_workers`` requests are worked
+on side by side, each on a worker engine of its own (its own Spark session and fair-scheduler
+pool in the one application, ``Engine.worker``); a table's date is still written by one request
+at a time (the table-date lock), and the rest wait for a free worker. An answer is ``{"ok": True, "result": ...}`` or
 ``{"ok": False, "transient": bool, "error": message}``; ``transient`` alone decides whether
 Airflow retries. An exception the framework did not raise on purpose is retried only when it
 belongs to a known family of passing trouble (network, storage, a lost Spark connection, a busy
@@ -13,9 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +31,8 @@ log = logging.getLogger(__name__)
 
 _projects: dict[str, tuple[tuple, object]] = {}
 _engine = None
-_lock = threading.Lock()
+_workers: queue.Queue | None = None  # the engines free for a request (``engine_workers`` in all)
+_lock = threading.Lock()  # guards the three above
 
 
 def execute(request: dict) -> dict:
@@ -36,8 +43,7 @@ def execute(request: dict) -> dict:
     except KeyError:
         return {"ok": False, "transient": False, "error": f"unknown operation {request.get('op')!r}"}
     try:
-        with _lock:  # one piece of work at a time per engine (one JVM, 2 cores)
-            result, started = op(request)
+        result, started = op(request)
         return {"ok": True, "result": result,
                 "timing": {"received": received, "work_started": started, "finished": time.time()}}
     except LakehouseError as exc:
@@ -67,28 +73,61 @@ def failure(request: dict, exc: Exception) -> dict:
 def lakehouse_for(conf: str):
     """The project at ``conf`` on this process's engine, reloaded when its files change."""
     from lakehouse.api import Lakehouse
+    from lakehouse.config.loader import load_settings
     from lakehouse.engine import Engine
 
     global _engine
     signature = _signature(Path(conf))
-    cached = _projects.get(conf)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    if _engine is None:
-        from lakehouse.config.loader import load_settings
+    with _lock:
+        cached = _projects.get(conf)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        if _engine is None:
+            _engine = Engine.from_settings(load_settings(conf))
+        lakehouse = Lakehouse(conf, engine=_engine).as_service()  # tasks act as the batch's principal
+        lakehouse.engine.start()  # a task's first request pays the session start here, not in its work
+        _ensure_workers(lakehouse.settings.orchestration.engine_workers)
+        _projects[conf] = (signature, lakehouse)
+        return lakehouse
 
-        _engine = Engine.from_settings(load_settings(conf))
-    lakehouse = Lakehouse(conf, engine=_engine).as_service()  # tasks act as the batch's principal
-    lakehouse.engine.start()  # a task's first request pays the session start here, not in its work
-    _projects[conf] = (signature, lakehouse)
-    return lakehouse
+
+def use_engine(engine, workers: int | None = None) -> None:
+    """Serve with an engine that already runs (tests and the in-process mode share theirs);
+    ``workers``: requests worked on side by side (default: the first project's setting)."""
+    global _engine, _workers
+    with _lock:
+        _engine, _workers = engine, None
+        _projects.clear()
+        if workers is not None:
+            _ensure_workers(workers)
 
 
-def use_engine(engine) -> None:
-    """Serve with an engine that already runs (tests and the in-process mode share theirs)."""
-    global _engine
-    _engine = engine
-    _projects.clear()
+def _ensure_workers(count: int) -> None:
+    """Make the engines requests run on, once per engine: the engine itself for one at a time,
+    else ``count`` worker engines (not over Spark Connect, whose client has one session)."""
+    global _workers
+    if _workers is not None:
+        return
+    _workers = queue.Queue()
+    if count <= 1 or not _engine.has_workers:
+        _workers.put(_engine)
+        return
+    for number in range(1, count + 1):
+        _workers.put(_engine.worker(f"engine-{number}"))
+
+
+@contextmanager
+def _lakehouse(request: dict) -> Iterator[object]:
+    """The request's project on a free engine of this process, given back when the block ends:
+    at most ``engine_workers`` requests work at once, the others wait here."""
+    lakehouse = lakehouse_for(request["conf"])
+    engine = _workers.get()
+    try:
+        if engine is not _engine:
+            engine.enter_pool()
+        yield lakehouse.with_engine(engine)
+    finally:
+        _workers.put(engine)
 
 
 def _signature(conf: Path) -> tuple:
@@ -102,21 +141,21 @@ def _signature(conf: Path) -> tuple:
 
 
 def _ping(request: dict) -> tuple[dict, float]:
-    lakehouse = lakehouse_for(request["conf"])
-    started = time.time()
-    lakehouse.engine.ping()
+    with _lakehouse(request) as lakehouse:
+        started = time.time()
+        lakehouse.engine.ping()
     return {"pid": os.getpid()}, started
 
 
 def _load(request: dict) -> tuple[dict, float]:
-    lakehouse = lakehouse_for(request["conf"])
     data_date = date.fromisoformat(request["data_date"])
-    started = time.time()
-    result = lakehouse.run(data_date, [request["source"]], force=request.get("force", False)).results[0]
-    if result.unchanged and result.promotable is None:
-        decision = lakehouse.promotion(request["source"], data_date)
-        if decision is not None:
-            result.promotable, result.blocking_rules = decision["promotable"], list(decision["blocking_rules"])
+    with _lakehouse(request) as lakehouse:
+        started = time.time()
+        result = lakehouse.run(data_date, [request["source"]], force=request.get("force", False)).results[0]
+        if result.unchanged and result.promotable is None:
+            decision = lakehouse.promotion(request["source"], data_date)
+            if decision is not None:
+                result.promotable, result.blocking_rules = decision["promotable"], list(decision["blocking_rules"])
     return {
         "source": result.source, "table": result.table, "data_date": data_date.isoformat(),
         "status": result.status, "message": result.message, "unchanged": result.unchanged,
@@ -128,11 +167,11 @@ def _load(request: dict) -> tuple[dict, float]:
 
 
 def _build(request: dict) -> tuple[dict, float]:
-    lakehouse = lakehouse_for(request["conf"])
     data_date = date.fromisoformat(request["data_date"])
-    started = time.time()
-    summary = lakehouse.build_layers(data_date, [request["model"]], record_skips=False,
-                                     skip_current=True)
+    with _lakehouse(request) as lakehouse:
+        started = time.time()
+        summary = lakehouse.build_layers(data_date, [request["model"]], record_skips=False,
+                                         skip_current=True)
     result = summary.results[0]
     return {"model": result.model, "table": result.table, "data_date": data_date.isoformat(),
             "status": result.status, "reason": result.reason, "blocked_by": result.blocked_by,

@@ -15,7 +15,7 @@ from lakehouse.governance.records import (
     AdmissionLogRecord, LoadLogRecord, QualityResultsRecord, QualityScorecardRecord,
     QualityStatusRecord, RawManifestRecord)
 from lakehouse.ingestion import side_by_side
-from tests.conftest import ROOT, copy_project, open_project
+from tests.conftest import PATH_VARIABLES, ROOT, copy_project, open_project
 
 START = date(2026, 11, 1)
 
@@ -97,3 +97,48 @@ def test_loads_side_by_side_match_loads_one_after_another(tmp_path, engine, regi
         assert records[table] == expected[table], table
     assert len(records["load_log"]) == len(SOURCES)  # one load record per source, none lost
     assert len(records["raw_manifest"]) == 2 * len(SOURCES)  # data and control file each
+
+
+@pytest.mark.slow  # two sources loaded twice: one after another, and as concurrent service requests
+def test_concurrent_requests_to_the_engine_service_match_loads_one_after_another(
+        tmp_path, engine, registered_root, monkeypatch):
+    import secrets
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lakehouse.orchestration import engine_service, operations
+
+    for name in PATH_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    sources = ["ref.branch", "cbs.customer"]
+    serial = _lakehouse(tmp_path / "serial", engine, registered_root)
+    served = _lakehouse(tmp_path / "served", engine, registered_root)
+    serial.run(START, sources=sources, parallel=1)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("LAKEHOUSE_ENGINE_KEY", secrets.token_hex(16))
+    operations.use_engine(engine, workers=2)
+    server = engine_service.EngineServer(address)
+    server.start_in_thread()
+    conf = str(served.conf_dir.resolve())
+    try:
+        with ThreadPoolExecutor(len(sources)) as pool:
+            answers = list(pool.map(lambda source: engine_service.request(address, {
+                "op": "load", "conf": conf, "source": source, "data_date": START.isoformat()}),
+                sources))
+    finally:
+        server.stop()
+        operations.use_engine(engine)
+    assert [a["ok"] for a in answers] == [True, True], answers
+    assert [a["result"]["status"] for a in answers] == ["succeeded", "succeeded"]
+    starts = [a["timing"]["work_started"] for a in answers]
+    ends = [a["timing"]["finished"] for a in answers]
+    assert max(starts) < min(ends), "the two requests were worked on side by side"
+
+    assert _table_rows(served) == _table_rows(serial)
+    records, expected = _records(served), _records(serial)
+    for table in expected:
+        assert records[table] == expected[table], table
+    assert len(records["load_log"]) == len(sources)  # two runs appended at once, none lost
