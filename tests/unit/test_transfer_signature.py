@@ -52,20 +52,36 @@ def test_a_signature_holds_for_its_message_and_key_only():
         assert not signature_holds(key.public_key(), signature, changed)
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl on this machine")
-def test_the_readme_openssl_recipe_makes_a_signature_that_verifies(tmp_path):
-    def openssl(*args: str) -> bytes:
-        return subprocess.run(["openssl", *args], cwd=tmp_path, check=True,
-                              capture_output=True).stdout
+def readme_block(language: str, containing: str) -> str:
+    """The README's code block in ``language`` that contains ``containing``."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split(f"```{language}\n")[1:]]
+    [block] = [b for b in blocks if containing in b]
+    return block
 
-    openssl("genpkey", "-algorithm", "ed25519", "-out", "ccs.key")
-    public_pem = openssl("pkey", "-in", "ccs.key", "-pubout").decode()
-    (tmp_path / "card_20261101.csv").write_bytes(b"card_no,holder\n6299,A\n")
-    sha = openssl("dgst", "-sha256", "-r", "card_20261101.csv").split()[0].decode()
-    (tmp_path / "message").write_bytes(transfer_message("ccs", "card", "card_20261101.csv", D, sha))
-    signature = openssl("pkeyutl", "-sign", "-inkey", "ccs.key", "-rawin", "-in", "message")
-    assert signature_holds(public_key_from_text(public_pem), signature,
-                           transfer_message("ccs", "card", "card_20261101.csv", D, sha))
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl on this machine")
+def test_the_readme_signing_recipes_sign_a_delivery_that_verifies(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    project = load_project(tmp_path / "conf", paths={"landing": tmp_path / "landing"})
+    contract, day = project.sources["ccs.card"], date(2026, 11, 25)
+    data = write_delivery(contract, Path(project.settings.landing), day, [])
+    data.write_bytes(b"6299010000000001" + data.read_bytes())
+    control = data.with_suffix(".ctl")
+    subprocess.run(["bash", "-euo", "pipefail", "-c", readme_block("sh", "openssl genpkey")],
+                   cwd=data.parent, check=True, capture_output=True)
+    register_public_key(project, "ccs", (data.parent / "ccs.pub").read_text())
+    assert check_transfer(project, contract, day, data, control).verified == SIGNED
+
+    namespace: dict = {}
+    control.write_text("data_date=20261125\nrow_count=0\namount_total=0\n", encoding="gbk")
+    monkeypatch.chdir(data.parent)
+    exec(readme_block("python", "load_pem_private_key"), namespace)
+    with control.open("a", encoding="gbk") as out:
+        out.write(namespace["control_lines"])
+    assert check_transfer(project, contract, day, data, control).verified == SIGNED
+    data.write_bytes(data.read_bytes() + b" ")
+    assert check_transfer(project, contract, day, data, control).verified is None
 
 
 def test_a_public_key_is_read_from_pem_or_base64_raw_and_anything_else_is_named():
@@ -275,3 +291,37 @@ def test_sha256_and_signature_lines_that_cannot_be_read_are_located(tmp_path):
         (4, "signature", "signature cannot be read: the signature is 5 bytes, an Ed25519 "
                          "signature is 64"),
     ]
+
+
+# -- the demo bank ---------------------------------------------------------------------------------
+
+def test_the_demo_signs_the_card_systems_deliveries_with_a_key_kept_in_the_secret_folder(
+        tmp_path, monkeypatch):
+    from lakehouse.api import Lakehouse
+    from lakehouse.demo.run import generate
+    from lakehouse.demo.signing import SIGNING_SYSTEM
+
+    secrets = tmp_path / "secrets"
+    monkeypatch.setenv("LAKEHOUSE_KEY_FILE", str(secrets / "master.key"))
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    lh = Lakehouse(tmp_path / "conf", root=tmp_path / "root", landing=tmp_path / "landing")
+    dates, _, _ = generate(lh, customers=40, days=1, start=D, seed=3, defect_rate=0)
+    [key_file] = secrets.iterdir()
+    assert key_file.name == "demo-ccs-signing.pem" and key_file.stat().st_mode & 0o077 == 0
+    registered = load_project(tmp_path / "conf").systems[SIGNING_SYSTEM].public_key
+    assert registered == lh.project.systems[SIGNING_SYSTEM].public_key is not None
+    assert "PRIVATE" not in (tmp_path / "conf" / "systems.yaml").read_text(encoding="utf-8")
+
+    verdicts = {}
+    for name, contract in lh.project.sources.items():
+        data = Path(lh.settings.landing) / contract.delivery.data_path(D)
+        control = None if contract.delivery.control is None else \
+            Path(lh.settings.landing) / contract.delivery.control.control_path(
+                D, contract.delivery.path_date_format)
+        verdicts[name] = check_transfer(lh.project, contract, D, data, control)
+    assert all(not v.problems for v in verdicts.values())
+    assert {n for n, v in verdicts.items() if v.verified == SIGNED} == {"ccs.card", "ccs.card_txn"}
+    assert {v.verified for n, v in verdicts.items() if not n.startswith("ccs.")} == {None}
+
+    generate(lh, customers=40, days=1, start=D, seed=3, defect_rate=0)  # a second run: same key
+    assert load_project(tmp_path / "conf").systems[SIGNING_SYSTEM].public_key == registered
