@@ -122,3 +122,14 @@ def test_a_system_required_to_sign_is_refused_an_unsigned_delivery_and_loads_a_s
         lh.project.systems["cbs"] = system
     rows = lh.engine.rows(lh.table(SOURCE), where(data_date=day))
     assert [r["account_id"] for r in rows] == ["A4"]
+
+
+def test_the_demo_card_systems_signed_deliveries_load(lakehouse):
+    from lakehouse.demo.run import generate
+
+    [day], _, _ = generate(lakehouse, customers=30, days=1, start=D1, seed=11, defect_rate=0)
+    summary = lakehouse.run(day, ["ccs.card", "ccs.card_txn"])
+    assert summary.ok, [r.message for r in summary.results]
+    manifest = lakehouse.engine.rows(governance.raw_manifest(lakehouse.root), where(role="data"))
+    assert sorted((r["source"], r["verified"]) for r in manifest) == [
+        ("ccs.card", "signature"), ("ccs.card_txn", "signature")]
