@@ -1,4 +1,5 @@
-"""Certification events of source systems: appended to ``systems.yaml`` and to the governance log.
+"""Certification events of source systems: appended to ``systems.yaml`` and to the governance log;
+and the public key that verifies a system's signed deliveries, registered in ``systems.yaml``.
 
 The YAML keeps the whole history (comments and layout preserved), so the past is never
 edited away; ``governance.system_events`` records who recorded which event and when.
@@ -69,15 +70,32 @@ def _problems(project: Project, code: str, reason: str, effective: date, replace
     return problems
 
 
+def register_public_key(project: Project, code: str, public_key: str) -> None:
+    """Register ``public_key`` (PEM or base64 raw Ed25519) as the key that verifies system
+    ``code``'s signed deliveries, in ``systems.yaml`` and in ``project``."""
+    path = project.file(SYSTEMS_FILE)
+    if code not in project.systems:
+        raise ConfigError(f"cannot register a public key for system {code!r}", [Problem(
+            f"system '{code}' is not registered", str(path), value=code,
+            fix=f"use one of: {one_of(project.systems)}{did_you_mean(code, project.systems)}")])
+    _edit_system(path, code, lambda system: system.__setitem__("public_key", public_key))
+    project.systems[code] = project.systems[code].model_copy(update={"public_key": public_key})
+
+
 def _append_event(path: Path, code: str, event: dict) -> None:
     """Append ``event`` to the system's certification list, keeping the file's comments."""
+    _edit_system(path, code, lambda system: system["certification"].append(CommentedMap(event)))
+
+
+def _edit_system(path: Path, code: str, change) -> None:
+    """Apply ``change`` to the system's mapping in ``path``, keeping the file's comments; the
+    file is restored when the result is not a valid project."""
     yaml = YAML(typ="rt")
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     original = path.read_text(encoding="utf-8")
     tree = yaml.load(original)
-    system = next(s for s in tree["systems"] if s.get("code") == code)
-    system["certification"].append(CommentedMap(event))
+    change(next(s for s in tree["systems"] if s.get("code") == code))
     with path.open("w", encoding="utf-8") as out:
         yaml.dump(tree, out)
     try:

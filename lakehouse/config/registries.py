@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from lakehouse.ingestion.transfer_signature import public_key_from_text
 from lakehouse.security.masking import NAME_RULE, MaskRule, MaskRuleError
 
 from .attribute_types import AttributeType, TypeName, parse_type
@@ -72,6 +73,29 @@ class SourceSystem(_Model):
     owner: Text = Field(description="the system owner's id in owners.yaml")
     certification: list[CertificationEvent] = Field(
         min_length=1, description="certification events, oldest first: '- {event: certified, date: ...}'")
+    public_key: str | None = Field(
+        None, description="the system's Ed25519 public key that verifies its signed deliveries: a "
+        "PEM block (-----BEGIN PUBLIC KEY-----, written after '|') or the 32 raw bytes in base64")
+    signing: Literal["optional", "required"] = Field(
+        "optional", description="required: every delivery must carry the system's signature in its "
+        "control file; optional: a signature, when there is one, is verified")
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519_key(cls, text: str | None) -> str | None:
+        if text is not None:
+            try:
+                public_key_from_text(text)
+            except ValueError as exc:
+                raise invalid(f"public_key is not an Ed25519 public key: {exc}",
+                              "paste the system's public key: the PEM block of `openssl pkey "
+                              "-pubout`, or its 32 raw bytes in base64") from None
+        return text
+
+    @property
+    def verification_key(self):
+        """The registered Ed25519 public key (None when the system has none)."""
+        return None if self.public_key is None else public_key_from_text(self.public_key)
 
     @field_validator("certification")
     @classmethod

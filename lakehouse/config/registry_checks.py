@@ -63,10 +63,16 @@ def owners_findings(data: Mapping) -> list[Finding]:
 
 
 def systems_findings(data: Mapping, owners: Names) -> list[Finding]:
-    """System codes are unique; owners are registered; a replacing system exists and is another."""
+    """System codes are unique; owners are registered; a replacing system exists and is another;
+    a system required to sign has a public key to verify its signatures with."""
     codes = names(data, "systems", "code")
     findings = _duplicates(data, "systems", "code", "system code")
     for index, system in _items(data, "systems"):
+        if system.get("signing") == "required" and system.get("public_key") is None:
+            findings.append(Finding(
+                ("systems", index, "signing"), f"system '{system.get('code')}' is required to sign "
+                "its deliveries but has no public_key to verify them with", "required",
+                "register the system's Ed25519 public key under public_key, or set signing: optional"))
         findings += _reference(("systems", index, "owner"), system.get("owner"), owners,
                                "owner", "owners.yaml")
         events = system.get("certification")

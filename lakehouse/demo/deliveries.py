@@ -6,7 +6,7 @@ import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from lakehouse.demo.delivery_writer import write_delivery
+from lakehouse.demo.delivery_writer import sign_delivery, write_delivery
 from lakehouse.demo.bank import DemoBank, Record
 from lakehouse.demo.defects import LATE_ARRIVAL, DefectPlan, PlantedDefect
 
@@ -30,13 +30,15 @@ def arrival(data_date: date, index: int, tzinfo, late: bool = False) -> datetime
 
 
 def write_demo_deliveries(
-    project, landing: Path, bank: DemoBank, start: date, days: int, plan: DefectPlan | None
+    project, landing: Path, bank: DemoBank, start: date, days: int, plan: DefectPlan | None,
+    signers: dict | None = None,
 ) -> tuple[list[date], list[PlantedDefect], dict[date, dict[str, list[Record]]]]:
     """Write ``days`` data dates of the bank's deliveries from ``start`` into ``landing``.
 
     Every source of ``project`` the bank delivers gets its data and control file, dated (file
     modification time) overnight after the data date in the project's time zone; ``plan``'s
-    defects are planted on the way. Returns the data dates, the planted defects, and per date
+    defects are planted on the way; a system with a private key in ``signers`` signs its control
+    files (sha256 and signature). Returns the data dates, the planted defects, and per date
     and source the records as delivered (defects included, malformed rows left out: they are
     what a correct reader of the files gets).
     """
@@ -57,7 +59,10 @@ def write_demo_deliveries(
         for index, (name, records) in enumerate(records_of.items()):
             if name not in project.sources:
                 continue
-            path = write_delivery(project.sources[name], landing, data_date, records)
+            contract = project.sources[name]
+            path = write_delivery(contract, landing, data_date, records)
+            if contract.system in (signers or {}) and contract.delivery.control is not None:
+                sign_delivery(contract, landing, data_date, signers[contract.system], path)
             arrived = arrival(data_date, index, tzinfo, late=name in late).timestamp()
             os.utime(path, (arrived, arrived))
             delivered[data_date][name] = list(readable[name])

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.ingestion.text_values import arrow_type
+from lakehouse.ingestion.transfer_signature import sign, transfer_message
+from lakehouse.zones.storage import sha256_of
 
 
 def write_delivery(contract, landing: Path, data_date: date, records: list[dict],
@@ -46,6 +48,23 @@ def write_control(contract, landing: Path, data_date: date, records: list[dict],
             amount_total = sum((Decimal(str(r[column])) for r in records
                                 if r.get(column) is not None), Decimal(0))
         lines.append(f"amount_total={amount_total}")
+    path.write_text("\n".join(lines) + "\n", encoding=delivery.encoding)
+    return path
+
+
+def sign_delivery(contract, landing: Path, data_date: date, private_key, data_file: Path | None = None
+                  ) -> Path:
+    """Add the data file's SHA-256 and the source system's Ed25519 signature to the delivery's
+    control file, as a signing source system does (replacing any there); return the control
+    file. ``data_file`` defaults to the delivery's declared path."""
+    delivery = contract.delivery
+    data_file = Path(data_file or Path(landing) / delivery.data_path(data_date))
+    path = Path(landing) / delivery.control.control_path(data_date, delivery.path_date_format)
+    sha = sha256_of(data_file)
+    message = transfer_message(contract.system, contract.entity, data_file.name, data_date, sha)
+    kept = [line for line in path.read_text(encoding=delivery.encoding).splitlines()
+            if not line.startswith(("sha256=", "signature="))]
+    lines = [*kept, f"sha256={sha}", f"signature={sign(private_key, message)}"]
     path.write_text("\n".join(lines) + "\n", encoding=delivery.encoding)
     return path
 

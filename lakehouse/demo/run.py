@@ -23,6 +23,7 @@ from lakehouse.config.project import SOURCES_DIR
 from lakehouse.demo import DemoBank
 from lakehouse.demo.defects import DefectPlan, PlantedDefect
 from lakehouse.demo.deliveries import write_demo_deliveries
+from lakehouse.demo.signing import demo_signers
 from lakehouse.cli.rendering import scorecard_table
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,12 @@ class DemoOutcome:
 
 
 def generate(lh, customers: int, days: int, start: date, seed: int, defect_rate: float):
-    """Write ``days`` data dates of demo deliveries (with planted defects) into the landing folder."""
+    """Write ``days`` data dates of demo deliveries (with planted defects) into the landing
+    folder, those of the demo's signing system signed (``lakehouse.demo.signing``)."""
     bank = DemoBank(customers, seed=seed, start=start)
     plan = DefectPlan(rate=defect_rate, seed=seed) if defect_rate > 0 else None
-    return write_demo_deliveries(lh.project, Path(lh.settings.landing), bank, start, days, plan)
+    return write_demo_deliveries(lh.project, Path(lh.settings.landing), bank, start, days, plan,
+                                 demo_signers(lh.project))
 
 
 def deliver(lh, customers: int, days: int, start: date, seed: int, defect_rate: float) -> list[date]:

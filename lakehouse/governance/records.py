@@ -187,6 +187,9 @@ class RawManifestRecord(GovernanceRecord):
     sha256: str | None = column('string', 'SHA-256 of the bytes')
     rows: int | None = column('bigint', 'rows declared by the control file, if known')
     received_at: datetime | None = column('timestamp', 'when the file was landed')
+    verified: str | None = column('string', "how a data file's bytes were verified on arrival: "
+                                  "signature (the control file's sha256 and the source system's "
+                                  "signature), sha256 (the control file's sha256 only), or empty")
 
 
 @record('load_log', 'Every near-source load attempt with its row counts')

@@ -1,4 +1,5 @@
-"""One source's T-1 load: find the delivery, land it raw, parse, check, load near-source.
+"""One source's T-1 load: find the delivery, verify its transfer, land it raw, parse, check, load
+near-source.
 
 Any file-level problem stops the load before the target table is touched, so the table keeps
 its previous Delta version. Row-level problems go to quarantine; the load log records rows in,
@@ -24,6 +25,7 @@ from lakehouse.admission.checks import Registered
 from lakehouse.config import Project
 from lakehouse.ingestion.control_file import ControlTotals, read_control_file
 from lakehouse.ingestion.delivery_checks import control_problems, key_problems
+from lakehouse.ingestion.transfer_verification import TransferCheck, check_transfer
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.filters import where
@@ -128,8 +130,17 @@ def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None =
     with table_date_lock(ctx.root, spec.qualified_name, data_date, ctx.run_id):
         sha, staging = "", None
         try:
-            landed = _land(ctx, contract, data_date, data_file, control_file)
+            transfer = check_transfer(ctx.project, contract, data_date, data_file, control_file)
+            sha = transfer.sha256 or ""
+            if transfer.problems:  # bytes the source system did not send are not even landed
+                raise transfer.refusal(contract, data_date, data_file, control_file)
+            landed = _land(ctx, contract, data_date, data_file, control_file, transfer)
             sha = landed.sha256
+            if transfer.sha256 is not None and sha != transfer.sha256:
+                raise DeliveryError(f"delivery {data_file} for {contract.name} on {data_date} "
+                                    "changed while it was being landed", [Problem(
+                                        "the landed bytes are not the verified ones", str(data_file),
+                                        fix="wait until the delivery is complete, then run again")])
             _require_control(ctx, contract, data_date, control_file)
             previous = None if ctx.force else ctx.last_load(contract.name, data_date)
             if previous is not None and previous.sha256 == sha:
@@ -324,8 +335,10 @@ def _relative_to(file: Path, landing: Path) -> str | None:
         return None
 
 
-def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_file: Path | None):
-    """Keep both files in the raw zone (before any check: nothing delivered is lost)."""
+def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_file: Path | None,
+          transfer: TransferCheck):
+    """Keep both files in the raw zone (before any check but the transfer's: nothing the source
+    system delivered is lost); the data file's manifest row says how it was verified."""
     declared = None
     if control_file is not None and control_file.is_file():
         try:
@@ -345,6 +358,7 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
                 file_name=landed.file_name, role=role, version=landed.version,
                 raw_path=landed.raw_path, size_bytes=landed.size_bytes,
                 sha256=landed.sha256, rows=declared, received_at=landed.received_at,
+                verified=transfer.verified if landed.sha256 == transfer.sha256 else None,
             ))
     ctx.store.append(manifest)
     return landed_data
