@@ -448,6 +448,40 @@ class Lakehouse:
         return audit.show(self.engine, self.root, principal, table, since, until,
                           self.settings.tzinfo)
 
+    # -- backups (4.2.2.2 d) -------------------------------------------------------------------
+
+    def backup(self, to: str | Path | None = None):
+        """Back up the lakehouse (zones and governance) and the project's files to ``to``
+        (default: the ``backups`` setting), incrementally (``lakehouse.lifecycle.backup``); the
+        backup is recorded in ``governance.backup_log``. No Spark job."""
+        self._require("manage", "back up the lakehouse")
+        from lakehouse.lifecycle import backup, backup_log
+
+        result = backup.take(self.root, self.conf_dir.resolve().parent, str(to or self.settings.backups))
+        self.store.append([backup_log.taken(result)])
+        return result
+
+    def verify_backup(self, backup_root: str | Path | None = None, backup_id: str | None = None):
+        """Restore a backup (default: the latest) into a scratch folder and compare every table
+        with the original as of the version backed up; recorded in ``governance.backup_log``."""
+        self._require("manage", "verify a backup")
+        from lakehouse.lifecycle import backup_log, restore
+
+        result = restore.verify(self.engine, str(backup_root or self.settings.backups), backup_id)
+        self.store.append([backup_log.verified(result, str(backup_root or self.settings.backups))])
+        return result
+
+    def restore_backup(self, to_root: str | Path, backup_root: str | Path | None = None,
+                       backup_id: str | None = None, project_to: str | Path | None = None):
+        """Rebuild the lakehouse of a backup (default: the latest) at ``to_root`` (new or empty),
+        its project files at ``project_to`` when given; every byte is checked against the
+        manifest. Point ``root`` (or ``--root``) at ``to_root`` to use it."""
+        self._require("manage", "restore a backup")
+        from lakehouse.lifecycle import restore
+
+        return restore.restore(str(backup_root or self.settings.backups), str(to_root),
+                               Path(project_to) if project_to else None, backup_id)
+
     def scan_for_leaks(self, files: list[Path] | None = None):
         """Look for level-3+ values in clear in every governance and quarantine table and in
         ``files`` (default: the reports folder: quality reports, Data Docs, logs) — a check for

@@ -46,6 +46,7 @@ ENV_OVERRIDES = {
     ("orchestration", "engine"): "LAKEHOUSE_ENGINE",
     ("orchestration", "engine_address"): "LAKEHOUSE_ENGINE_ADDRESS",
     ("key_file",): "LAKEHOUSE_KEY_FILE",
+    ("backups",): "LAKEHOUSE_BACKUPS",
 }
 
 M = TypeVar("M", bound=BaseModel)
@@ -162,7 +163,7 @@ def _load_settings(conf: Path, project_dir: Path, paths: dict[str, str] | None =
         base = Path.cwd() if (key,) in overrides else project_dir
         return _resolve(getattr(settings, key), base)
 
-    return settings.model_copy(update={key: resolved(key) for key in (*PATH_SETTINGS, "key_file")}), []
+    return settings.model_copy(update={key: resolved(key) for key in (*PATH_SETTINGS, "key_file", "backups")}), []
 
 
 def _load_registry(path: Path, model: type[M], integrity: Callable[[dict], list[Finding]]

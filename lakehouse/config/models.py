@@ -93,6 +93,8 @@ class Settings(_Model):
     root: Text = Field(description="directory or URI under which the zones live, e.g. ./lakehouse_data")
     landing: Text = Field(description="directory where source systems deliver files, e.g. ./landing")
     reports: Text = Field("./reports", description="local directory for quality reports and Data Docs")
+    backups: Text = Field("./backups", description="directory or URI of the backup root "
+                          "(`lakehouse backup`): file copies by content and one manifest per backup")
     key_file: Text = Field("./.secrets/master.key", description="the local key provider's master key "
                            "(created by `make setup`, owner-only permissions; see lakehouse.security.keys)")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the data date")

@@ -140,6 +140,15 @@ class Engine:
     def version(self, spec: TableSpec) -> int | None:
         return self.delta.version(spec.path)
 
+    def path_version(self, path: str) -> int | None:
+        """The latest version of the Delta table at ``path`` (None: no table there)."""
+        return self.delta.version(path)
+
+    def table_fingerprint(self, path: str, version: int | None = None) -> tuple[int, int]:
+        """Rows and an order-independent checksum of the Delta table at ``path`` as of
+        ``version`` (default: the latest): equal for tables holding the same rows."""
+        return self.delta.fingerprint(path, version)
+
     def is_latest(self, spec: TableSpec, version: int) -> bool:
         """Whether the table is still at ``version`` (no commit since; no Spark job)."""
         return self.delta.is_latest(spec.path, version)

@@ -464,9 +464,24 @@ class AccessAuditRecord(GovernanceRecord):
     record_hash: str | None = column('string', 'SHA-256 of prev_hash and the canonical JSON of the other fields')
 
 
+@record('backup_log', 'Every backup taken and every backup verified (4.2.2.2 d)')
+class BackupLogRecord(GovernanceRecord):
+    backup_id: str | None = column('string', 'the backup (its manifest: <backup root>/manifests/<id>.json)')
+    action: str | None = column('string', 'backup (taken) or verify (restored to scratch and compared)')
+    backup_root: str | None = column('string', 'where the backup is kept')
+    tables: int | None = column('int', 'Delta tables in the backup (verify: tables compared)')
+    files: int | None = column('bigint', 'files in the backup')
+    bytes: int | None = column('bigint', 'bytes in the backup')
+    files_copied: int | None = column('bigint', 'files whose content was new to the backup root (verify: 0)')
+    bytes_copied: int | None = column('bigint', 'bytes copied (verify: 0)')
+    status: str | None = column('string', 'succeeded or failed')
+    problems: list[ProblemRecord] | None = column(PROBLEMS_TYPE, 'what failed, where, and the fix')
+    recorded_at: datetime | None = column('timestamp', 'when')
+
+
 RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
     RawManifestRecord, LoadLogRecord, AdmissionLogRecord, RegistrationsRecord, CatalogRecord,
     LevelChangesRecord, SystemEventsRecord, QualityResultsRecord, QualitySamplesRecord,
     QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
-    RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord)
+    RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord, BackupLogRecord)
 """Every governance table kept once per lakehouse (the quarantine is kept per table)."""

@@ -182,3 +182,20 @@ def test_debug_shows_the_traceback_of_an_unexpected_error():
         assert "Traceback (most recent call last)" in done.stderr
         assert "in explode" in done.stderr and "and a second line" in done.stderr
         assert "run with --debug" not in done.stderr
+
+
+def test_restore_rebuilds_a_lakehouse_from_a_backup_and_refuses_a_used_folder(tmp_path):
+    from lakehouse.lifecycle import backup
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "conf", project / "conf")
+    root = project / "lakehouse_data"
+    (root / "raw" / "ref").mkdir(parents=True)
+    (root / "raw" / "ref" / "product_20261101.csv").write_text("DEP001,活期存款\n")
+    taken = backup.take(str(root), project, str(project / "backups"))
+    result = lakehouse("restore", "--to", str(tmp_path / "restored"), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert f"restored backup {taken.manifest.backup_id}" in result.stdout
+    assert (tmp_path / "restored" / "raw" / "ref" / "product_20261101.csv").read_text() == "DEP001,活期存款\n"
+    again = lakehouse("restore", "--to", str(tmp_path / "restored"), cwd=project)
+    assert again.returncode == 2 and "is not empty" in again.stderr and "--to" in again.stderr
