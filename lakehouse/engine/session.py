@@ -46,23 +46,26 @@ def delta_packages() -> list[str]:
     return [f"io.delta:delta-spark_{spark_minor}_2.13:{delta_version}"]
 
 
-def resolved_jars_file() -> Path:
-    """Where setup records the jar files Spark's resolver found for ``delta_packages()``."""
-    key = "-".join(p.replace(":", "_") for p in delta_packages())
+def resolved_jars_file(packages: list[str] | None = None) -> Path:
+    """Where setup records the jar files Spark's resolver found for ``packages`` (by default
+    ``delta_packages()``; Delta's plus the S3A connector's for an ``s3a://`` root)."""
+    key = "-".join(p.replace(":", "_") for p in packages or delta_packages())
     return Path.home() / ".cache" / "lakehouse" / f"{key}.jars"
 
 
-def _resolved_jars() -> str | None:
+def _resolved_jars(packages: list[str]) -> str | None:
     """The recorded jar files, when all of them are still there (no resolver run, no noise)."""
     try:
-        jars = resolved_jars_file().read_text().split(",")
+        jars = resolved_jars_file(packages).read_text().split(",")
     except OSError:
         return None
     return ",".join(jars) if jars and all(Path(j).is_file() for j in jars) else None
 
 
-def build_session(master: str | None, remote: str | None, conf: dict[str, str]) -> SparkSession:
-    """A session with ``conf`` on the process's Spark, started on first use.
+def build_session(master: str | None, remote: str | None, conf: dict[str, str],
+                  packages: tuple[str, ...] = ()) -> SparkSession:
+    """A session with ``conf`` on the process's Spark, started on first use, with the Delta jars
+    and those of the Maven ``packages`` (such as the S3A connector for an ``s3a://`` root).
 
     When a session is already active (one JVM per process), the requested master or remote
     must be the active one's (``ConfigError`` otherwise); the runtime SQL settings of ``conf``
@@ -83,12 +86,13 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
             if (master or "local").startswith("local"):
                 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # embedded: loopback only
             extra = os.environ.get("LAKEHOUSE_EXTRA_PACKAGES", "")
-            jars = _resolved_jars()
+            needed = delta_packages() + list(packages)
+            jars = _resolved_jars(needed)
             if jars and not extra and "spark.jars.packages" not in settings:
                 settings.setdefault("spark.jars", jars)
             else:
-                packages = delta_packages() + [p for p in extra.split(",") if p]
-                settings.setdefault("spark.jars.packages", ",".join(packages))
+                needed += [p for p in extra.split(",") if p]
+                settings.setdefault("spark.jars.packages", ",".join(needed))
         for key, value in settings.items():
             builder = builder.config(key, value)
         try:
@@ -97,7 +101,7 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
             raise TransientError(
                 "could not start Spark: "
                 f"{exc}. Check `spark` in conf/lakehouse.yaml; on a new machine run `make setup` "
-                "once so the Delta jars are in the local Maven/Ivy cache."
+                "once so the Delta (and S3A) jars are in the local Maven/Ivy cache."
             ) from exc
         if not remote:
             session.sparkContext.setLogLevel("ERROR")
