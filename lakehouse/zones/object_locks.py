@@ -63,6 +63,7 @@ class LockObject:
 
     bucket: str
     key: str
+    folder: str  # <root>/_locks, where the probe of conditional writes goes too
 
     @property
     def uri(self) -> str:
@@ -76,8 +77,8 @@ def lock_object(root: str, table: str, data_date: date) -> LockObject:
         raise ConfigError("the lakehouse root names no bucket", [Problem(
             f"root {root!r} has no bucket after the scheme", key="root", value=root,
             fix="set root to s3a://<bucket>/<folder> in conf/lakehouse.yaml or $LAKEHOUSE_ROOT")])
-    parts = [p for p in prefix.strip("/").split("/") if p] + ["_locks", table, f"{data_date.isoformat()}.lock"]
-    return LockObject(bucket, "/".join(parts))
+    folder = "/".join([p for p in prefix.strip("/").split("/") if p] + ["_locks"])
+    return LockObject(bucket, f"{folder}/{table}/{data_date.isoformat()}.lock", folder)
 
 
 class ObjectLock:
@@ -211,17 +212,23 @@ def s3_client():
 
 
 _honours_conditions: set[tuple[str, str]] = set()
+_probing = threading.Lock()
 
 
 def _check_conditional_writes(client, where: LockObject) -> None:
     """Refuse a store that ignores ``If-None-Match`` (two runs would both get the lock);
     probed once per endpoint and bucket in a process."""
+    with _probing:  # loads of a date run side by side: one probe for all of them
+        _probe_conditional_writes(client, where)
+
+
+def _probe_conditional_writes(client, where: LockObject) -> None:
     from botocore.exceptions import ClientError
 
     endpoint = (client.meta.endpoint_url, where.bucket)
     if endpoint in _honours_conditions:
         return
-    probe = where.key.split("/_locks/")[0] + f"/_locks/.probe-{uuid.uuid4().hex}"
+    probe = f"{where.folder}/.probe-{uuid.uuid4().hex}"
     with _store_errors(where):
         client.put_object(Bucket=where.bucket, Key=probe, Body=b"1", IfNoneMatch="*")
         try:

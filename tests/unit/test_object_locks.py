@@ -88,6 +88,14 @@ def test_the_holder_renews_its_lease_while_it_works(s3):
                 pass
 
 
+def test_the_lock_lives_under_the_roots_folder_or_at_the_top_of_a_bare_bucket():
+    assert object_locks.lock_object("s3a://bank-lake/lake/", "t", D1) == object_locks.LockObject(
+        "bank-lake", "lake/_locks/t/2026-11-01.lock", "lake/_locks")
+    assert object_locks.lock_object("s3a://bank-lake", "t", D1).key == "_locks/t/2026-11-01.lock"
+    with pytest.raises(ConfigError, match="names no bucket"):
+        object_locks.lock_object("s3a:///lake", "t", D1)
+
+
 def test_a_missing_bucket_is_a_configuration_error_naming_root(s3):
     with pytest.raises(ConfigError) as caught:
         with table_date_lock("s3a://no-such-bucket/lake", "t", D1, "run-1"):
