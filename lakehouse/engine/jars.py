@@ -34,6 +34,10 @@ resolved_jars_file(packages).parent.mkdir(parents=True, exist_ok=True)
 resolved_jars_file(packages).write_text(",".join(jars))
 """
 
+MVN_GET = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get"
+"""A plugin version that leaves a dependency's ``provided`` dependencies alone (the default
+2.8 tries to fetch hadoop-aws's, from a repository it names, and fails)."""
+
 S3A_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 """The connector's file system; loading it needs hadoop-aws and the AWS SDK bundle."""
 
@@ -57,8 +61,8 @@ def ensure_jars(name: str, packages: list[str], needed_class: str | None = None)
     if shutil.which("mvn") is None:
         sys.exit(f"cannot fetch the {name} jars: Spark's resolver failed and mvn is not installed\n{error}")
     for coordinate in packages:
-        subprocess.run(["mvn", "-q", "dependency:get", f"-Dartifact={coordinate}",
-                        "-Dtransitive=true"], check=True)
+        subprocess.run(["mvn", "-q", MVN_GET, f"-Dartifact={coordinate}", "-Dtransitive=true"],
+                       check=True)
     ok, error = _probe(packages, needed_class)
     if not ok:
         sys.exit(f"Spark with the {name} jars still does not start:\n{error}")

@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from lakehouse.zones.storage import s3_endpoint, s3_region
+
 S3A = "s3a://"
 
 _HADOOP_CLIENT_JAR = re.compile(r"hadoop-client-api-(\d+\.\d+\.\d+)\.jar")
@@ -52,25 +54,16 @@ def packages_for(root: str) -> list[str]:
     return s3a_packages() if is_s3a(root) else []
 
 
-def endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The S3-compatible server's URL, when the environment names one."""
-    return environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None
-
-
-def region(environ: Mapping[str, str] = os.environ) -> str | None:
-    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
-
-
 def s3a_conf(root: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Spark settings for S3A when ``root`` is an ``s3a://`` URI (no credentials among them)."""
     if not is_s3a(root):
         return {}
     conf: dict[str, str] = {}
-    url = endpoint(environ)
+    url = s3_endpoint(environ)
     if url:
         conf["spark.hadoop.fs.s3a.endpoint"] = url
         conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(url.startswith("https://")).lower()
-    if name := region(environ) or (url and "us-east-1"):  # a custom endpoint still needs a region
+    if name := s3_region(environ) or (url and "us-east-1"):  # a custom endpoint still needs a region
         conf["spark.hadoop.fs.s3a.endpoint.region"] = name
     return conf

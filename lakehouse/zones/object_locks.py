@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from lakehouse.errors import ConfigError, Problem, TransientError
+from lakehouse.zones.storage import s3_endpoint, s3_region
 
 log = logging.getLogger(__name__)
 
@@ -202,12 +203,10 @@ def s3_client():
         raise ConfigError("table locks on object storage need boto3", [Problem(
             "root is an s3a:// URI and boto3 is not installed", key="root",
             fix="pip install 'bank-lakehouse[s3]' (or boto3)")]) from None
-    from lakehouse.engine.object_store import endpoint, region
-
-    url = endpoint()
+    url = s3_endpoint()
     config = Config(s3={"addressing_style": "path"} if url else {},
                     retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("s3", endpoint_url=url, region_name=region() or ("us-east-1" if url else None),
+    return boto3.client("s3", endpoint_url=url, region_name=s3_region() or ("us-east-1" if url else None),
                         config=config)
 
 
