@@ -75,7 +75,7 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str],
     with _lock:
         active = SparkSession.getActiveSession()
         if active is not None:
-            return _reuse(active, master, remote, conf)
+            return _reuse(active, master, remote, conf, packages)
         builder = SparkSession.builder.appName("lakehouse")
         if remote:
             builder = builder.remote(remote)
@@ -110,9 +110,11 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str],
 
 
 def _reuse(active: SparkSession, master: str | None, remote: str | None,
-           conf: dict[str, str]) -> SparkSession:
+           conf: dict[str, str], packages: tuple[str, ...] = ()) -> SparkSession:
     """The active session if it already has ``conf``, else a sibling session with ``conf`` applied."""
     _check_same_spark(active, master, remote)
+    if not remote:
+        _check_has_packages(active, packages)
     differing = {k: v for k, v in conf.items() if _current(active, k) != str(v)}
     if not differing:
         return active
@@ -141,6 +143,21 @@ def _check_same_spark(active: SparkSession, master: str | None, remote: str | No
     running = active.sparkContext.master
     if (master or "local[*]") != running:
         raise _mismatch("spark.master", master or "local[*]", f"master {running}")
+
+
+def _check_has_packages(active: SparkSession, packages: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` when the running Spark lacks the jars of ``packages`` (they can
+    only be added when Spark starts)."""
+    loaded = f"{_current(active, 'spark.jars') or ''},{_current(active, 'spark.jars.packages') or ''}"
+    for coordinate in packages:
+        _, artifact, version = coordinate.split(":")
+        if coordinate not in loaded and f"{artifact}-{version}.jar" not in loaded:
+            raise ConfigError("Spark already runs in this process without a package it needs", [Problem(
+                f"{coordinate} was requested (an s3a:// root needs it), but this process's Spark "
+                "started without it (one Spark per process; jars are added only at start)",
+                key="root", value=coordinate,
+                fix="use one root per process, or start the process with the s3a:// root's "
+                    "engine first")])
 
 
 def _is_connect(session: SparkSession) -> bool:
