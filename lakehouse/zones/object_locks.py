@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from lakehouse.errors import ConfigError, Problem, TransientError
+from lakehouse.errors import ConfigError, LakehouseError, Problem, TransientError
 from lakehouse.zones.storage import s3_endpoint, s3_region
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class ObjectLock:
                 if self._put(IfNoneMatch="*"):
                     return
                 held, etag, age = self._read()
-            if held is not None and age > timedelta(seconds=held.get("lease_seconds", self.lease.total_seconds())):
+            if held is not None and age > _lease_of(held, self.lease):
                 if self._put(IfMatch=etag):
                     log.warning("took over the lock %s of %s, whose lease ran out %s ago",
                                 self.where.uri, held.get("holder", "?"), age)
@@ -120,13 +120,17 @@ class ObjectLock:
 
     def release(self) -> None:
         """Remove the lock if it is still ours."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.delete_object(Bucket=self.where.bucket, Key=self.where.key, IfMatch=self.etag)
         except ClientError as exc:
             if _code(exc) not in ("PreconditionFailed", "NoSuchKey", "404"):
-                log.warning("could not release the lock %s: %s", self.where.uri, _code(exc))
+                log.warning("could not release the lock %s (%s); it is free again once its lease "
+                            "has run out", self.where.uri, _code(exc))
+        except BotoCoreError as exc:
+            log.warning("could not release the lock %s (%s); it is free again once its lease "
+                        "has run out", self.where.uri, type(exc).__name__)
 
     def _put(self, **condition) -> bool:
         from botocore.exceptions import ClientError
@@ -157,7 +161,15 @@ class ObjectLock:
             held = json.loads(answer["Body"].read())
         except ValueError:
             held = {}
-        return held, answer["ETag"], now - answer["LastModified"]
+        return held if isinstance(held, dict) else {}, answer["ETag"], now - answer["LastModified"]
+
+
+def _lease_of(held: dict, default: timedelta) -> timedelta:
+    """The lease its holder wrote into a lock (``default`` when unreadable)."""
+    try:
+        return timedelta(seconds=float(held["lease_seconds"]))
+    except (KeyError, TypeError, ValueError):
+        return default
 
 
 @contextmanager
@@ -189,7 +201,7 @@ def _renew_until(lock: ObjectLock, stop: threading.Event) -> None:
                 log.error("lost the lock %s: its lease ran out and another run took it over",
                           lock.where.uri)
                 return
-        except TransientError as exc:  # the next renewal may get through
+        except LakehouseError as exc:  # the next renewal may get through
             log.warning("could not renew the lock %s: %s", lock.where.uri, exc.summary)
 
 
