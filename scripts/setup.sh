@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the project needs into .venv (Python 3.11, locked packages, Delta jars).
+# Install everything the project needs into .venv (Python 3.11, locked packages, the Delta jars
+# and the S3A connector for an s3a:// root; LAKEHOUSE_SKIP_S3A_JARS=1 leaves the latter out).
 # Safe to run again: it does nothing when the lock file has not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,7 +15,7 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakehouse.engine import model_views, quality_batches
+from lakehouse.engine import model_views, object_store, quality_batches
 from lakehouse.engine.batches import Batch, spark_frame
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.quality_batches import LINE, Lookup
@@ -43,8 +43,9 @@ class Engine:
     """Spark session plus Delta operations, created lazily on first use."""
 
     def __init__(self, master: str | None = "local[*]", remote: str | None = None,
-                 conf: dict[str, str] | None = None):
+                 conf: dict[str, str] | None = None, packages: tuple[str, ...] = ()):
         self._master, self._remote, self._conf = master, remote, dict(conf or {})
+        self._packages = tuple(packages)  # Maven packages besides Delta's (the S3A connector)
         self._spark = None
         self._delta: DeltaTables | None = None
         self._prepared: set[tuple] = set()  # table layouts already checked in this session
@@ -57,13 +58,14 @@ class Engine:
 
         conf = {"spark.sql.session.timeZone": settings.timezone,
                 "spark.sql.warehouse.dir": join_path(settings.root, "_catalog"),
-                **settings.spark.conf}
-        return cls(settings.spark.master, settings.spark.remote, conf)
+                **object_store.s3a_conf(settings.root), **settings.spark.conf}
+        return cls(settings.spark.master, settings.spark.remote, conf,
+                   tuple(object_store.packages_for(settings.root)))
 
     @property
     def spark(self):
         if self._spark is None:
-            self._spark = build_session(self._master, self._remote, self._conf)
+            self._spark = build_session(self._master, self._remote, self._conf, self._packages)
         return self._spark
 
     @property
@@ -77,7 +79,7 @@ class Engine:
         session (the settings one piece of work changes for a while, such as a commit's
         metadata, stay its own) and its own fair-scheduler ``pool``. Call ``enter_pool`` on
         the thread that uses it."""
-        twin = Engine(self._master, self._remote, self._conf)
+        twin = Engine(self._master, self._remote, self._conf, self._packages)
         session = self.spark.newSession()
         for key, value in self.spark.conf.getAll.items():
             if session.conf.isModifiable(key) and session.conf.get(key, None) != value:

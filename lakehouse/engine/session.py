@@ -53,23 +53,26 @@ def delta_packages() -> list[str]:
     return [f"io.delta:delta-spark_{spark_minor}_2.13:{delta_version}"]
 
 
-def resolved_jars_file() -> Path:
-    """Where setup records the jar files Spark's resolver found for ``delta_packages()``."""
-    key = "-".join(p.replace(":", "_") for p in delta_packages())
+def resolved_jars_file(packages: list[str] | None = None) -> Path:
+    """Where setup records the jar files Spark's resolver found for ``packages`` (by default
+    ``delta_packages()``; Delta's plus the S3A connector's for an ``s3a://`` root)."""
+    key = "-".join(p.replace(":", "_") for p in packages or delta_packages())
     return Path.home() / ".cache" / "lakehouse" / f"{key}.jars"
 
 
-def _resolved_jars() -> str | None:
+def _resolved_jars(packages: list[str]) -> str | None:
     """The recorded jar files, when all of them are still there (no resolver run, no noise)."""
     try:
-        jars = resolved_jars_file().read_text().split(",")
+        jars = resolved_jars_file(packages).read_text().split(",")
     except OSError:
         return None
     return ",".join(jars) if jars and all(Path(j).is_file() for j in jars) else None
 
 
-def build_session(master: str | None, remote: str | None, conf: dict[str, str]) -> SparkSession:
-    """A session with ``conf`` on the process's Spark, started on first use.
+def build_session(master: str | None, remote: str | None, conf: dict[str, str],
+                  packages: tuple[str, ...] = ()) -> SparkSession:
+    """A session with ``conf`` on the process's Spark, started on first use, with the Delta jars
+    and those of the Maven ``packages`` (such as the S3A connector for an ``s3a://`` root).
 
     When a session is already active (one JVM per process), the requested master or remote
     must be the active one's (``ConfigError`` otherwise); the runtime SQL settings of ``conf``
@@ -79,7 +82,7 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
     with _lock:
         active = SparkSession.getActiveSession()
         if active is not None:
-            return _reuse(active, master, remote, conf)
+            return _reuse(active, master, remote, conf, packages)
         builder = SparkSession.builder.appName("lakehouse")
         if remote:
             builder = builder.remote(remote)
@@ -90,12 +93,13 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
             if (master or "local").startswith("local"):
                 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # embedded: loopback only
             extra = os.environ.get("LAKEHOUSE_EXTRA_PACKAGES", "")
-            jars = _resolved_jars()
+            needed = delta_packages() + list(packages)
+            jars = _resolved_jars(needed)
             if jars and not extra and "spark.jars.packages" not in settings:
                 settings.setdefault("spark.jars", jars)
             else:
-                packages = delta_packages() + [p for p in extra.split(",") if p]
-                settings.setdefault("spark.jars.packages", ",".join(packages))
+                needed += [p for p in extra.split(",") if p]
+                settings.setdefault("spark.jars.packages", ",".join(needed))
         for key, value in settings.items():
             builder = builder.config(key, value)
         try:
@@ -104,7 +108,7 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
             raise TransientError(
                 "could not start Spark: "
                 f"{exc}. Check `spark` in conf/lakehouse.yaml; on a new machine run `make setup` "
-                "once so the Delta jars are in the local Maven/Ivy cache."
+                "once so the Delta (and S3A) jars are in the local Maven/Ivy cache."
             ) from exc
         if not remote:
             session.sparkContext.setLogLevel("ERROR")
@@ -113,9 +117,11 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str]) 
 
 
 def _reuse(active: SparkSession, master: str | None, remote: str | None,
-           conf: dict[str, str]) -> SparkSession:
+           conf: dict[str, str], packages: tuple[str, ...] = ()) -> SparkSession:
     """The active session if it already has ``conf``, else a sibling session with ``conf`` applied."""
     _check_same_spark(active, master, remote)
+    if not remote:
+        _check_has_packages(active, packages)
     differing = {k: v for k, v in conf.items() if _current(active, k) != str(v)}
     if not differing:
         return active
@@ -144,6 +150,21 @@ def _check_same_spark(active: SparkSession, master: str | None, remote: str | No
     running = active.sparkContext.master
     if (master or "local[*]") != running:
         raise _mismatch("spark.master", master or "local[*]", f"master {running}")
+
+
+def _check_has_packages(active: SparkSession, packages: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` when the running Spark lacks the jars of ``packages`` (they can
+    only be added when Spark starts)."""
+    loaded = f"{_current(active, 'spark.jars') or ''},{_current(active, 'spark.jars.packages') or ''}"
+    for coordinate in packages:
+        _, artifact, version = coordinate.split(":")
+        if coordinate not in loaded and f"{artifact}-{version}.jar" not in loaded:
+            raise ConfigError("Spark already runs in this process without a package it needs", [Problem(
+                f"{coordinate} was requested (an s3a:// root needs it), but this process's Spark "
+                "started without it (one Spark per process; jars are added only at start)",
+                key="root", value=coordinate,
+                fix="use one root per process, or start the process with the s3a:// root's "
+                    "engine first")])
 
 
 def _is_connect(session: SparkSession) -> bool:

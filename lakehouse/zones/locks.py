@@ -4,6 +4,9 @@ The lock is a file ``<root>/_locks/<table>/<data date>.lock`` created atomically
 holding who took it. A second run finds it and stops with ``TableBusy``, a transient error:
 the orchestrator retries later, and by then the first run has finished (and the retry finds the
 date already loaded). A lock left by a process that died on this host is taken over.
+
+On S3-compatible object storage (an ``s3a://`` root) the lock is an object created with a
+conditional PUT and held under a renewed lease (``lakehouse.zones.object_locks``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from lakehouse.config.fields import URI_SCHEME
 from lakehouse.errors import Problem, TransientError
+from lakehouse.zones import object_locks
 
 
 class TableBusy(TransientError):
@@ -25,8 +29,9 @@ class TableBusy(TransientError):
 
 
 def lock_path(root: str, table: str, data_date: date) -> Path | None:
-    """Where the lock lives; None for an object-storage root, which has no atomic
-    create-if-absent every store honours (there, one engine service serialises the writes)."""
+    """Where the lock file lives on local disk; None for a URI root (an S3 root's lock is an
+    object, see ``object_locks``; other stores' roots take no lock, and one engine service
+    serialises the writes there)."""
     if URI_SCHEME.match(root):
         return None
     return Path(root) / "_locks" / table / f"{data_date.isoformat()}.lock"
@@ -35,6 +40,10 @@ def lock_path(root: str, table: str, data_date: date) -> Path | None:
 @contextmanager
 def table_date_lock(root: str, table: str, data_date: date, holder: str) -> Iterator[None]:
     """Hold ``table`` for ``data_date`` while the block runs; ``holder`` names the run."""
+    if object_locks.is_object_store(root):
+        with object_locks.held(root, table, data_date, holder):
+            yield
+        return
     path = lock_path(root, table, data_date)
     if path is None:
         yield

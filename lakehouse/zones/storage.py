@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyarrow import fs as pafs
 
 # Hadoop-style schemes Spark uses, and the scheme pyarrow knows them by.
 _SCHEMES = {"s3a://": "s3://", "s3n://": "s3://", "gs://": "gs://", "abfss://": "abfs://"}
+
+
+def s3_endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The S3-compatible server's URL when the environment names one (``AWS_ENDPOINT_URL_S3``
+    or ``AWS_ENDPOINT_URL``, which pyarrow, boto3 and, through the engine, S3A follow)."""
+    return environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None
+
+
+def s3_region(environ: Mapping[str, str] = os.environ) -> str | None:
+    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:

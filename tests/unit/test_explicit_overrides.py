@@ -126,3 +126,15 @@ def test_a_remote_while_a_local_session_runs_is_a_clear_error(running):
     with pytest.raises(ConfigError, match="other settings"):
         module.build_session(None, "sc://spark:15002", {})
 
+
+
+def test_a_package_the_running_spark_started_without_is_a_clear_error(running):
+    module, active = running
+    with pytest.raises(ConfigError) as raised:
+        module.build_session("local[2]", None, {}, ("org.apache.hadoop:hadoop-aws:3.4.2",))
+    [problem] = raised.value.problems
+    assert problem.key == "root" and "hadoop-aws:3.4.2" in problem.message
+    active.conf.set("spark.jars", "/ivy/jars/io.delta_delta-spark_4.1_2.13-4.4.0.jar,"
+                                  "/ivy/jars/org.apache.hadoop_hadoop-aws-3.4.2.jar")
+    assert module.build_session("local[2]", None, {"spark.sql.shuffle.partitions": "2"},
+                                ("org.apache.hadoop:hadoop-aws:3.4.2",)) is active
