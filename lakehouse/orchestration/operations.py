@@ -179,4 +179,22 @@ def _build(request: dict) -> tuple[dict, float]:
             "built_at": result.built_at.isoformat() if result.built_at else None}, started
 
 
-_OPS = {"ping": _ping, "load": _load, "build": _build}
+def _backup(request: dict) -> tuple[dict, float]:
+    """Take a backup and prove it restores (``Lakehouse.backup``, then ``verify_backup``); a
+    backup that does not restore is a terminal error naming what differs."""
+    from lakehouse.errors import TerminalError
+
+    with _lakehouse(request) as lakehouse:
+        started = time.time()
+        taken = lakehouse.backup()
+        checked = lakehouse.verify_backup(taken.backup_root, taken.manifest.backup_id)
+    if not checked.ok:
+        raise TerminalError(f"backup {taken.manifest.backup_id} does not restore as taken",
+                            checked.problems)
+    return {"backup_id": taken.manifest.backup_id, "backup_root": taken.backup_root,
+            "tables": len(taken.manifest.tables), "files": len(taken.manifest.files),
+            "files_copied": taken.files_copied, "bytes_copied": taken.bytes_copied,
+            "tables_compared": checked.tables_compared}, started
+
+
+_OPS = {"ping": _ping, "load": _load, "build": _build, "backup": _backup}
