@@ -85,6 +85,9 @@ class OrchestrationSettings(_Model):
                                 "pool (1: one at a time)")
     retries: int = Field(2, ge=0, le=10, description="retries of a task after a transient error")
     retry_delay_minutes: int = Field(5, ge=1, description="minutes between retries")
+    cross_system_wait_hours: int = Field(
+        12, ge=1, le=72, description="how long a load whose quality rules look up another system's "
+        "table waits for that table to publish the same data date before it fails")
 
 
 class Settings(_Model):

@@ -3,11 +3,14 @@
 * ``t1_<system>``: on the system's schedule; per source, ``wait_<entity>`` (the file and its
   control file, until the contract's expected-by time) then ``load_<entity>`` (land raw, six
   admission checks, near-source load, quality), which publishes the table's asset with the data
-  date. A source whose quality rules look up another table of the system loads after it. Runs
-  of a DAG go one at a time, so a backfill loads its dates in order.
-* ``layer_<layer>``: whenever any table it reads publishes; ``data_dates`` reads the dates from
-  the asset events, then ``build_<model>`` builds each date whose inputs have all published it
-  and publishes the model's asset.
+  date as the event's partition key. A source whose quality rules look up another table of the
+  system loads after it; one whose rules look up a table of another system loads after
+  ``wait_for_<table>``, which waits for that table's event of the same data date. Runs of a DAG
+  go one at a time, so a backfill loads its dates in order.
+* ``layer_<layer>``: partitioned by data date: the scheduler creates one run for date D once
+  every table the layer reads has published D (``PartitionedAssetTimetable`` over ``AssetAll``);
+  the run's partition key is D. ``data_dates`` plans D, then ``build_<model>`` builds it and
+  publishes the model's asset for D in turn.
 
 Only the standard library and ``airflow.sdk`` are imported here: parsing stays cheap.
 """
@@ -19,7 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import DAG, Asset, AssetAny, BaseOperator, BaseSensorOperator, CronTriggerTimetable
+from airflow.sdk import (DAG, Asset, AssetAll, BaseOperator, BaseSensorOperator, CronTriggerTimetable,
+                         PartitionedAssetTimetable)
 
 from lakehouse.orchestration.manifest import conf_dir
 
@@ -49,6 +53,33 @@ class DeliverySensor(_LakehouseTask, BaseSensorOperator):
         from lakehouse.orchestration import task_runtime
 
         return task_runtime.delivery_arrived(self._conf(), self.source, self.manifest["timezone"], context)
+
+
+class PublishedSensor(BaseSensorOperator):
+    """Waits for ``table`` (of another system) to publish the run's data date."""
+
+    ui_color = "#f5d5c8"
+
+    def __init__(self, *, table: str, source: str, system: str, manifest: dict, **kwargs):
+        super().__init__(inlets=[table_asset(table)], **kwargs)
+        self.table, self.source, self.system, self.manifest = table, source, system, manifest
+
+    def poke(self, context) -> bool:
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.table_published(self.table, self.manifest["timezone"], context)
+
+    def execute(self, context):
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        try:
+            return super().execute(context)
+        except AirflowSensorTimeout:
+            from lakehouse.orchestration import task_runtime
+
+            raise AirflowSensorTimeout(task_runtime.not_published_message(
+                self.table, self.source, self.system, self.manifest["timezone"], context,
+                self.timeout)) from None
 
 
 class LoadOperator(_LakehouseTask, BaseOperator):
@@ -103,7 +134,7 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
             default_args={**defaults, "owner": system["owner"]}, tags=["lakehouse", "t1", code],
             doc_md=f"T-1 loads of `{code}` ({system['schedule']}: `{system['cron']}`). "
             'Trigger with `{"data_date": "YYYY-MM-DD"}` for a given date.')
-        loads = {}
+        loads, published = {}, {}
         with dag:
             for source in system["sources"]:
                 asset = table_asset(source["table"])
@@ -118,17 +149,32 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
             for source in system["sources"]:
                 for first in source["after"]:
                     loads[first] >> loads[source["name"]]
+                for other in source["waits_for"]:
+                    if other["table"] not in published:
+                        published[other["table"]] = PublishedSensor(
+                            task_id=f"wait_for_{other['table'].rpartition('.')[2]}", table=other["table"],
+                            source=other["source"], system=other["system"], manifest=manifest,
+                            mode="reschedule", poke_interval=120,
+                            timeout=manifest["cross_system_wait_hours"] * 3600, retries=0,
+                            owner=source["owner"],
+                            doc_md=f"Waits for `{other['table']}` (`t1_{other['system']}`) to publish "
+                            "this run's data date: the quality rules of the loads after it look it up.")
+                    published[other["table"]] >> loads[source["name"]]
         dags[dag.dag_id] = dag
     for layer, models in manifest["layers"].items():
         own = {m["table"] for m in models}
         reads = sorted({t for m in models for t in m["inputs"] if t not in own})
         dag = DAG(
-            dag_id=f"layer_{layer}", description=f"the {layer} layer, built as its inputs publish",
-            schedule=AssetAny(*[table_asset(t) for t in reads]), start_date=START.replace(tzinfo=tz),
+            dag_id=f"layer_{layer}", description=f"the {layer} layer, one run per data date its "
+            "inputs have all published",
+            schedule=PartitionedAssetTimetable(assets=AssetAll(*[table_asset(t) for t in reads])),
+            start_date=START.replace(tzinfo=tz),
             catchup=False, max_active_runs=1, default_args=defaults,
             tags=["lakehouse", "layer", layer],
-            doc_md=f"Builds the {layer} models for the data dates their inputs publish. Trigger "
-            'with `{"data_date": "YYYY-MM-DD"}` to build every model of the layer for a date.')
+            doc_md=f"Builds the {layer} models for data date D once all of {', '.join(reads)} have "
+            "published D (one run per date, partition key D). Trigger with "
+            '`{"data_date": "YYYY-MM-DD"}` to build the layer for a date again, e.g. after a '
+            "corrected delivery.")
         with dag:
             plan = DataDatesOperator(task_id="data_dates", retries=0)
             tasks = {m["name"]: BuildModelOperator(

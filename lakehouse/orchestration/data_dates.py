@@ -3,7 +3,8 @@
 A scheduled T-1 run triggered on day D+1 loads data date D (the day before its logical date, in
 the lakehouse time zone); a run triggered with ``{"data_date": "YYYY-MM-DD"}`` loads that date.
 Airflow gives asset-triggered runs no logical date, so every asset event the framework publishes
-carries its data dates in ``extra["data_dates"]`` and the layer DAGs read them from there.
+carries its data date as its partition key (and its dates in ``extra["data_dates"]``): a layer
+DAG's run for date D has D as its partition key.
 """
 
 from __future__ import annotations

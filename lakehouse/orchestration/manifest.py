@@ -5,7 +5,10 @@ Expectations and no YAML: ``lakehouse dags compile`` writes it, ``lakehouse dags
 --check`` (run by the tests) fails when it no longer matches the configuration.
 
 Assets are named after the tables (``near_source.cbs_customer``, ``integrated.pty_party``);
-every asset event carries the data dates it published in ``extra["data_dates"]``.
+every asset event carries the data date it published as its partition key and in
+``extra["data_dates"]``. A source whose quality rules look up a table of its own system loads
+``after`` it; one that looks up a table of another system ``waits_for`` that table's event for
+the same date (``cross_system_wait_hours`` at most).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from lakehouse.errors import ConfigError, Problem
 if TYPE_CHECKING:  # the DAG files import this module: it stays free of pydantic and Spark
     from lakehouse.config import Project
 
-FORMAT = 1
+FORMAT = 2
 DAGS_DIR = "dags"
 MANIFEST_FILE = "lakehouse_manifest.json"
 
@@ -50,16 +53,19 @@ def compile_manifest(project: Project, path: Path) -> dict:
             "schedule": contract.delivery.schedule, "cron": cron_of(contract.delivery.schedule),
             "sources": []})
         delivery = contract.delivery
-        after = sorted(by_table[t].name for t in referenced_tables(project, contract)
-                       if t in by_table and by_table[t].system == contract.system
-                       and t != contract.table_name)
+        referenced = [by_table[t] for t in referenced_tables(project, contract)
+                      if t in by_table and t != contract.table_name]
+        after = sorted(c.name for c in referenced if c.system == contract.system)
+        waits_for = sorted(({"table": tables[c.table_name], "source": c.name, "system": c.system}
+                            for c in referenced if c.system != contract.system),
+                           key=lambda w: w["table"])
         entry["sources"].append({
             "name": contract.name, "entity": contract.entity, "owner": contract.owner,
             "table": tables[contract.table_name], "load_type": contract.load_type,
             "path": delivery.path, "path_date_format": delivery.path_date_format,
             "control": delivery.control.path if delivery.control else None,
             "expected_by": delivery.expected_by.strftime("%H:%M") if delivery.expected_by else None,
-            "after": after})
+            "after": after, "waits_for": waits_for})
     layers: dict[str, list[dict]] = {}
     for name in build_order(project):
         model = project.models[name]
@@ -76,6 +82,7 @@ def compile_manifest(project: Project, path: Path) -> dict:
         "timezone": project.settings.timezone,
         "retries": orchestration.retries,
         "retry_delay_minutes": orchestration.retry_delay_minutes,
+        "cross_system_wait_hours": orchestration.cross_system_wait_hours,
         "systems": dict(sorted(systems.items())),
         "layers": {layer: layers[layer] for layer in ("integrated", "common", "mart") if layer in layers},
     }

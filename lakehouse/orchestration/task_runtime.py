@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -88,6 +89,32 @@ def delivery_arrived(conf: Path, source: dict, timezone: str, context) -> bool:
     return False
 
 
+def table_published(table: str, timezone: str, context) -> bool:
+    """True once ``table`` (the sensor's inlet) has an asset event for the run's data date."""
+    data_date = run_data_date(context, timezone)
+    since = datetime.combine(data_date, datetime.min.time(), ZoneInfo(timezone))
+    events = context["inlet_events"][_asset(context, table, "inlets")].after(since)
+    wanted = data_date.isoformat()
+    for event in events:
+        if event.partition_key == wanted or wanted in (event.extra or {}).get(data_dates.EXTRA_KEY, []):
+            log.info("%s published %s at %s (%s)", table, wanted, event.timestamp,
+                     event.source_run_id or "no run")
+            return True
+    log.info("waiting for %s to publish %s: the quality rules of this system's loads look it up",
+             table, wanted)
+    return False
+
+
+def not_published_message(table: str, source: str, system: str, timezone: str, context,
+                          waited_seconds: float) -> str:
+    """Why a wait for another system's table failed, and how to go on."""
+    day = run_data_date(context, timezone).isoformat()
+    return (f"{table} has not published {day} after {waited_seconds / 3600:g} h of waiting: the loads "
+            f"after this task look it up in their quality rules, and would report rows as orphans "
+            f"that are not. Load {source} for {day} (`t1_{system}` with "
+            f'{{"data_date": "{day}"}}, or clear its failed task), then clear this task.')
+
+
 def load(conf: Path, source: dict, timezone: str, context, task_started: float) -> dict:
     """Land, admit, load and measure one source's date; publish its table's asset."""
     data_date = run_data_date(context, timezone)
@@ -108,9 +135,16 @@ def load(conf: Path, source: dict, timezone: str, context, task_started: float) 
         log.info("%s: %s", name, result["message"])
         if _published_since(context, asset, data_date, result["loaded_at"]):
             raise AirflowSkipException(f"{name} is already loaded and published: nothing to do")
-    context["outlet_events"][_asset(context, asset, "outlets")].extra = data_dates.extra(
-        [data_date], table_version=result["table_version"], rows=result["rows_loaded"])
+    publish(context, asset, [data_date], table_version=result["table_version"], rows=result["rows_loaded"])
     return result
+
+
+def publish(context, asset_name: str, dates: list[date], **extra) -> None:
+    """Record the asset event of ``asset_name`` for ``dates``: one event per date, the date its
+    partition key (what partitioned layer DAGs wait for), the dates also in its extra."""
+    outlet = context["outlet_events"][_asset(context, asset_name, "outlets")]
+    outlet.extra = data_dates.extra(dates, **extra)
+    outlet.add_partitions([d.isoformat() for d in dates])
 
 
 def _published_since(context, asset_name: str, data_date: date, loaded_at: str | None) -> bool:
@@ -133,25 +167,26 @@ def _asset(context, name: str, role: str):
 # -- layer DAGs --------------------------------------------------------------------------------
 
 def plan_dates(context) -> dict:
-    """The data dates this layer run works on: from ``conf["data_date"]`` (every model), or from
-    the triggering asset events (each date with the tables that published it)."""
+    """The data date this layer run works on: ``conf["data_date"]`` (every model), or the run's
+    partition key, set by the scheduler once every table the layer reads has published that
+    date (with the tables whose events the run consumed)."""
     run = context["dag_run"]
-    if run.conf and run.conf.get("data_date"):
-        try:
-            day = data_dates.parse(run.conf["data_date"], "dag_run.conf.data_date")
-        except LakehouseError as exc:
-            raise terminal(exc) from None
-        return {"all": True, "dates": {day.isoformat(): []}}
     try:
-        found = data_dates.published(context["triggering_asset_events"])
+        if run.conf and run.conf.get("data_date"):
+            day = data_dates.parse(run.conf["data_date"], "dag_run.conf.data_date")
+            return {"all": True, "dates": {day.isoformat(): []}}
+        key = context.get("partition_key") or getattr(run, "partition_key", None)
+        if not key:
+            raise AirflowFailException(
+                "this run has no data date: it has no partition key and no conf data_date. Layer "
+                "runs are created per data date by the scheduler; trigger one by hand with conf "
+                '{"data_date": "YYYY-MM-DD"}.')
+        day = data_dates.parse(key, "dag_run.partition_key")
+        tables = data_dates.published(context["triggering_asset_events"]).get(day, set())
     except LakehouseError as exc:
         raise terminal(exc) from None
-    if not found:
-        raise AirflowFailException(
-            "this run has no data date: no triggering asset event carries one. Trigger it with "
-            'conf {"data_date": "YYYY-MM-DD"} to build a date by hand.')
-    log.info("data dates published: %s", {d.isoformat(): sorted(t) for d, t in sorted(found.items())})
-    return {"all": False, "dates": {d.isoformat(): sorted(t) for d, t in sorted(found.items())}}
+    log.info("data date %s, published by %s", day, ", ".join(sorted(tables)) or "(no events)")
+    return {"all": not tables, "dates": {day.isoformat(): sorted(tables)}}
 
 
 def build_model(conf: Path, model: dict, context, task_started: float) -> list[str]:
@@ -186,6 +221,5 @@ def build_model(conf: Path, model: dict, context, task_started: float) -> list[s
     if not built:
         raise AirflowSkipException(f"{model['name']}: nothing to build"
                                    + (" (" + "; ".join(waiting) + ")" if waiting else ""))
-    context["outlet_events"][_asset(context, model["table"], "outlets")].extra = data_dates.extra(
-        [date.fromisoformat(d) for d in built])
+    publish(context, model["table"], [date.fromisoformat(d) for d in built])
     return built
