@@ -88,6 +88,10 @@ class OrchestrationSettings(_Model):
     cross_system_wait_hours: int = Field(
         12, ge=1, le=72, description="how long a load whose quality rules look up another system's "
         "table waits for that table to publish the same data date before it fails")
+    backup_schedule: Schedule | None = Field(
+        "0 7 * * *", description="when the lakehouse_backup DAG takes a backup and verifies it "
+        "restores (daily, weekdays, weekly, monthly or a 5-field cron, in the lakehouse time zone); "
+        "null: no backup DAG")
 
 
 class Settings(_Model):

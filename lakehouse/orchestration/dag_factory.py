@@ -1,4 +1,5 @@
-"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer.
+"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, and
+the backup DAG.
 
 * ``t1_<system>``: on the system's schedule; per source, ``wait_<entity>`` (the file and its
   control file, until the contract's expected-by time) then ``load_<entity>`` (land raw, six
@@ -11,6 +12,8 @@
   every table the layer reads has published D (``PartitionedAssetTimetable`` over ``AssetAll``);
   the run's partition key is D. ``data_dates`` plans D, then ``build_<model>`` builds it and
   publishes the model's asset for D in turn.
+* ``lakehouse_backup``: on ``orchestration.backup_schedule``; takes an incremental backup and
+  verifies that it restores as taken.
 
 Only the standard library and ``airflow.sdk`` are imported here: parsing stays cheap.
 """
@@ -119,6 +122,20 @@ class BuildModelOperator(_LakehouseTask, BaseOperator):
         return task_runtime.build_model(self._conf(), self.model, context, began)
 
 
+class BackupOperator(_LakehouseTask, BaseOperator):
+    ui_color = "#e6d5f5"
+
+    def __init__(self, *, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.manifest, self.manifest_path = manifest, manifest_path
+
+    def execute(self, context):
+        began = time.time()
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.backup(self._conf(), began)
+
+
 def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
     """Every DAG of the manifest, by DAG id."""
     path = str(manifest_path)
@@ -186,5 +203,18 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
                 plan >> tasks[m["name"]]
                 for first in m["after"]:
                     tasks[first] >> tasks[m["name"]]
+        dags[dag.dag_id] = dag
+    if manifest.get("backup_cron"):
+        dag = DAG(
+            dag_id="lakehouse_backup", description="back up the lakehouse, then verify it restores",
+            schedule=CronTriggerTimetable(manifest["backup_cron"], timezone=manifest["timezone"]),
+            start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
+            default_args=defaults, tags=["lakehouse", "backup"],
+            doc_md="An incremental backup of the zones, governance and project files to the "
+            "`backups` root, restored into a scratch folder and compared table by table with the "
+            "original (`lakehouse backup`, `lakehouse backup verify`); fails when it does not "
+            "restore as taken.")
+        with dag:
+            BackupOperator(task_id="backup_and_verify", manifest=manifest, manifest_path=path)
         dags[dag.dag_id] = dag
     return dags

@@ -223,3 +223,14 @@ def build_model(conf: Path, model: dict, context, task_started: float) -> list[s
                                    + (" (" + "; ".join(waiting) + ")" if waiting else ""))
     publish(context, model["table"], [date.fromisoformat(d) for d in built])
     return built
+
+
+# -- backups -----------------------------------------------------------------------------------
+
+def backup(conf: Path, task_started: float) -> dict:
+    """Take a backup and verify that it restores (the engine's ``backup`` operation)."""
+    result = call_engine(conf, {"op": "backup"}, task_started)
+    log.info("backup %s at %s: %s tables, %s files, %s new (%s bytes); %s tables compared after "
+             "a restore", result["backup_id"], result["backup_root"], result["tables"],
+             result["files"], result["files_copied"], result["bytes_copied"], result["tables_compared"])
+    return result

@@ -126,7 +126,7 @@ def now() -> datetime:
 
 
 def test_every_dag_file_imports_with_the_expected_dags(dags):
-    assert sorted(dags) == ["layer_common", "layer_integrated", "layer_mart",
+    assert sorted(dags) == ["lakehouse_backup", "layer_common", "layer_integrated", "layer_mart",
                             "t1_cbs", "t1_ccs", "t1_lns", "t1_ref"]
     cbs = dags["t1_cbs"]
     assert cbs.max_active_runs == 1  # one date at a time: a backfill loads in date order
@@ -270,6 +270,20 @@ def test_rejected_delivery_fails_its_task_and_its_models_do_not_run(deployed, da
     assert mart_states["build_mart_customer_360"] == "skipped"
     assert lh.query(f"SELECT count(*) AS n FROM mart.mart_risk_warning WHERE data_date = DATE'{D2}'")[0]["n"] == 0
     assert "lns.repayment_schedule" in capfd.readouterr().out
+
+
+def test_the_backup_dag_takes_a_backup_that_restores(deployed, dags, first_date):
+    from lakehouse.filters import where
+    from lakehouse.governance.records import BackupLogRecord
+    from lakehouse.lifecycle import backup
+
+    lh = deployed
+    run = dags["lakehouse_backup"].test()
+    assert str(run.state) == "success", states(run)
+    [taken] = backup.manifests(lh.settings.backups)
+    [verified] = lh.store.read(BackupLogRecord, where(action="verify", backup_id=taken))
+    assert verified.status == "succeeded" and verified.tables == len(backup.read_manifest(
+        lh.settings.backups, taken).tables) > 10
 
 
 def test_a_table_held_by_another_run_is_a_transient_error(deployed):
