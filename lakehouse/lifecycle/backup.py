@@ -23,7 +23,6 @@ No Spark is needed to take or restore a backup (``restore`` verifies every byte 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import uuid
@@ -34,7 +33,7 @@ from pathlib import Path
 from pyarrow import fs as pafs
 
 from lakehouse.errors import Problem, TerminalError
-from lakehouse.zones.storage import filesystem
+from lakehouse.zones.storage import copy_hashed, filesystem
 from lakehouse.zones.tables import join_path
 
 LAKEHOUSE, PROJECT = "lakehouse", "project"
@@ -44,7 +43,6 @@ PROJECT_FOLDERS = ("conf", "quality_rules", "layers")
 NOT_BACKED_UP = ("_staging", "_locks", "_catalog")
 LOG_VERSION = re.compile(r"^\.?(\d{20})\.")
 COMMIT = re.compile(r"^(\d{20})\.json$")
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -217,18 +215,12 @@ def _store(fs: pafs.FileSystem, path: str, backup_fs: pafs.FileSystem, backup_ro
     """Copy the file at ``path`` into the objects of ``backup_root``; its SHA-256 and whether
     its content was new there."""
     temporary = join_path(backup_root, "objects", "_incoming", uuid.uuid4().hex)
-    backup_fs.create_dir(temporary.rsplit("/", 1)[0], recursive=True)
-    digest = hashlib.sha256()
     try:
-        with fs.open_input_stream(path) as src, backup_fs.open_output_stream(temporary) as dst:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
+        sha = copy_hashed(fs, path, backup_fs, temporary)
     except FileNotFoundError:
         raise TerminalError(f"{path} disappeared while it was backed up", [Problem(
             "a file listed for the backup was removed before it was copied", path,
             fix="run `lakehouse backup` again (a VACUUM or retention run may have removed it)")]) from None
-    sha = digest.hexdigest()
     target = object_path(backup_root, sha)
     if _exists(backup_fs, target):
         backup_fs.delete_file(temporary)

@@ -9,7 +9,6 @@ the same rows, by count and by an order-independent checksum of their values.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ from pyarrow import fs as pafs
 
 from lakehouse.errors import Problem, TerminalError
 from lakehouse.lifecycle.backup import (
-    CHUNK, LAKEHOUSE, PROJECT, BackedUpFile, Manifest, object_path, read_manifest)
-from lakehouse.zones.storage import filesystem
+    LAKEHOUSE, PROJECT, BackedUpFile, Manifest, object_path, read_manifest)
+from lakehouse.zones.storage import copy_hashed, filesystem
 from lakehouse.zones.tables import join_path
 
 
@@ -118,20 +117,15 @@ def verify(engine, backup_root: str, backup_id: str | None = None,
 def _copy_checked(backup_fs, source: str, item: BackedUpFile, fs, target: str) -> Problem | None:
     """Copy one object to ``target``; a Problem when it is missing or its bytes are not the ones
     the manifest names (the bad copy is removed)."""
-    digest = hashlib.sha256()
-    fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
     try:
-        with backup_fs.open_input_stream(source) as src, fs.open_output_stream(target) as dst:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
+        sha = copy_hashed(backup_fs, source, fs, target)
     except FileNotFoundError:
         return Problem(f"{item.area} file {item.path} is missing from the backup", source,
                        fix="the backup is incomplete: restore an earlier one")
-    if digest.hexdigest() != item.sha256:
+    if sha != item.sha256:
         fs.delete_file(target)
         return Problem(f"{item.area} file {item.path}: the backed-up bytes changed (SHA-256 "
-                       f"{digest.hexdigest()[:12]}…, manifest {item.sha256[:12]}…)", source,
+                       f"{sha[:12]}…, manifest {item.sha256[:12]}…)", source,
                        fix="the backup copy is corrupted: restore an earlier backup")
     return None
 

@@ -50,6 +50,18 @@ def sha256_at(fs: pafs.FileSystem, path: str) -> str:
     return digest.hexdigest()
 
 
+def copy_hashed(source_fs: pafs.FileSystem, source: str, target_fs: pafs.FileSystem, target: str) -> str:
+    """Copy ``source`` to ``target`` byte for byte, creating folders as needed; the SHA-256 of
+    the bytes copied. ``FileNotFoundError`` when ``source`` is missing."""
+    digest = hashlib.sha256()
+    target_fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+    with source_fs.open_input_stream(source) as src, target_fs.open_output_stream(target) as dst:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            dst.write(chunk)
+    return digest.hexdigest()
+
+
 def copy_in(local: Path, fs: pafs.FileSystem, target: str) -> None:
     """Copy a local file byte for byte to ``target``, creating folders as needed."""
     fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
