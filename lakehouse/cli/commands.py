@@ -352,7 +352,7 @@ def system_decertify(
 @quality_app.command("report")
 def quality_report(
     data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
-    table: Optional[str] = typer.Option(None, "--table", help="one table, e.g. cbs_account"),
+    table: Optional[str] = typer.Option(None, "--table", help="one table, e.g. cbs_account or mart_risk_warning"),
     days: int = typer.Option(14, help="dates of trend shown in the HTML report"),
     principal: Optional[str] = AS_PRINCIPAL,
     as_json: bool = JSON,
