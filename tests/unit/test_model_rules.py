@@ -149,3 +149,23 @@ def test_the_hold_names_the_table_date_rules_and_the_fix():
     assert text.startswith("mart.mart_risk_warning for 2026-11-01 held by quality rule(s) of "
                            "severity fail: observed_not_negative")
     assert text.endswith("quality_rules/mart_risk_warning.yaml")
+
+
+def test_layers_run_shows_a_held_model_and_its_rules():
+    import datetime as dt
+
+    from rich.console import Console
+
+    from lakehouse.cli.rendering import layer_table
+    from lakehouse.layers.runner import ModelResult
+
+    day = dt.date(2026, 11, 1)
+    held = ModelResult("mart_risk_warning", "mart.mart_risk_warning", "mart", day, "succeeded", rows=3,
+                       promotable=False, blocking_rules=["observed_not_negative"])
+    fine = ModelResult("pty_party", "integrated.pty_party", "integrated", day, "succeeded", rows=9,
+                       promotable=True)
+    assert held.held and not fine.held
+    console = Console(width=200, record=True)
+    console.print(layer_table([fine, held], "layers"))
+    text = console.export_text()
+    assert "held: observed_not_negative" in text and "promoted" in text
