@@ -42,22 +42,25 @@ def assess_built_rows(engine, project, table: MeasuredTable, model, spec: TableS
     return quality.validate(engine, project, table, batch, rules, data_date, "new_rows")
 
 
-def quarantine_dropped(engine, store, project, checked: Assessment, staged: str, run_id: str
-                       ) -> tuple[str, int]:
+def quarantine_dropped(engine, store, project, checked: Assessment, staged: str, run_id: str,
+                       zipper: bool) -> tuple[str, int, list[tuple]]:
     """Split the built rows failing a failed ``drop`` rule off into the model's quarantine table
-    (replacing what an earlier build of the date put there); returns the rows to write and how
-    many were dropped."""
+    (replacing what an earlier build of the date put there); returns the rows to write, how
+    many were dropped and, for a ``zipper`` model, the keys of the dropped rows (each keeps its
+    previous version rather than being closed, as in a near-source zipper load)."""
     held = quality.quarantine_spec(checked.table, project.settings.root)
-    dropped, count = None, 0
+    dropped, count, frozen = None, 0, []
     if checked.failed("drop"):
         kept_path, dropped_path = staged + ".kept", staged + ".dropped"
         count = quality.drop_failing(engine, checked, kept_path, dropped_path)
         dropped = quality.dropped_rows(project, checked, dropped_path, run_id, None)
+        if zipper and count:
+            frozen = engine.distinct_rows(dropped_path, list(checked.table.keys))
         staged = kept_path
     if dropped or engine.has_rows(held, where(data_date=checked.data_date)):
         store.prepared(QuarantineRecord, checked.table.name)
         engine.write_quarantine(held, checked.data_date, [], dropped)
-    return staged, count
+    return staged, count, frozen
 
 
 def record_quality(engine, store, project, model, spec: TableSpec, checked: Assessment, run_id: str

@@ -272,13 +272,14 @@ class LayerBuild:
         measured = model_quality.measured_table(self.project, model, spec, [c for c, _ in columns])
         checked = model_quality.assess_built_rows(engine, self.project, measured, model, spec, staged,
                                                   self.data_date)
-        staged, result.rows_dropped = model_quality.quarantine_dropped(
-            engine, self.store, self.project, checked, staged, self.run_id)
+        staged, result.rows_dropped, frozen = model_quality.quarantine_dropped(
+            engine, self.store, self.project, checked, staged, self.run_id, model.load_type == "zipper")
         rows -= result.rows_dropped
         metadata = {"run_id": self.run_id, "data_date": self.data_date.isoformat(),
                     "model": model.name, "model_hash": model_hash(model)}
         if model.load_type == "zipper":
-            zipper_dates.load_zipper(self.engine, self.store, spec, staged, self.data_date, self.run_id, metadata)
+            zipper_dates.load_zipper(self.engine, self.store, spec, staged, self.data_date, self.run_id,
+                                     metadata, frozen)
         else:
             engine.load_partition(spec, staged, self.data_date, metadata)
         removed = []

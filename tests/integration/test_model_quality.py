@@ -17,7 +17,7 @@ from lakehouse.governance import tables as governance
 from .test_near_source_loads import deliver
 from .test_quality import ID_1, ID_2, account, customer
 
-D1 = date(2026, 11, 1)
+D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 DIMENSIONS = {"completeness", "timeliness", "accuracy", "consistency", "uniqueness", "validity"}
 
 MODELS = {
@@ -78,15 +78,15 @@ def with_models(lh, rules: dict[str, str]) -> Lakehouse:
     return Lakehouse(lh.conf_dir, engine=lh.engine)
 
 
-def load_sources(lh, customers, accounts):
-    deliver(lh, "cbs.customer", D1, customers)
-    deliver(lh, "cbs.account", D1, accounts)
-    summary = lh.run(D1, ["cbs.customer", "cbs.account"])
+def load_sources(lh, customers, accounts, data_date=D1):
+    deliver(lh, "cbs.customer", data_date, customers)
+    deliver(lh, "cbs.account", data_date, accounts)
+    summary = lh.run(data_date, ["cbs.customer", "cbs.account"])
     assert summary.ok and all(r.promotable for r in summary.results), summary.results
 
 
-def rows_of(lh, table, record_table, **where):
-    return lh.engine.rows(record_table(lh.root), filters.where(table_name=table, data_date=D1, **where))
+def rows_of(lh, table, record_table, data_date=D1):
+    return lh.engine.rows(record_table(lh.root), filters.where(table_name=table, data_date=data_date))
 
 
 def test_a_model_failing_a_declared_fail_rule_is_measured_and_holds_its_downstream_models(lakehouse):
@@ -176,26 +176,32 @@ rules:
     dimension: accuracy
     sql: balance < 1000000
 """})
-    bad_id = ID_1[:-1] + ("0" if ID_1[-1] != "0" else "1")  # wrong check digit
-    load_sources(lh, [customer(1, id_number=ID_2), customer(2, id_number=bad_id, name="王五")],
-                 [account(1), account(2, customer_n=2, balance="5.00")])
-
+    accounts = [account(1), account(2, customer_n=2, balance="5.00")]
+    load_sources(lh, [customer(1, id_number=ID_2), customer(2, name="王五")], accounts)
     summary = lh.build_layers(D1)
-    assert summary.ok and not any(r.held for r in summary.results), summary.results
-    holder = summary.results[0]
-    assert (holder.model, holder.rows, holder.rows_dropped, holder.promotable) == ("pty_holder", 1, 1, True)
-    [held] = lh.engine.rows(governance.quarantine(lh.root, "pty_holder"))
-    assert (held["rule"], held["table_name"], held["data_date"], held["line"]) == (
-        "id_number.domain", "integrated.pty_holder", D1, None)
-    assert bad_id not in held["row_json"] and "王五" not in held["row_json"]
-    assert json.loads(held["row_json"])["customer_name"] == "王*"
-
+    assert summary.ok and [(r.status, r.promotable) for r in summary.results] == [("succeeded", True)] * 3
     card = {r["dimension"]: r for r in rows_of(lh, "common.com_holder_balance", governance.quality_scorecard)}
     assert set(card) == DIMENSIONS
     assert {d: c["score"] for d, c in card.items()} == {d: 100.0 for d in DIMENSIONS}
+    assert all(c["rules"] >= 1 and c["rules_failed"] == 0 for c in card.values())
     status = lh.promotion("com_holder_balance", D1)
     assert status["promotable"] is True and status["blocking_rules"] == []
-    assert [r.status for r in summary.results] == ["succeeded"] * 3
+
+    # D2: customer 2's ID number arrives broken; the drop rule quarantines the model's row,
+    # masked, and the holder's version of D1 stays open (a dropped key is not closed)
+    bad_id = ID_1[:-1] + ("0" if ID_1[-1] != "0" else "1")  # wrong check digit
+    load_sources(lh, [customer(1, id_number=ID_2), customer(2, id_number=bad_id, name="王五")], accounts, D2)
+    later = lh.build_layers(D2)
+    holder = later.results[0]
+    assert (holder.model, holder.rows, holder.rows_dropped, holder.promotable) == ("pty_holder", 1, 1, True)
+    [held] = lh.engine.rows(governance.quarantine(lh.root, "pty_holder"))
+    assert (held["rule"], held["table_name"], held["data_date"], held["line"], held["source"]) == (
+        "id_number.domain", "integrated.pty_holder", D2, None, None)
+    assert bad_id not in held["row_json"] and "王五" not in held["row_json"]
+    assert json.loads(held["row_json"])["customer_name"] == "王*"
+    open_rows = lh.engine.rows(_spec(lh, "pty_holder"), filters.where(end_dt=date(9999, 12, 31)))
+    assert {r["customer_id"]: r["id_number"] for r in open_rows} == {"C0000000001": ID_2, "C0000000002": ID_1}
+    assert later.ok and all(r.promotable for r in later.results)
 
 
 def _spec(lh, model):
