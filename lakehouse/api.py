@@ -172,7 +172,8 @@ class Lakehouse:
 
         specs = [near_source_spec(c, self.root) for c in self.project.sources.values()]
         specs += [model_spec(self.project, m) for m in self.project.models.values()]
-        return specs + governance.all_specs(self.root, [c.table_name for c in self.project.sources.values()])
+        quarantined = [*(c.table_name for c in self.project.sources.values()), *self.project.models]
+        return specs + governance.all_specs(self.root, quarantined)
 
     # -- layers --------------------------------------------------------------------------------
 
@@ -277,12 +278,13 @@ class Lakehouse:
     # -- quality -------------------------------------------------------------------------------
 
     def promotion(self, source: str, data_date: date) -> dict | None:
-        """The latest promotion decision on ``source``'s table for ``data_date`` (None if the
-        date has not been validated): ``promotable`` is false when a fail rule failed."""
-        spec = self.table(source)
+        """The latest promotion decision on ``source``'s table (or a model's table) for
+        ``data_date`` (None if the date has not been validated): ``promotable`` is false when a
+        fail rule failed."""
+        table = self._qualified(source)
         newest = self.store.newest(QualityStatusRecord, "table_name", "decided_at",
-                                   where(table_name=spec.qualified_name, data_date=data_date))
-        found = newest.get(spec.qualified_name)
+                                   where(table_name=table, data_date=data_date))
+        found = newest.get(table)
         return found.as_row() if found else None
 
     def quality_report(self, data_date: date, table: str | None = None, days: int = 14) -> QualityReport:
@@ -313,12 +315,19 @@ class Lakehouse:
                              results, latest)
 
     def _qualified(self, table: str) -> str:
-        """``cbs_account``, ``near_source.cbs_account`` or ``cbs.account`` -> the qualified name."""
+        """``cbs_account``, ``near_source.cbs_account``, ``cbs.account`` or a model's
+        ``mart_risk_warning`` / ``mart.mart_risk_warning`` -> the qualified name."""
+        from lakehouse.layers.model_tables import model_spec
+
         for contract in self.project.sources.values():
             spec = near_source_spec(contract, self.root)
             if table in (spec.name, spec.qualified_name, contract.name):
                 return spec.qualified_name
-        known = ", ".join(c.table_name for c in self.project.sources.values())
+        for model in self.project.models.values():
+            spec = model_spec(self.project, model)
+            if table in (spec.name, spec.qualified_name):
+                return spec.qualified_name
+        known = ", ".join([*(c.table_name for c in self.project.sources.values()), *self.project.models])
         raise ConfigError(f"unknown table {table!r}", [Problem(
             f"no table {table!r} in this project", key="--table", value=table,
             fix=f"use one of: {known}")])

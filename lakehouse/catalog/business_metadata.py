@@ -67,7 +67,7 @@ def model_entries(project: Project, model, spec, owner: str, registered_at: date
     for column in spec.columns:
         rows.append(CatalogRecord(**common, column_name=column.name, data_type=column.spark_type,
                                   is_key=column.name in model.keys, name_zh=None, name_en=None,
-                                  description=model.columns.get(column.name),
+                                  description=model.description_of(column.name),
                                   security_level=levels.get(column.name)))
     return rows
 

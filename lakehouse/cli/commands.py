@@ -204,6 +204,11 @@ def layers_run(
     stdout().print(layer_table(summary.results, f"layers for data date {summary.data_date}"))
     for r in summary.not_built:
         err_console.print(f"[red]{r.model}[/red] {r.status}: {r.reason}", highlight=False)
+    for r in summary.results:
+        if r.held:
+            err_console.print(f"[red]{r.model}[/red] built, held from the models reading it: quality "
+                              f"rule(s) of severity fail failed: {', '.join(r.blocking_rules)}",
+                              highlight=False)
     if any(r.status == "failed" for r in summary.results):
         raise typer.Exit(1)
 
@@ -352,7 +357,7 @@ def system_decertify(
 @quality_app.command("report")
 def quality_report(
     data_date: Optional[str] = typer.Option(None, "--date", help="data date D (default: yesterday)"),
-    table: Optional[str] = typer.Option(None, "--table", help="one table, e.g. cbs_account"),
+    table: Optional[str] = typer.Option(None, "--table", help="one table, e.g. cbs_account or mart_risk_warning"),
     days: int = typer.Option(14, help="dates of trend shown in the HTML report"),
     principal: Optional[str] = AS_PRINCIPAL,
     as_json: bool = JSON,

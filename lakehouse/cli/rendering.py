@@ -45,13 +45,15 @@ def scorecard_table(report) -> Table:
 def layer_table(results, title: str) -> Table:
     """Layer model results (``ModelResult``): status, rows and why a model was not built."""
     table = Table(title=title)
-    for column in ("model", "layer", "status", "rows", "seconds", "why not built"):
+    for column in ("model", "layer", "status", "rows", "seconds", "promotion", "why not built"):
         table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")
-    colours = {"succeeded": "green", "skipped": "yellow", "failed": "red"}
+    colours = {"succeeded": "green", "skipped": "yellow", "failed": "red", "current": "green"}
     for r in results:
         colour = colours[r.status]
+        promotion = "" if r.promotable is None else "promoted" if r.promotable else \
+            f"[red]held: {', '.join(r.blocking_rules)}[/red]"
         table.add_row(r.model, r.layer, f"[{colour}]{r.status}[/{colour}]",
-                      "" if r.rows is None else str(r.rows), f"{r.seconds:.1f}",
+                      "" if r.rows is None else str(r.rows), f"{r.seconds:.1f}", promotion,
                       ", ".join(r.blocked_by) if r.blocked_by else r.reason.splitlines()[0] if r.reason else "")
     return table
 

@@ -6,12 +6,16 @@
 - the delivery matches its control file (``control.row_count``, ``control.amount_total``) and
   arrives by its expected-by time (``delivery.on_time``);
 - a zipper table keeps one open row per key, each opening before it closes.
+
+A layer model's rules follow from its keys (complete and unique) and from what its YAML
+declares of its columns: ``nullable: false``, a ``standard`` or a list of ``values``.
 """
 
 from __future__ import annotations
 
 from lakehouse.zones.tables import OPEN_END_DATE
 
+from .layer_models import LayerModel
 from .models import SourceContract
 from .quality_rules import QualityRule, parse_rule
 from .registries import DataStandard
@@ -40,33 +44,75 @@ def contract_rules(contract: SourceContract, standards: dict[str, DataStandard])
                            f"one row per key ({', '.join(contract.keys)})", unique=list(contract.keys)))
     for attribute in contract.attributes:
         standard = standards.get(attribute.standard)
-        if standard is None:
-            continue
-        about = f"{attribute.business_name.en} follows {standard.id} ({standard.name.en})"
-        domain = standard.domain
-        if domain is not None:
-            check = {}
-            if domain.codes is not None:
-                check = {"in_set": {"column": attribute.name, "values": list(domain.codes)}}
-            elif domain.pattern is not None:
-                check = {"pattern": {"column": attribute.name, "regex": domain.pattern}}
-            elif domain.range is not None:
-                check = {"between": {"column": attribute.name, "min": domain.range.min,
-                                     "max": domain.range.max}}
-            else:
-                check = {"valid": {"column": attribute.name, "check": domain.check}}
-            rules.append(_rule(f"{attribute.name}.domain", "validity", "warn", about, **check))
-        if standard.length is not None and attribute.parsed_type.kind == "string":
-            rules.append(_rule(f"{attribute.name}.length", "validity", "warn",
-                               f"{about}: at most {standard.length} characters",
-                               max_length={"column": attribute.name, "max": standard.length}))
+        if standard is not None:
+            rules += _standard_rules(attribute.name, attribute.business_name.en, standard,
+                                     attribute.parsed_type.kind == "string")
     if contract.load_type == "zipper":
-        rules.append(_rule("zipper.one_open_row_per_key", "uniqueness", "fail",
-                           "exactly one open version per key", unique=list(contract.keys))
-                     .model_copy(update={"scope": "table", "where": f"end_dt = DATE'{OPEN_END_DATE}'"}))
-        rules.append(_rule("zipper.start_before_end", "consistency", "fail",
-                           "every version starts before it ends", sql="start_dt < end_dt")
-                     .model_copy(update={"scope": "table"}))
+        rules += _zipper_rules(list(contract.keys))
+    return rules
+
+
+def _standard_rules(column: str, about_column: str, standard: DataStandard, is_string: bool
+                    ) -> list[QualityRule]:
+    """The value-domain and length rules of a column following ``standard``."""
+    rules: list[QualityRule] = []
+    about = f"{about_column} follows {standard.id} ({standard.name.en})"
+    domain = standard.domain
+    if domain is not None:
+        if domain.codes is not None:
+            check = {"in_set": {"column": column, "values": list(domain.codes)}}
+        elif domain.pattern is not None:
+            check = {"pattern": {"column": column, "regex": domain.pattern}}
+        elif domain.range is not None:
+            check = {"between": {"column": column, "min": domain.range.min, "max": domain.range.max}}
+        else:
+            check = {"valid": {"column": column, "check": domain.check}}
+        rules.append(_rule(f"{column}.domain", "validity", "warn", about, **check))
+    if standard.length is not None and is_string:
+        rules.append(_rule(f"{column}.length", "validity", "warn",
+                           f"{about}: at most {standard.length} characters",
+                           max_length={"column": column, "max": standard.length}))
+    return rules
+
+
+def _zipper_rules(keys: list[str]) -> list[QualityRule]:
+    """A zipper table's whole-table invariants."""
+    return [
+        _rule("zipper.one_open_row_per_key", "uniqueness", "fail", "exactly one open version per key",
+              unique=keys).model_copy(update={"scope": "table", "where": f"end_dt = DATE'{OPEN_END_DATE}'"}),
+        _rule("zipper.start_before_end", "consistency", "fail", "every version starts before it ends",
+              sql="start_dt < end_dt").model_copy(update={"scope": "table"}),
+    ]
+
+
+def model_rules(model: LayerModel, standards: dict[str, DataStandard]) -> list[QualityRule]:
+    """The rules derived from a layer model: its keys complete and unique, its declared columns'
+    values present and in their domains, and, for a zipper model, the zipper invariants. They
+    measure the rows the model built for the data date (scope ``new_rows``) or, for the zipper
+    invariants, its whole table."""
+    rules: list[QualityRule] = []
+    keys = list(model.keys)
+    for key in keys:
+        rules.append(_rule(f"{key}.not_null", "completeness", "fail", f"{key} is part of the key",
+                           not_null=key))
+    for name, column in model.columns.items():
+        if name not in keys and not column.nullable:
+            rules.append(_rule(f"{name}.not_null", "completeness", "warn",
+                               f"{name} is declared not nullable", not_null=name))
+    rules.append(_rule("keys.unique", "uniqueness", "fail", f"one row per key ({', '.join(keys)})",
+                       unique=keys))
+    for name, column in model.columns.items():
+        standard = standards.get(column.standard) if column.standard else None
+        if standard is not None:
+            # the standard's type, not the query's (unknown before the model runs), says whether
+            # a length applies
+            rules += _standard_rules(name, name, standard, standard.parsed_type.kind == "string")
+        elif column.values is not None:
+            rules.append(_rule(f"{name}.domain", "validity", "warn",
+                               f"{name} is one of its declared values",
+                               in_set={"column": name, "values": list(column.values)}))
+    if model.load_type == "zipper":
+        rules += _zipper_rules(keys)
     return rules
 
 

@@ -19,8 +19,10 @@ Tables = dict[str, str]  # table name -> its layer (near_source, integrated, com
 RANK = {"near_source": -1, **{layer: i for i, layer in enumerate(LAYERS)}}
 
 
-def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Finding]:
-    """Problems of one model file; ``tables``: every table of the project with its layer."""
+def layer_file_findings(data: Mapping, path: Path, tables: Tables, standards: set[str] | None = None
+                        ) -> list[Finding]:
+    """Problems of one model file; ``tables``: every table of the project with its layer;
+    ``standards``: the ids of the data standards a column may follow (None: not checked)."""
     from lakehouse import sql_parsing
     from lakehouse.security import pseudonyms
 
@@ -47,6 +49,7 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
             findings.append(Finding(("inputs", table), f"{article} {layer} model cannot read the "
                                     f"{tables[table]} table '{table}'", table,
                                     "read only tables of a lower or the same layer"))
+    findings += _standard_findings(data, standards)
     sql = data.get("sql")
     if not isinstance(sql, str) or not sql.strip():
         return findings
@@ -87,6 +90,19 @@ def layer_file_findings(data: Mapping, path: Path, tables: Tables) -> list[Findi
         for column in sorted(reserved):
             findings.append(Finding(("sql",), f"the query returns '{column}', which the framework "
                                     "adds itself", column, f"drop or rename '{column}' in the query"))
+    return findings
+
+
+def _standard_findings(data: Mapping, standards: set[str] | None) -> list[Finding]:
+    """A declared column's ``standard`` is a known data standard."""
+    columns = data.get("columns") if isinstance(data.get("columns"), Mapping) else {}
+    findings = []
+    for column, declared in columns.items():
+        standard = declared.get("standard") if isinstance(declared, Mapping) else None
+        if standards is not None and isinstance(standard, str) and standard not in standards:
+            findings.append(Finding(("columns", column, "standard"), f"standard '{standard}' is "
+                                    "not in standards.yaml", standard,
+                                    f"use a published standard's id{did_you_mean(standard, standards)}"))
     return findings
 
 

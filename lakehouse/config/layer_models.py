@@ -70,6 +70,38 @@ def _level_shorthand(value: object) -> object:
 DeclaredLevel = Annotated[ColumnLevel, BeforeValidator(_level_shorthand)]
 
 
+class ModelColumn(_Model):
+    """A model column's description and, where declared, what its values must be: present
+    (``nullable: false``), following a data standard's domain and length (``standard``), or one
+    of a list of codes (``values``). Rules measuring them are derived (see ``derived_rules``)."""
+
+    description: Text
+    nullable: bool = True
+    standard: Text | None = Field(None, description="the data standard it follows, e.g. DS-PTY-0001")
+    values: list[str] | None = Field(None, min_length=1, description="the allowed codes, as text")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v).lower() if isinstance(v, bool) else str(v) for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _one_domain(self) -> "ModelColumn":
+        if self.standard is not None and self.values is not None:
+            raise invalid("a column follows a standard or lists its values, not both",
+                          "keep standard (its code list applies), or remove it and keep values")
+        return self
+
+
+def _description_shorthand(value: object) -> object:
+    return {"description": value} if isinstance(value, str) else value
+
+
+DeclaredColumn = Annotated[ModelColumn, BeforeValidator(_description_shorthand)]
+
+
 class LayerModel(_Model):
     """``layers/<layer>/<name>.yaml``: one table of a modelled layer and the query that fills it."""
 
@@ -86,8 +118,9 @@ class LayerModel(_Model):
     params: dict[str, Scalar] = Field(default_factory=dict,
                                       description="named values the query uses as :name")
     retention_days: int | None = Field(None, gt=0, description="snapshots older than this are removed")
-    columns: dict[Identifier, Text] = Field(default_factory=dict,
-                                            description="column: its description (zh / en)")
+    columns: dict[Identifier, DeclaredColumn] = Field(
+        default_factory=dict, description="column: its description (zh / en), or {description, "
+        "nullable, standard or values} to have its values measured")
     column_levels: dict[Identifier, DeclaredLevel] = Field(
         default_factory=dict, description="column: a security level (raise), or {level, "
         "declassification: {by, approved_by, reason}} to lower the level derived from its inputs")
@@ -138,3 +171,8 @@ class LayerModel(_Model):
     @property
     def layer_rank(self) -> int:
         return LAYERS.index(self.layer)
+
+    def description_of(self, column: str) -> str | None:
+        """The declared description of ``column`` (None if it has none)."""
+        declared = self.columns.get(column)
+        return declared.description if declared else None

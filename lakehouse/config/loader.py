@@ -128,10 +128,11 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
     if problems or None in (settings, classification, owners, systems, standards, security):
         return None, problems
     standards_by_id = {s.id: s for s in standards.standards}
-    quality_rules, problems = _load_quality_rules(conf_dir.parent / RULES_DIR, sources, standards_by_id)
+    models, problems = _load_layers(conf_dir.parent / LAYERS_DIR, sources, set(standards_by_id))
     if problems:
         return None, problems
-    models, problems = _load_layers(conf_dir.parent / LAYERS_DIR, sources)
+    quality_rules, problems = _load_quality_rules(conf_dir.parent / RULES_DIR, sources, standards_by_id,
+                                                  models)
     if problems:
         return None, problems
     return Project(
@@ -224,11 +225,17 @@ def _schedule_problems(sources: dict[str, SourceContract]) -> list[Problem]:
     return problems
 
 
-def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standards: dict
+def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standards: dict,
+                        models: dict[str, LayerModel] | None = None
                         ) -> tuple[dict[str, RuleFile], list[Problem]]:
-    """``quality_rules/<table>.yaml`` of every table that has one, checked against the project."""
-    new_rows, whole, derived_names = {}, {}, {}
+    """``quality_rules/<table>.yaml`` of every table that has one (near-source or model),
+    checked against the project."""
+    from lakehouse.sql_parsing import output_columns
+
+    new_rows, whole, derived_names, referable = {}, {}, {}, {}
+    near_source = {c.table_name for c in sources.values()}
     for contract in sources.values():
+        referable[contract.table_name] = near_source
         columns = {a.name for a in contract.attributes}
         if contract.load_type == "zipper":
             new_rows[contract.table_name] = columns | {"data_date"}
@@ -236,6 +243,14 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
         else:
             new_rows[contract.table_name] = whole[contract.table_name] = columns | {"data_date"}
         derived_names[contract.table_name] = {r.name for r in derived_rules.contract_rules(contract, standards)}
+    for model in (models or {}).values():
+        returned = output_columns(model.sql)
+        columns = None if returned is None else set(returned) | {"data_date"}
+        new_rows[model.name] = columns
+        whole[model.name] = columns if model.load_type == "snapshot" or columns is None \
+            else (columns - {"data_date"}) | set(ZIPPER_COLUMNS)
+        derived_names[model.name] = {r.name for r in derived_rules.model_rules(model, standards)}
+        referable[model.name] = near_source | set(model.inputs)
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     found: dict[str, RuleFile] = {}
     problems: list[Problem] = []
@@ -245,7 +260,8 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
             problems += source.problems
             continue
         data = source.data()
-        extra = rule_file_findings(data, path, new_rows, derived_names, whole) if isinstance(data, dict) else []
+        extra = rule_file_findings(data, path, new_rows, derived_names, whole, referable) \
+            if isinstance(data, dict) else []
         rules, errors = _validate(RuleFile, source, data, extra=extra)
         problems += errors
         if rules is not None:
@@ -253,7 +269,7 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
     return found, problems
 
 
-def _load_layers(folder: Path, sources: dict[str, SourceContract]
+def _load_layers(folder: Path, sources: dict[str, SourceContract], standards: set[str] | None = None
                  ) -> tuple[dict[str, LayerModel], list[Problem]]:
     """``layers/<layer>/<name>.yaml``: every model, checked against the project and each other."""
     files = sorted(p for p in folder.glob("*/*.y*ml") if p.suffix in (".yaml", ".yml")) \
@@ -284,7 +300,7 @@ def _load_layers(folder: Path, sources: dict[str, SourceContract]
         data = source.data()
         if isinstance(data, dict) and isinstance(data.get("name"), str) and named.get(data["name"]) != path:
             continue  # a name clash, reported above
-        extra = layer_file_findings(data, path, tables) if isinstance(data, dict) else []
+        extra = layer_file_findings(data, path, tables, standards) if isinstance(data, dict) else []
         model, errors = _validate(LayerModel, source, data, extra=extra)
         problems += errors
         if model is not None:

@@ -1,7 +1,8 @@
 """Integrity rules of a ``quality_rules/<table>.yaml`` file against the project, on plain YAML data.
 
-The file names a known table, its rules name columns that table has, references point at known
-tables and columns, and derived-rule changes name rules that are derived. Like the registry
+The file names a known table (near-source or layer model), its rules name columns that table has,
+references point at tables the table may look up and their columns, and derived-rule changes
+name rules that are derived. Like the registry
 checks, each rule looks only at well-typed values; the models report the rest.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from .findings import Finding, did_you_mean, one_of
 
-Columns = dict[str, set[str]]  # table name -> its columns
+Columns = dict[str, set[str] | None]  # table name -> its columns (None: not known before it is built)
 
 
 def _names_in(check_name: str, check: object) -> list[tuple[tuple, str]]:
@@ -31,10 +32,12 @@ def _names_in(check_name: str, check: object) -> list[tuple[tuple, str]]:
 
 
 def rule_file_findings(data: Mapping, path: Path, tables: Columns, derived: dict[str, set[str]],
-                       table_columns: dict[str, Columns]) -> list[Finding]:
+                       table_columns: Columns, referable: dict[str, set[str]] | None = None
+                       ) -> list[Finding]:
     """Problems of one rule file. ``tables``: the columns of the new rows of each table;
     ``table_columns``: per table, the columns a ``scope: table`` rule can use; ``derived``:
-    the derived rule names per table."""
+    the derived rule names per table; ``referable``: per table, the tables its reference rules
+    may look up (default: every table)."""
     findings: list[Finding] = []
     table = data.get("table")
     if isinstance(table, str):
@@ -57,7 +60,7 @@ def rule_file_findings(data: Mapping, path: Path, tables: Columns, derived: dict
                                     "name", rule["name"], "rename the rule, or change the derived rule "
                                     "under derived: instead"))
         known = table_columns[table] if rule.get("scope") == "table" else tables[table]
-        for check_name, check in rule.items():
+        for check_name, check in rule.items() if known is not None else ():
             for loc, column in _names_in(check_name, check):
                 if column not in known:
                     findings.append(Finding(("rules", index, check_name, *loc),
@@ -66,15 +69,19 @@ def rule_file_findings(data: Mapping, path: Path, tables: Columns, derived: dict
         reference = rule.get("reference")
         if isinstance(reference, Mapping) and isinstance(reference.get("table"), str):
             other = reference["table"]
-            if other not in tables:
+            lookups = tables if referable is None else referable.get(table, set())
+            if other not in lookups:
+                what = "not a table of this project" if other not in tables else \
+                    f"not a table {table} can look up"
                 findings.append(Finding(("rules", index, "reference", "table"),
-                                        f"table '{other}' is not a table of this project", other,
-                                        f"use one of: {one_of(sorted(tables))}{did_you_mean(other, tables)}"))
+                                        f"table '{other}' is {what}", other,
+                                        f"use one of: {one_of(sorted(lookups))}{did_you_mean(other, lookups)}"))
                 continue
             for part in ("columns", "equal"):
                 mapping = reference.get(part)
                 for local, theirs in (mapping.items() if isinstance(mapping, Mapping) else []):
-                    if isinstance(theirs, str) and theirs not in table_columns[other]:
+                    if isinstance(theirs, str) and table_columns[other] is not None \
+                            and theirs not in table_columns[other]:
                         findings.append(Finding(("rules", index, "reference", part, local),
                                                 f"column '{theirs}' is not a column of {other}", theirs,
                                                 f"use one of: {one_of(sorted(table_columns[other]))}"))

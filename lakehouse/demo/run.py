@@ -255,7 +255,8 @@ def _layers_table(outcome: DemoOutcome) -> Table:
         for r in summary.results:
             layers[r.model] = r.layer
             cells.setdefault(r.model, []).append(
-                f"{r.rows:,}" if r.ok else f"[yellow]skipped: {', '.join(r.blocked_by)}[/yellow]"
+                f"{r.rows:,}" + (" [red]held[/red]" if r.held else "") if r.ok
+                else f"[yellow]skipped: {', '.join(r.blocked_by)}[/yellow]"
                 if r.status == "skipped" else "[red]failed[/red]")
     for model, row in cells.items():
         table.add_row(model, layers[model], *row)

@@ -467,11 +467,8 @@ def record_quality(ctx: LoadContext, spec, data_date: date, checked: quality.Ass
     whole = quality.assess_table(ctx.engine, ctx.project, checked.contract, spec, data_date)
     if whole is not None:
         assessments.append(whole)
-    results, samples = [], []
-    for assessment in assessments:
-        results += quality.result_rows(assessment, ctx.run_id)
-        samples += quality.sample_rows(ctx.project, assessment, ctx.run_id)
-        ctx.validations.append(assessment.validation)
-    status = quality.status_row(assessments, ctx.run_id, still_blocking)
-    ctx.store.append_each(results, samples, quality.scorecard_rows(assessments, ctx.run_id), [status])
+    ctx.validations += [assessment.validation for assessment in assessments]
+    results, samples, scorecard, status = quality.records(ctx.project, assessments, ctx.run_id,
+                                                          still_blocking)
+    ctx.store.append_each(results, samples, scorecard, [status])
     result.promotable, result.blocking_rules = status.promotable, status.blocking_rules

@@ -59,7 +59,7 @@ def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec
         level = table_level({name: levels.get(name, 1) for name, _ in columns})
     else:
         levels, level = {}, security_levels(project)[model.name]
-    cols = [Column(name, spark_type, _comment(model.columns.get(name, ""), levels.get(name)),
+    cols = [Column(name, spark_type, _comment(model.description_of(name) or "", levels.get(name)),
                    nullable=name not in model.keys)
             for name, spark_type in columns]
     extra, partition_by, storage = load_layout(model.load_type)

@@ -1,10 +1,11 @@
 """Build the integrated, common and mart layers for one data date, model by model.
 
 A model runs for data date D only when every input is ready for D: a near-source table whose
-delivery was admitted, loaded and not held by a failed quality rule, or a model built for D.
-Otherwise it is skipped with the reason, and so is everything downstream of it. Results, the
-lineage of new model definitions and removed snapshots are recorded in governance tables as
-each model is done, with the Delta version of every input the model read.
+delivery was admitted, loaded and not held by a failed quality rule, or a model built for D and
+not held by a failed quality rule of its own (``model_quality``). Otherwise it is skipped with
+the reason, and so is everything downstream of it. Results, quality, the lineage of new model
+definitions and removed snapshots are recorded in governance tables as each model is done, with
+the Delta version of every input the model read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lakehouse.governance.records import (
     CatalogRecord, LineageRecord, LoadLogRecord, ModelRunsRecord, QualityStatusRecord, RetentionLogRecord)
 from lakehouse.governance.store import GovernanceStore
 from lakehouse import graph, sql_parsing
-from lakehouse.layers import sql_lineage
+from lakehouse.layers import model_quality, sql_lineage
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.security.column_levels import key_masks
 from lakehouse.security.masking import masked_key
@@ -52,10 +53,18 @@ class ModelResult:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     input_versions: dict[str, int] | None = None  # input table -> Delta version read
+    promotable: bool | None = None  # None: not measured (not built, or built before measuring)
+    blocking_rules: list[str] = field(default_factory=list)  # failed fail-severity rules
+    rows_dropped: int = 0  # rows a drop rule split off into the model's quarantine
 
     @property
     def ok(self) -> bool:
         return self.status in ("succeeded", "current")
+
+    @property
+    def held(self) -> bool:
+        """Built, but held from the models reading it by a failed fail-severity rule."""
+        return self.ok and self.promotable is False
 
 
 def build_order(project) -> list[str]:
@@ -81,7 +90,9 @@ class LayerBuild:
         self._source_state: dict[str, tuple[bool, str]] | None = None
         self._model_state: dict[str, tuple[bool, str]] | None = None
         self._built: dict[str, ModelRunsRecord] | None = None  # model -> latest successful run for D
+        self._model_status: dict[str, QualityStatusRecord] | None = None  # table -> latest for D
         self._hashes: set[str] | None = None  # model definitions whose lineage is recorded
+        self.validations: list = []  # Great Expectations results of the build, for the Data Docs
 
     def run(self, models: list[str] | None = None, on_result=None) -> list[ModelResult]:
         """Build ``models`` (default: all) in dependency order; returns a result per model.
@@ -114,15 +125,34 @@ class LayerBuild:
     def _model_ready(self, name: str) -> tuple[bool, str]:
         if name in self.results:
             result = self.results[name]
+            if result.held:
+                return False, self._held_reason(name, result.blocking_rules)
             return result.ok, f"model {name} {result.status}" + (f": {result.reason}" if result.reason else "")
         if self._model_state is None:
             self._model_state = {}
             for row in self.store.newest_of_date(ModelRunsRecord, self.data_date, "model",
                                                  "finished_at").values():
+                status = self._quality_status(row.table_name)
+                if row.status == "succeeded" and status is not None and not status.promotable:
+                    self._model_state[row.model] = (False, self._held_reason(
+                        row.model, list(status.blocking_rules or [])))
+                    continue
                 self._model_state[row.model] = (row.status == "succeeded",
                                                 f"model {row.model} {row.status}"
                                                 + (f": {row.reason}" if row.reason else ""))
         return self._model_state.get(name, (False, f"model {name} has not been built for {self.data_date}"))
+
+    def _quality_status(self, table_name: str) -> QualityStatusRecord | None:
+        """The latest promotion decision on a model table for the data date (None: none)."""
+        if self._model_status is None:
+            self._model_status = self.store.newest_of_date(QualityStatusRecord, self.data_date,
+                                                           "table_name", "decided_at")
+        return self._model_status.get(table_name)
+
+    def _held_reason(self, name: str, blocking_rules: list[str]) -> str:
+        model = self.project.models[name]
+        return model_quality.held_reason(self.project, model, model_spec(self.project, model).qualified_name,
+                                         self.data_date, blocking_rules)
 
     def _source_ready(self, table: str) -> tuple[bool, str]:
         if self._source_state is None:
@@ -161,6 +191,9 @@ class LayerBuild:
         if self.skip_current and (built := self._current(model, result.input_versions)) is not None:
             result.status, result.built_at = "current", built.finished_at
             result.rows, result.table_version = built.rows, built.table_version
+            status = self._quality_status(spec.qualified_name)
+            if status is not None:  # the measurement of the build it stands on still holds
+                result.promotable, result.blocking_rules = status.promotable, list(status.blocking_rules or [])
             result.reason = (f"built at {built.finished_at:%Y-%m-%d %H:%M:%S} from the same "
                              "definition and input versions")
             result.finished_at = datetime.now()
@@ -168,7 +201,7 @@ class LayerBuild:
         staged = join_path(self.root, "_staging", self.run_id, "models", f"{model.name}.parquet")
         try:
             with table_date_lock(self.root, spec.qualified_name, self.data_date, self.run_id):
-                result.rows, result.table_version, result.removed = self._write(model, staged)
+                self._write(model, staged, result)
             result.status = "succeeded"
         except TableBusy:
             raise  # another build of this date is writing the table: retry later
@@ -218,7 +251,9 @@ class LayerBuild:
             specs.append((name, spec, mode))
         return specs
 
-    def _write(self, model, staged: str) -> tuple[int, int | None, list[tuple[date, int]]]:
+    def _write(self, model, staged: str, result: ModelResult) -> None:
+        """Run the model's query, measure its rows, write them and record the measurement
+        (rows, version, removed snapshots and promotion go to ``result``)."""
         engine = self.engine
         query = sql_parsing.bind(model.sql, {**model.params, "data_date": self.data_date})
         query, keys = pseudonyms.expand(query, for_project(self.project))
@@ -234,23 +269,34 @@ class LayerBuild:
                                     fix="group or deduplicate the query by its keys")])
         spec = model_spec(self.project, model, columns)
         self._prepare_table(model, spec)
+        measured = model_quality.measured_table(self.project, model, spec, [c for c, _ in columns])
+        checked = model_quality.assess_built_rows(engine, self.project, measured, model, spec, staged,
+                                                  self.data_date)
+        staged, result.rows_dropped, frozen = model_quality.quarantine_dropped(
+            engine, self.store, self.project, checked, staged, self.run_id, model.load_type == "zipper")
+        rows -= result.rows_dropped
         metadata = {"run_id": self.run_id, "data_date": self.data_date.isoformat(),
                     "model": model.name, "model_hash": model_hash(model)}
         if model.load_type == "zipper":
-            zipper_dates.load_zipper(self.engine, self.store, spec, staged, self.data_date, self.run_id, metadata)
+            zipper_dates.load_zipper(self.engine, self.store, spec, staged, self.data_date, self.run_id,
+                                     metadata, frozen)
         else:
             engine.load_partition(spec, staged, self.data_date, metadata)
         removed = []
         if model.retention_days:
             cutoff = self.data_date - timedelta(days=model.retention_days - 1)
             removed = engine.remove_snapshots(spec, cutoff)
+        status, validations = model_quality.record_quality(engine, self.store, self.project, model,
+                                                           spec, checked, self.run_id)
+        self.validations += validations
+        result.promotable, result.blocking_rules = status.promotable, list(status.blocking_rules)
         version = engine.version(spec)
         self.store.append([RetentionLogRecord(
             run_id=self.run_id, table_name=spec.qualified_name, data_date=day, rows=count,
             retention_days=model.retention_days, table_version=version, removed_at=datetime.now())
             for day, count in removed])
         self._lineage(model, spec, columns)
-        return rows, version, removed
+        result.rows, result.table_version, result.removed = rows, version, removed
 
     def _file(self, model):
         return self.project.layers_dir / model.layer / f"{model.name}.yaml"
@@ -331,5 +377,10 @@ class LayerBuild:
             input_versions=result.input_versions)])
 
     def flush(self) -> None:
-        """Remove the build's staging folder."""
+        """Keep the build's Great Expectations results for the Data Docs; remove the build's
+        staging folder."""
         remove_dir(join_path(self.root, "_staging", self.run_id))
+        if self.validations:
+            from lakehouse.quality import ge_adapter
+            ge_adapter.store_results(self.validations, self.project.reports_dir / "data_docs")
+        self.validations = []

@@ -1,5 +1,7 @@
 """A table's quality for one data date: which rules apply, running them on the new rows (before
-the load) and on the whole table (after it), and the records kept of it.
+the load) and on the whole table (after it), and the records kept of it. The table is a
+near-source table (its contract's rules) or a layer model's (its model's rules); the records are
+the same for both.
 
 Great Expectations is imported only when a batch is validated, so commands that never validate
 do not pay for it.
@@ -17,7 +19,7 @@ from lakehouse.governance.records import (
 from lakehouse.config import Project, SourceContract
 from lakehouse.config.quality_rules import QualityRule
 from lakehouse.engine import LINE, Batch, Engine, Lookup
-from lakehouse.security.masking import mask_row, masked_attributes
+from lakehouse.security.masking import MaskRule, mask_row, masked_attributes
 from lakehouse.security.pseudonyms import quarantine_key
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.config import derived_rules
@@ -41,12 +43,31 @@ class DeliveryFacts:
     amount_undecided: str | None = None  # why the amount total cannot be reconciled
 
 
+@dataclass(frozen=True)
+class MeasuredTable:
+    """What measuring a table and keeping its records needs to know of it: near-source
+    (``source_table``) or a layer model's table (``lakehouse.layers.model_quality``)."""
+
+    name: str  # the table's name in the project (cbs_account, mart_risk_warning)
+    table_name: str  # qualified: schema.name
+    source: str | None  # the source contract (system.entity); None for a model table
+    columns: tuple[str, ...]  # its data columns: what a sampled or quarantined row keeps
+    keys: tuple[str, ...]
+    masked: dict[str, MaskRule]  # columns of level 3 and above, each with its masking
+
+
+def source_table(project: Project, contract: SourceContract) -> MeasuredTable:
+    spec = near_source_spec(contract, project.settings.root)
+    return MeasuredTable(contract.table_name, spec.qualified_name, contract.name,
+                         tuple(a.name for a in contract.attributes), tuple(contract.keys),
+                         masked_attributes(project, contract.attributes))
+
+
 @dataclass
 class Assessment:
     """The rules of one scope run on one table for one data date, and what they found."""
 
-    contract: SourceContract
-    table_name: str
+    table: MeasuredTable
     data_date: date
     scope: str
     rules: list[QualityRule]
@@ -54,6 +75,11 @@ class Assessment:
     frame: Batch | None = None  # the batch validated (new rows: kept to split off dropped rows)
     dropped: dict[str, int] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)  # failing rows, each with its ``_rule``
+    contract: SourceContract | None = None  # a near-source table's contract
+
+    @property
+    def table_name(self) -> str:
+        return self.table.table_name
 
     def outcomes(self):
         by_rule = {o.rule: o for o in self.validation.outcomes}
@@ -69,11 +95,19 @@ class Assessment:
 
 
 def table_rules(project: Project, contract: SourceContract) -> list[QualityRule]:
-    """The derived rules (as changed by the rule file) followed by the declared ones."""
-    rule_file = project.quality_rules.get(contract.table_name)
+    """A near-source table's rules: derived from its contract (as changed by its rule file),
+    then the declared ones."""
+    return rules_of(project, contract.table_name,
+                    derived_rules.contract_rules(contract, project.standards))
+
+
+def rules_of(project: Project, name: str, derived: list[QualityRule]) -> list[QualityRule]:
+    """The ``derived`` rules of table ``name`` as its rule file (``quality_rules/<name>.yaml``)
+    changes them, followed by the rules it declares."""
+    rule_file = project.quality_rules.get(name)
     overrides = rule_file.derived if rule_file else {}
     rules = []
-    for rule in derived_rules.contract_rules(contract, project.standards):
+    for rule in derived:
         change = overrides.get(rule.name)
         if change is not None and not change.enabled:
             continue
@@ -88,23 +122,35 @@ def referenced_tables(project: Project, contract: SourceContract) -> set[str]:
     return {r.reference.table for r in table_rules(project, contract) if r.kind == "reference"}
 
 
+def _lookup_spec(project: Project, name: str) -> TableSpec:
+    """The table a reference rule looks up: near-source, or a model's (enough to read it)."""
+    from lakehouse.layers.model_tables import model_spec
+
+    for contract in project.sources.values():
+        if contract.table_name == name:
+            return near_source_spec(contract, project.settings.root)
+    return model_spec(project, project.models[name])
+
+
 def _lookups(project: Project, rules: list[QualityRule]) -> list[Lookup]:
-    tables = {c.table_name: c for c in project.sources.values()}
-    return [Lookup(reference_flag(r), near_source_spec(tables[r.reference.table], project.settings.root),
+    return [Lookup(reference_flag(r), _lookup_spec(project, r.reference.table),
                    dict(r.reference.columns), dict(r.reference.equal), r.reference.required)
             for r in rules if r.kind == "reference"]
 
 
-def _validate(engine: Engine, project: Project, contract: SourceContract, table_name: str, batch: Batch,
-              rules: list[QualityRule], data_date: date, scope: str) -> Assessment:
+def validate(engine: Engine, project: Project, table: MeasuredTable, batch: Batch,
+             rules: list[QualityRule], data_date: date, scope: str,
+             contract: SourceContract | None = None) -> Assessment:
+    """Run ``rules`` as one Great Expectations suite on ``batch`` (``table``'s rows of
+    ``scope``), with a sample of the rows failing each failed row rule."""
     from lakehouse.quality import ge_adapter
 
     lookups = _lookups(project, rules)
     if lookups:
         batch = engine.with_lookups(batch, lookups, data_date)
     with engine.validating(), engine.held(batch) as held:
-        validation = ge_adapter.validate(held, f"{table_name}.{scope}", rules, data_date)
-        checked = Assessment(contract, table_name, data_date, scope, rules, validation, batch)
+        validation = ge_adapter.validate(held, f"{table.table_name}.{scope}", rules, data_date)
+        checked = Assessment(table, data_date, scope, rules, validation, batch, contract=contract)
         failed = [r for r in checked.failed() if r.row_level]
         if failed:
             checked.samples = engine.failing_samples(held, {r.name: fails_sql(r) for r in failed},
@@ -126,9 +172,9 @@ def assess_new_rows(engine: Engine, project: Project, contract: SourceContract, 
     undecided = [r for r in rules if facts.amount_undecided and r.name == derived_rules.AMOUNT_TOTAL]
     empty = facts.rows_in - facts.unparseable <= 0
     judged = [r for r in rules if empty and r.kind in ("sum_equals", "arrives_by") and r not in undecided]
-    checked = _validate(engine, project, contract, spec.qualified_name, batch,
-                        [r for r in rules if r not in undecided and r not in judged], data_date,
-                        "new_rows")
+    checked = validate(engine, project, source_table(project, contract), batch,
+                       [r for r in rules if r not in undecided and r not in judged], data_date,
+                       "new_rows", contract)
     if undecided or judged:
         checked.rules = rules
         checked.validation.outcomes += [_not_measured(r, facts.amount_undecided) for r in undecided]
@@ -166,8 +212,8 @@ def assess_table(engine: Engine, project: Project, contract: SourceContract, spe
     rules = [r for r in table_rules(project, contract) if r.scope == "table"]
     if not rules:
         return None
-    return _validate(engine, project, contract, spec.qualified_name, engine.table_batch(spec), rules,
-                     data_date, "table")
+    return validate(engine, project, source_table(project, contract), engine.table_batch(spec), rules,
+                    data_date, "table", contract)
 
 
 def drop_failing(engine: Engine, assessment: Assessment, kept_path: str, dropped_path: str) -> int:
@@ -181,26 +227,28 @@ def drop_failing(engine: Engine, assessment: Assessment, kept_path: str, dropped
     return dropped
 
 
-def quarantine_spec(contract: SourceContract, root: str) -> TableSpec:
-    return spec_of(QuarantineRecord, root, contract.table_name)
+def quarantine_spec(contract: SourceContract | MeasuredTable, root: str) -> TableSpec:
+    """The quarantine table of a source contract's table, or of a measured table."""
+    name = contract.name if isinstance(contract, MeasuredTable) else contract.table_name
+    return spec_of(QuarantineRecord, root, name)
 
 
 def dropped_rows(project: Project, assessment: Assessment, dropped_path: str, run_id: str,
-                 file_name: str) -> dict:
+                 file_name: str | None) -> dict:
     """What ``Engine.write_quarantine`` needs to quarantine the dropped rows, masked by the
     columns' standards, their keys hashed with the quarantine's key."""
-    contract = assessment.contract
+    table = assessment.table
     rules = {r.name: r for r in assessment.rules}
     return {
         "path": dropped_path,
         "hmac_key": quarantine_key(project),
-        "columns": [a.name for a in contract.attributes],
-        "masked": masked_attributes(project, contract.attributes),
-        "keys": list(contract.keys),
+        "columns": list(table.columns),
+        "masked": dict(table.masked),
+        "keys": list(table.keys),
         "reasons": {name: (rules[name].dimension, f"{name} ({rules[name].severity}): "
                            f"{rules[name].description or rules[name].kind}")
                     for name in assessment.dropped},
-        "literals": {"source": contract.name, "table_name": assessment.table_name,
+        "literals": {"source": table.source, "table_name": assessment.table_name,
                      "data_date": assessment.data_date, "run_id": run_id, "file_name": file_name,
                      "quarantined_at": datetime.now(), "readmitted_run": None},
     }
@@ -214,7 +262,7 @@ def result_rows(assessment: Assessment, run_id: str) -> list[QualityResultsRecor
     rows = []
     for (rule, outcome), (_, score, _) in zip(assessment.outcomes(), assessment.scored()):
         rows.append(QualityResultsRecord(
-            run_id=run_id, source=assessment.contract.name, table_name=assessment.table_name,
+            run_id=run_id, source=assessment.table.source, table_name=assessment.table_name,
             data_date=assessment.data_date, rule=rule.name, origin=rule.origin,
             dimension=rule.dimension, severity=rule.severity, scope=assessment.scope,
             description=rule.description or None, expectation=outcome.expectation,
@@ -231,9 +279,8 @@ def result_rows(assessment: Assessment, run_id: str) -> list[QualityResultsRecor
 def sample_rows(project: Project, assessment: Assessment, run_id: str) -> list[QualitySamplesRecord]:
     """The sampled failing rows, with columns of security level 3 and above masked by their
     standards."""
-    attributes = assessment.contract.attributes
-    masked = masked_attributes(project, attributes)
-    keep = [*(a.name for a in attributes), "start_dt", "end_dt", "data_date"]
+    masked = assessment.table.masked
+    keep = [*assessment.table.columns, "start_dt", "end_dt", "data_date"]
     now = datetime.now()
     rows = []
     for sample in assessment.samples:
@@ -252,7 +299,7 @@ def scorecard_rows(assessments: list[Assessment], run_id: str) -> list[QualitySc
     scored = [item for a in assessments for item in a.scored()]
     now = datetime.now()
     return [QualityScorecardRecord.of(
-                run_id=run_id, source=first.contract.name, table_name=first.table_name,
+                run_id=run_id, source=first.table.source, table_name=first.table_name,
                 data_date=first.data_date, dimension=dimension, **found, scored_at=now)
             for dimension, found in dimension_scores(scored).items()]
 
@@ -265,11 +312,23 @@ def status_row(assessments: list[Assessment], run_id: str, still_blocking: list[
     blocking = [r.name for a in assessments for r in a.failed("fail")]
     blocking += [name for name in still_blocking if name not in blocking]
     return QualityStatusRecord(
-        run_id=run_id, source=first.contract.name, table_name=first.table_name,
+        run_id=run_id, source=first.table.source, table_name=first.table_name,
         data_date=first.data_date, promotable=not blocking, blocking_rules=blocking,
         message=(f"held back from the downstream layers: rule(s) of severity fail failed: "
                  f"{', '.join(blocking)}") if blocking else None,
         decided_at=datetime.now())
+
+
+def records(project: Project, assessments: list[Assessment], run_id: str,
+            still_blocking: list[str] = ()) -> tuple[list, list, list, QualityStatusRecord]:
+    """The records of a table's measurement for one data date (both scopes): rule results,
+    masked samples of failing rows, scorecard and promotion status."""
+    results, samples = [], []
+    for assessment in assessments:
+        results += result_rows(assessment, run_id)
+        samples += sample_rows(project, assessment, run_id)
+    return (results, samples, scorecard_rows(assessments, run_id),
+            status_row(assessments, run_id, still_blocking))
 
 
 def evidence(assessment: Assessment, facts: DeliveryFacts) -> dict:

@@ -37,7 +37,8 @@ def table_levels(project) -> dict[str, Levels]:
     levels.update({name: found.levels for name, found in model_columns(project).items()})
     named = _qualified_names(project)
     found = {named[table]: columns for table, columns in levels.items()}
-    for spec in all_specs(project.settings.root, [c.table_name for c in project.sources.values()]):
+    quarantined = [*(c.table_name for c in project.sources.values()), *project.models]
+    for spec in all_specs(project.settings.root, quarantined):
         found[spec.qualified_name] = {column.name: GOVERNANCE_LEVEL for column in spec.columns}
     return found
 
@@ -139,11 +140,18 @@ def table_masks(project) -> dict[str, dict[str, MaskRule]]:
 def key_masks(project, model) -> dict[str, MaskRule]:
     """The keys of ``model`` shown masked outside its table (level 3 and above), each with its
     rule; a key of unknown level (a model selecting ``*``) counts at the model's highest level."""
+    return model_masks(project, model, model.keys)
+
+
+def model_masks(project, model, columns) -> dict[str, MaskRule]:
+    """The ``columns`` of ``model`` shown masked outside its table (level 3 and above: in
+    quality samples, quarantine rows and messages), each with its rule; a column of unknown
+    level (a model selecting ``*``) counts at the model's highest level."""
     levels = model_columns(project)[model.name].levels
     rules = table_masks(project)[_qualified_names(project)[model.name]]
     highest = max(levels.values(), default=HIGHEST_LEVEL)
-    return {key: rules.get(key, DEFAULT_RULE) for key in model.keys
-            if levels.get(key, highest) >= MASK_FROM_LEVEL}
+    return {column: rules.get(column, DEFAULT_RULE) for column in columns
+            if levels.get(column, highest) >= MASK_FROM_LEVEL}
 
 
 def _with_declared(project, model, derived: Levels) -> tuple[Levels, list[Problem]]:

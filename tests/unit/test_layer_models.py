@@ -565,7 +565,7 @@ def test_model_spec_of_a_zipper_model(loaded, project):
     first = spec.columns[0]
     # each column's comment carries its level: declared (party_id, a keyed pseudonym of the
     # level-4 ID number, is declassified to 2) or derived from what it reads
-    assert (first.nullable, first.comment) == (False, party.columns["party_id"] + " [level 2]")
+    assert (first.nullable, first.comment) == (False, party.columns["party_id"].description + " [level 2]")
     assert (spec.columns[1].nullable, spec.columns[1].comment) == (True, "[level 3]")
     assert (spec.partition_by, spec.load_type, spec.keys, spec.comment) == (
         ("end_dt",), "zipper", ("party_id",), party.description)
@@ -582,7 +582,7 @@ def test_model_spec_of_a_snapshot_model(loaded, project):
     assert spec.path == f"{project / 'lakehouse_data'}/standard/common/com_party_balance_daily"
     assert spec.column_names == ["party_id", "total_assets_cny", "data_date"]
     assert spec.column_types["data_date"] == "date" and not spec.columns[-1].nullable
-    assert spec.columns[1].comment == balance.columns["total_assets_cny"] + " [level 3]"
+    assert spec.columns[1].comment == balance.columns["total_assets_cny"].description + " [level 3]"
     assert spec.partition_by == ("data_date",)
     assert spec.properties["lakehouse.retention_days"] == "31"
     assert "delta.enableDeletionVectors" not in spec.properties
@@ -662,7 +662,7 @@ def test_an_unforeseen_error_fails_its_model_in_one_line_and_logs_the_traceback(
     monkeypatch.setattr(build, "_blocked", lambda model: [])
     monkeypatch.setattr(build, "_input_versions", lambda model: {})
 
-    def broken(model, staged):
+    def broken(model, staged, result):
         raise RuntimeError("Spark said no\n\tat org.apache.spark.sql.Dataset.collect")
 
     monkeypatch.setattr(build, "_write", broken)

@@ -27,6 +27,7 @@ def project_dir(tmp_path, monkeypatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     shutil.copytree(REPO / "conf", tmp_path / "conf")
     shutil.copytree(REPO / "quality_rules", tmp_path / "quality_rules")
+    shutil.copytree(REPO / "layers", tmp_path / "layers")  # model tables have rule files too
     return tmp_path
 
 
@@ -39,7 +40,7 @@ def write_rules(project_dir: Path, name: str, text: str) -> Path:
 def test_repository_rules_load_and_merge_with_the_derived_ones():
     project = load_project(REPO / "conf")
     assert set(project.quality_rules) == {"cbs_account", "cbs_transaction", "ccs_card", "ccs_card_txn",
-                                          "lns_loan", "lns_repayment_schedule"}
+                                          "lns_loan", "lns_repayment_schedule", "mart_risk_warning"}
     account = {r.name: r for r in table_rules(project, project.sources["cbs.account"])}
     # derived: keys complete and unique, required columns complete, domains and lengths valid
     assert (account["account_id.not_null"].severity, account["keys.unique"].unique) == ("fail", ["account_id"])
