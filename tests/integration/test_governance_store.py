@@ -83,7 +83,7 @@ def test_held_records_are_read_back_before_they_are_written(lakehouse):
     record = RawManifestRecord.of(
         run_id="held", source="ref.product", data_date=D1, file_name="product_20261101.csv",
         role="data", version=1, raw_path="raw/x", size_bytes=1, sha256="0" * 64, rows=1,
-        received_at=datetime(2026, 11, 2, 1, 30))
+        received_at=datetime(2026, 11, 2, 1, 30), verified=None)
     with store.holding():
         store.append([record])
         assert not lakehouse.engine.table_exists(store.spec(RawManifestRecord)) or \
