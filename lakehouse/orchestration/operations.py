@@ -1,15 +1,18 @@
-"""What a task asks of the engine: load a source's date, build a model's date, or a ping.
+"""What a task asks of the engine: load a source's date, build a model's date, take and verify a
+backup, or a ping.
 
 These run where the SparkSession lives: in the resident engine service (every task shares one
 JVM) or, with ``engine: in_process``, in the task's own process. Requests and answers are plain
 dicts, so the same code serves both. Up to ``orchestration.engine_workers`` requests are worked
 on side by side, each on a worker engine of its own (its own Spark session and fair-scheduler
 pool in the one application, ``Engine.worker``); a table's date is still written by one request
-at a time (the table-date lock), and the rest wait for a free worker. An answer is ``{"ok": True, "result": ...}`` or
-``{"ok": False, "transient": bool, "error": message}``; ``transient`` alone decides whether
-Airflow retries. An exception the framework did not raise on purpose is retried only when it
-belongs to a known family of passing trouble (network, storage, a lost Spark connection, a busy
-table); any other is terminal, and its traceback is logged where the work ran.
+at a time (the table-date lock), and the rest wait for a free worker.
+
+An answer is ``{"ok": True, "result": ...}`` or ``{"ok": False, "transient": bool, "error":
+message}``; ``transient`` alone decides whether Airflow retries. An exception the framework did
+not raise on purpose is retried only when it belongs to a known family of passing trouble
+(network, storage, a lost Spark connection, a busy table); any other is terminal, and its
+traceback is logged where the work ran.
 """
 
 from __future__ import annotations
