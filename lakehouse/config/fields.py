@@ -68,6 +68,13 @@ def _date_format(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _code_text(value: object) -> str:
+    """A code as text: YAML's true/false as written (lower case), any other value as its text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else str(value)
+
+
 def _scalar_text(value: object) -> object:
     if isinstance(value, bool):
         return str(value).lower()
@@ -113,4 +120,6 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 LandingPath = Annotated[str, AfterValidator(_landing_path)]
 DateFormat = Annotated[str, AfterValidator(_date_format)]
 ConfValue = Annotated[str, BeforeValidator(_scalar_text)]
+CodeText = Annotated[str, BeforeValidator(_code_text)]
+"""An allowed code of a value list, compared as text."""
 PiCategory = Literal["C1", "C2", "C3"]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from .fields import Identifier, Text
+from .fields import CodeText, Identifier, Text
 from .findings import invalid
 from .models import _Model
 
@@ -78,14 +78,7 @@ class ModelColumn(_Model):
     description: Text
     nullable: bool = True
     standard: Text | None = Field(None, description="the data standard it follows, e.g. DS-PTY-0001")
-    values: list[str] | None = Field(None, min_length=1, description="the allowed codes, as text")
-
-    @field_validator("values", mode="before")
-    @classmethod
-    def _as_text(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(v).lower() if isinstance(v, bool) else str(v) for v in value]
-        return value
+    values: list[CodeText] | None = Field(None, min_length=1, description="the allowed codes, as text")
 
     @model_validator(mode="after")
     def _one_domain(self) -> "ModelColumn":

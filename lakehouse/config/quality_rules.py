@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from .fields import Identifier, Text
+from .fields import CodeText, Identifier, Text
 from .findings import invalid
 
 Dimension = Literal["completeness", "timeliness", "accuracy", "consistency", "uniqueness", "validity"]
@@ -47,14 +47,7 @@ Bound = int | float | dt.date | dt.datetime | None
 
 class InSet(_Model):
     column: Identifier
-    values: list[str] = Field(min_length=1, description="the allowed values, compared as text")
-
-    @field_validator("values", mode="before")
-    @classmethod
-    def _as_text(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(v).lower() if isinstance(v, bool) else str(v) for v in value]
-        return value
+    values: list[CodeText] = Field(min_length=1, description="the allowed values, compared as text")
 
 
 class Pattern(_Model):
