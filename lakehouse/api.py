@@ -476,8 +476,9 @@ class Lakehouse:
         self._require("manage", "verify a backup")
         from lakehouse.lifecycle import backup_log, restore
 
-        result = restore.verify(self.engine, str(backup_root or self.settings.backups), backup_id)
-        self.store.append([backup_log.verified(result, str(backup_root or self.settings.backups))])
+        backup_root = str(backup_root or self.settings.backups)
+        result = restore.verify(self.engine, backup_root, backup_id)
+        self.store.append([backup_log.verified(result, backup_root)])
         return result
 
     def restore_backup(self, to_root: str | Path, backup_root: str | Path | None = None,

@@ -47,7 +47,11 @@ def restore(backup_root: str, target_root: str, project_target: Path | None = No
             backup_id: str | None = None) -> RestoreResult:
     """Rebuild the lakehouse of ``backup_id`` (default: the latest) at ``target_root``, which
     must be empty or missing; its project files go to ``project_target`` when given."""
-    manifest = read_manifest(backup_root, backup_id)
+    return _restore(read_manifest(backup_root, backup_id), backup_root, target_root, project_target)
+
+
+def _restore(manifest: Manifest, backup_root: str, target_root: str,
+             project_target: Path | None) -> RestoreResult:
     target_fs, target_base = filesystem(target_root)
     _refuse_non_empty(target_fs, target_base, "--to")
     if project_target is not None:
@@ -86,16 +90,17 @@ def verify(engine, backup_root: str, backup_id: str | None = None,
     target = join_path(scratch, "lakehouse")
     try:
         try:
-            restore(backup_root, target, backup_id=manifest.backup_id)
+            _restore(manifest, backup_root, target, None)
         except TerminalError as error:
             result.problems.extend(p for p in error.problems if p.file != target)
             return result
         for table, version in sorted(manifest.tables.items()):
             original = join_path(manifest.lakehouse_root, table)
             restored = join_path(target, table)
-            if engine.path_version(restored) != version:
+            restored_version = engine.path_version(restored)
+            if restored_version != version:
                 result.problems.append(Problem(
-                    f"restored table {table} is at version {engine.path_version(restored)}, the "
+                    f"restored table {table} is at version {restored_version}, the "
                     f"backup copied version {version}", restored,
                     fix="the backup's log files are incomplete: take a new backup"))
                 continue
