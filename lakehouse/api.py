@@ -492,6 +492,47 @@ class Lakehouse:
         return restore.restore(str(backup_root or self.settings.backups), str(to_root),
                                Path(project_to) if project_to else None, backup_id)
 
+    def deidentify(self, to: str | Path, layers: list[str] | None = None, plan_only: bool = False):
+        """A de-identified copy of ``layers`` (default: those of ``conf/deidentify.yaml``) at
+        ``to`` for development and test (``lakehouse.lifecycle.deidentify``): reading every
+        protected value needs the ``manage`` operation, and the read is audited. With
+        ``plan_only``, the report of what would be copied and how, with nothing written."""
+        self._require("manage", "make a de-identified copy")
+        from lakehouse.lifecycle import deidentify
+        from lakehouse.security.keys import for_project
+
+        to = str(to) if "://" in str(to) else str(Path(to).resolve())
+        deidentify.refuse_overlap(self.root, to)
+        copies = deidentify.plan(self.project, layers or self.project.deidentify.layers, to,
+                                 lambda spec: self._types_of(spec))
+        if plan_only:
+            return deidentify.CopyReport(to, copies)
+        report = deidentify.copy(self.engine, self.project, for_project(self.project).secret(
+            deidentify.PURPOSE), copies, to)
+        self._audit_copy(report)
+        return report
+
+    def _types_of(self, spec) -> dict[str, str] | None:
+        layout = self.engine.table_layout(spec) if self.engine.table_exists(spec) else None
+        return layout.types if layout else None
+
+    def _audit_copy(self, report) -> None:
+        from lakehouse.security import audit
+        from lakehouse.security.column_levels import table_levels
+
+        levels = table_levels(self.project)
+        objects = [audit.AccessedColumn(t.spec.qualified_name, column, level)
+                   for t in report.tables
+                   for column, level in levels.get(t.spec.qualified_name, {}).items()]
+        if audit.must_audit(objects):
+            clearance = self.clearance
+            audit.record_access(self.engine, self.root, audit.AccessEvent(
+                principal=clearance.principal.id, roles=[r.name for r in clearance.roles],
+                operation="deidentify", objects=objects, result="allowed",
+                rows_returned=sum(t.rows or 0 for t in report.tables),
+                query_text=f"deidentify to {report.target_root}",
+                detail=f"{len(report.tables)} tables copied to {report.target_root}"))
+
     def scan_for_leaks(self, files: list[Path] | None = None):
         """Look for level-3+ values in clear in every governance and quarantine table and in
         ``files`` (default: the reports folder: quality reports, Data Docs, logs) — a check for

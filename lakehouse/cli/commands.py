@@ -608,6 +608,47 @@ def security_scan(
         raise typer.Exit(1)
 
 
+@app.command()
+def deidentify(
+    to: str = typer.Option(..., "--to", help="root of the copy (outside the lakehouse root)"),
+    layers: Optional[list[str]] = typer.Option(None, "--layer", help="a layer to copy (repeat; "
+                                               "default: the layers of conf/deidentify.yaml)"),
+    plan: bool = typer.Option(False, "--plan", help="show each replaced column and its method; "
+                              "copy nothing"),
+    principal: Optional[str] = AS_PRINCIPAL,
+    as_json: bool = JSON,
+    conf: Path = CONF,
+) -> None:
+    """Write a de-identified copy of the lakehouse's layers for development and test: identifiers
+    replaced consistently by values valid in form, names replaced, amounts and dates kept or
+    perturbed (conf/deidentify.yaml); exit 1 if a source identifier is found in the copy."""
+    report = _lakehouse(conf, principal).deidentify(to, layers, plan_only=plan)
+    document = {
+        "target_root": report.target_root,
+        "tables": [{"table": t.spec.qualified_name, "rows": t.rows,
+                    "replaced": {c: f"{m.rule.method} ({m.reason})" for c, m in t.replaced.items()}}
+                   for t in report.tables],
+        "values_scanned": report.values_scanned,
+        "found": [f"{f.table}.{f.column}: {f.masked} (a value of {f.belongs_to})" for f in report.findings]}
+    if as_json:
+        typer.echo(to_json(document))
+    else:
+        table = Table(title=f"de-identified copy at {report.target_root}" + (" (plan)" if plan else ""))
+        for column in ("table", "rows", "replaced columns"):
+            table.add_column(column)
+        for t in document["tables"]:
+            table.add_row(t["table"], "" if t["rows"] is None else f"{t['rows']:,}",
+                          "\n".join(f"{c}: {how}" for c, how in t["replaced"].items()))
+        stdout().print(table)
+        for found in document["found"]:
+            err_console.print(found, markup=False, highlight=False)
+        if not plan:
+            stdout().print(f"scan: {len(report.findings)} source identifier(s) found in the copy, "
+                           f"among {report.values_scanned:,} scanned", highlight=False)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
 quarantine_app = typer.Typer(no_args_is_help=True, help="Rows held in quarantine, as a principal "
                              "sees them.")
 app.add_typer(quarantine_app, name="quarantine")

@@ -16,11 +16,13 @@ from . import checks, derived_rules, registry_checks
 from .fields import URI_SCHEME
 from .findings import Finding, key_path
 from .layer_checks import cycle_findings, layer_file_findings
+from .deidentify_rules import DeidentifyRules, deidentify_findings
 from .layer_models import LayerModel
 from .messages import findings_from
 from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
     CLASSIFICATION_FILE,
+    DEIDENTIFY_FILE,
     LAYERS_DIR,
     OWNERS_FILE,
     RULES_DIR,
@@ -116,16 +118,21 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
     systems, data, found = _load_registry(conf / SYSTEMS_FILE, SystemRegistry,
                                           lambda d: registry_checks.systems_findings(d, owner_ids))
     problems += found
-    standards, _, found = _load_registry(
+    standards, standards_data, found = _load_registry(
         conf / STANDARDS_FILE, StandardRegistry,
         lambda d: registry_checks.standards_findings(d, owner_ids, categories))
     problems += found
     security, _, found = _load_registry(conf / SECURITY_FILE, SecurityRegistry,
                                         registry_checks.security_findings)
     problems += found
+    deidentify, found = _load_optional_registry(
+        conf / DEIDENTIFY_FILE, DeidentifyRules,
+        lambda d: deidentify_findings(d, registry_checks.names(standards_data, "standards", "id")))
+    problems += found
     sources, found = _load_sources(conf, registry_checks.names(data, "systems", "code"))
     problems += found + _schedule_problems(sources)
-    if problems or None in (settings, classification, owners, systems, standards, security):
+    if problems or None in (settings, classification, owners, systems, standards, security,
+                            deidentify):
         return None, problems
     standards_by_id = {s.id: s for s in standards.standards}
     models, problems = _load_layers(conf_dir.parent / LAYERS_DIR, sources, set(standards_by_id))
@@ -137,6 +144,7 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
         return None, problems
     return Project(
         conf_dir=conf_dir, settings=settings, classification=classification, security=security,
+        deidentify=deidentify,
         departments={d.code: d for d in owners.departments},
         owners={o.id: o for o in owners.owners},
         systems={s.code: s for s in systems.systems},
@@ -176,6 +184,15 @@ def _load_registry(path: Path, model: type[M], integrity: Callable[[dict], list[
     data = source.data()
     registry, problems = _validate(model, source, data, extra=integrity(data))
     return registry, data, problems
+
+
+def _load_optional_registry(path: Path, model: type[M], integrity: Callable[[dict], list[Finding]]
+                            ) -> tuple[M | None, list[Problem]]:
+    """A registry file a project may leave out: its model's defaults when absent."""
+    if not path.exists():
+        return model(), []
+    registry, _, problems = _load_registry(path, model, integrity)
+    return registry, problems
 
 
 def _load_sources(conf: Path, registered: set[str] | None) -> tuple[dict[str, SourceContract], list[Problem]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .models import Settings, SourceContract, _Model
+from .deidentify_rules import DeidentifyRules
 from .layer_models import LayerModel
 from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
@@ -16,6 +17,7 @@ SYSTEMS_FILE = "systems.yaml"
 STANDARDS_FILE = "standards.yaml"
 CLASSIFICATION_FILE = "classification.yaml"
 SECURITY_FILE = "security.yaml"
+DEIDENTIFY_FILE = "deidentify.yaml"
 SOURCES_DIR = "sources"
 RULES_DIR = "quality_rules"
 """Beside conf/: one YAML of quality rules per table."""
@@ -34,6 +36,7 @@ class Project(_Model):
     standards: dict[str, DataStandard]
     classification: Classification
     security: SecurityRegistry
+    deidentify: DeidentifyRules = DeidentifyRules()
     sources: dict[str, SourceContract]
     quality_rules: dict[str, RuleFile] = {}
     models: dict[str, LayerModel] = {}

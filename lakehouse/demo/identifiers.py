@@ -9,10 +9,19 @@ made up.
 from __future__ import annotations
 
 import random
-import re
 from datetime import date
 
 from lakehouse.standards import gb11643
+from lakehouse.standards.formats import (  # noqa: F401  (re-exported for the demo)
+    GIVEN_CHARS,
+    MOBILE_PREFIXES,
+    SURNAMES,
+    id_number_check_digit,
+    is_luhn_valid,
+    is_valid_id_number,
+    is_valid_mobile,
+    luhn_check_digit,
+)
 
 # Real-format county-level region codes (GB/T 2260): Beijing Dongcheng, Shanghai Xuhui,
 # Shenzhen Futian, Hangzhou Xihu, Chengdu Jinniu, Wuhan Wuchang, Nanjing Xuanwu, Xi'an Beilin.
@@ -22,48 +31,6 @@ _DIGITS = frozenset("0123456789")
 
 # Made-up BINs in the UnionPay "62" format; not issued to any bank.
 DEMO_CARD_BINS = ("629901", "629902", "629903")
-
-_MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
-MOBILE_PREFIXES = (
-    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152",
-    "155", "157", "158", "159", "166", "173", "177", "180", "181", "185", "186", "187",
-    "188", "189", "191", "198", "199",
-)
-
-SURNAMES = (
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡",
-    "郭", "何", "林", "罗", "高", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹",
-    "欧阳", "司马", "诸葛", "上官",
-)
-GIVEN_CHARS = (
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛",
-    "明", "超", "秀", "霞", "平", "刚", "桂", "英", "华", "玉", "文", "辉", "建", "晨", "宇",
-    "欣", "怡", "浩", "然", "子", "涵", "思", "博", "嘉", "雨", "佳", "琪", "俊", "峰", "婷",
-)
-
-
-def id_number_check_digit(first17: str) -> str:
-    """The ISO 7064 MOD 11-2 check character ("0"-"9" or "X") for the first 17 digits."""
-    return gb11643.check_character(first17)
-
-
-def is_valid_id_number(s: object) -> bool:
-    """Whether ``s`` is an 18-character resident ID number valid in form.
-
-    Checks length, digits, a known province prefix, a calendar birth date from 1800 on, and
-    the check character (upper-case "X" only).
-    """
-    if not isinstance(s, str) or len(s) != 18 or not set(s[:17]) <= _DIGITS:
-        return False
-    if s[:2] not in gb11643.PROVINCES:
-        return False
-    try:
-        born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
-    except ValueError:
-        return False
-    if born.year < gb11643.EARLIEST_BIRTH_YEAR:
-        return False
-    return s[17] == id_number_check_digit(s[:17])
 
 
 def make_id_number(
@@ -78,28 +45,6 @@ def make_id_number(
     return first17 + id_number_check_digit(first17)
 
 
-def luhn_check_digit(partial: str) -> str:
-    """The Luhn check digit to append to the digit string ``partial``."""
-    if not partial or not set(partial) <= _DIGITS:
-        raise ValueError(f"expected ASCII digits, got {partial!r}")
-    total = 0
-    for i, c in enumerate(reversed(partial)):
-        d = int(c)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str(-total % 10)
-
-
-def is_luhn_valid(s: object) -> bool:
-    """Whether ``s`` is a string of at least two ASCII digits whose last digit is its Luhn check."""
-    if not isinstance(s, str) or len(s) < 2 or not set(s) <= _DIGITS:
-        return False
-    return luhn_check_digit(s[:-1]) == s[-1]
-
-
 def make_card_number(rng: random.Random, bin: str = DEMO_CARD_BINS[0], length: int = 16) -> str:
     """A Luhn-valid card number of ``length`` (16 or 19) digits starting with ``bin``."""
     if length not in (16, 19):
@@ -109,11 +54,6 @@ def make_card_number(rng: random.Random, bin: str = DEMO_CARD_BINS[0], length: i
     body = "".join(rng.choice("0123456789") for _ in range(length - 1 - len(bin)))
     partial = bin + body
     return partial + luhn_check_digit(partial)
-
-
-def is_valid_mobile(s: object) -> bool:
-    """Whether ``s`` is an 11-digit mainland mobile number (``1[3-9]`` then nine digits)."""
-    return isinstance(s, str) and _MOBILE_RE.fullmatch(s) is not None
 
 
 def make_mobile(rng: random.Random) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakehouse.engine import model_views, object_store, quality_batches
+from lakehouse.engine import model_views, object_store, quality_batches, replaced_copy
 from lakehouse.engine.batches import Batch, spark_frame
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.quality_batches import LINE, Lookup
@@ -180,6 +180,12 @@ class Engine:
         found = frame.agg(*[F.collect_set(F.col(quote_column(c)).cast("string")).alias(c)
                             for c in columns]).first()
         return {c: list(found[c] or []) for c in columns}
+
+    def copy_replaced(self, spec: TableSpec, target_path: str,
+                      replacements: dict[str, Callable[[Any], Any]]) -> int:
+        """Copy ``spec``'s table to ``target_path`` with each column's values passed through its
+        function in ``replacements`` (de-identified copies); the number of rows copied."""
+        return replaced_copy.copy_replaced(self.spark, spec.path, target_path, replacements)
 
     def rows_as_json(self, spec: TableSpec) -> Iterator[str]:
         """The table's rows, each as one line of JSON, streamed (for scans of whole tables)."""

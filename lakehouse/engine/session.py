@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -92,6 +93,8 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str],
             settings = {**EMBEDDED_DEFAULTS, **DELTA_CONF, **conf}
             if (master or "local").startswith("local"):
                 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # embedded: loopback only
+                # Python UDFs (de-identified copies) run in this interpreter, which has lakehouse
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             extra = os.environ.get("LAKEHOUSE_EXTRA_PACKAGES", "")
             needed = delta_packages() + list(packages)
             jars = _resolved_jars(needed)
