@@ -87,3 +87,33 @@ def partition(path: str, column: str, value: date, columns: list[str], version: 
 
     table = DeltaTable(path, version=version)
     return table.to_pyarrow_table(partitions=[(column, "=", value.isoformat())], columns=columns)
+
+
+def is_latest(path: str, version: int) -> bool:
+    """Whether ``version`` is still the table's latest (two file lookups in ``_delta_log``)."""
+    from pyarrow.fs import FileType
+
+    from lakehouse.zones.storage import filesystem
+    from lakehouse.zones.tables import join_path
+
+    fs, log = filesystem(join_path(path, "_delta_log"))
+    found = fs.get_file_info([f"{log}/{v:020d}.json" for v in (version, version + 1)])
+    return [info.type != FileType.NotFound for info in found] == [True, False]
+
+
+def rows_where(path: str, column: str, value: Any) -> list[dict[str, Any]]:
+    """The rows whose ``column`` equals ``value`` (files skipped by their statistics)."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(path).to_pyarrow_table(filters=[(column, "=", value)]).to_pylist()
+
+
+def max_value(path: str, column: str) -> Any:
+    """The greatest value of ``column`` (None: no table, or no rows)."""
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(path):
+        return None
+    values = DeltaTable(path).to_pyarrow_table(columns=[column]).column(column)
+    return pc.max(values).as_py() if len(values) else None
