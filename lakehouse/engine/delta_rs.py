@@ -86,7 +86,7 @@ def partition(path: str, column: str, value: date, columns: list[str], version: 
     from deltalake import DeltaTable
 
     table = DeltaTable(path, version=version)
-    return table.to_pyarrow_table(partitions=[(column, "=", value.isoformat())], columns=columns)
+    return table.to_pyarrow_table(filters=[(column, "=", value)], columns=columns)
 
 
 def is_latest(path: str, version: int) -> bool:

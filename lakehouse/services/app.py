@@ -133,12 +133,14 @@ def _answer(live: Runtime, name: str, principal: str | None, request: Request) -
     for parameter in contract.query.parameters:
         text = request.query_params.get(parameter.name)
         try:
+            if not text:
+                raise ValueError(parameter.name)
             key.append(_CONVERT[parameter.type](text))
-        except (TypeError, ValueError):
+        except ValueError:
             problems.append(parameter)
     if problems:
         return _error(422, "bad_parameters", "; ".join(
-            f"parameter {p.name} must be a {p.type}" + (" (YYYY-MM-DD)" if p.type == "date" else "")
+            f"parameter {p.name} must be given, a {p.type}" + (" (YYYY-MM-DD)" if p.type == "date" else "")
             for p in problems))
     snapshot, rows = live.copies[name].lookup(tuple(key))
     if snapshot is None:
