@@ -199,3 +199,48 @@ def test_a_refresh_during_load_never_serves_a_mix_of_two_dates(served):
     assert dates == {FIRST.isoformat(), SECOND.isoformat()}, dates
     for answered, row_date, stage in seen:
         assert row_date == answered and stage == f"as-of-{answered}"
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.slow  # a browser start: seconds
+def test_the_customer_360_page_shows_each_person_what_their_roles_allow_in_chromium(served):
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing; run scripts/setup.sh (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    _, keys, base, _ = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/")
+            assert page.locator("#catalog").inner_text().count("customer_360") >= 1
+            shown = {}
+            for who in ("chen.jie", "app.customer_desk"):
+                page.goto(f"{base}/customer-360")
+                page.fill("#key", keys[who])
+                page.fill("#party", party_id(5))
+                page.click("#go")
+                page.wait_for_selector("#customer")
+                cells = page.locator("#customer td[data-column]")
+                shown[who] = {cells.nth(i).get_attribute("data-column"): (
+                    cells.nth(i).inner_text(), cells.nth(i).get_attribute("class"))
+                    for i in range(cells.count())}
+            page.goto(f"{base}/customer-360")
+            page.fill("#key", keys["zhang.wei"])
+            page.fill("#party", party_id(5))
+            page.click("#go")
+            refusal = page.wait_for_selector("#error").inner_text()
+        finally:
+            browser.close()
+    assert shown["chen.jie"]["mobile"] == ("13900000005", None)
+    assert shown["app.customer_desk"]["mobile"] == ("139****0005", "masked")
+    assert shown["app.customer_desk"]["party_name"][1] == "masked"
+    assert shown["app.customer_desk"]["age"] == shown["chen.jie"]["age"]
+    assert refusal.startswith("403: zhang.wei is not a consumer of service customer_360")
