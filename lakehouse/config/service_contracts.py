@@ -137,7 +137,7 @@ def reference_findings(data: Any, project) -> list[Finding]:
                                         "register the application or person in security.yaml, "
                                         f"or name one of: {', '.join(principals)}"))
         query = service.get("query")
-        if isinstance(query, Mapping):
+        if isinstance(query, Mapping) and project.layers_dir.is_dir():  # conf/ alone: no tables to check
             findings += _query_findings(query, (*at, "query"), tables, output_columns)
     return findings
 

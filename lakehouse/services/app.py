@@ -119,7 +119,10 @@ def _answer(live: Runtime, name: str, principal: str | None, request: Request) -
     try:
         view = live.view(name, principal)
     except AccessRefused as refused:
-        _audit(live, refused.reads, principal, name, query, "refused", None, refused.summary)
+        try:
+            _audit(live, refused.reads, principal, name, query, "refused", None, refused.summary)
+        except LakehouseError as exc:
+            return _error(503, "unaudited", exc.summary, exc.problems, headers={"Retry-After": "5"})
         return _error(403, "forbidden", refused.summary, refused.problems)
     wait = live.limiter.take(name, principal, contract.limits.rate_per_second, contract.limits.bucket)
     if wait:
