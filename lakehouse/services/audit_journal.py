@@ -94,15 +94,15 @@ class AuditJournal:
             self._file = self._open(self._number)
         try:
             with audit.chain_lock(self.root):
-                last = self._last()
+                version, last = self._last()
                 records = []
                 for _, fields in batch:
                     record = _chained(fields, last)
                     records.append(record)
                     last = record
                 delta_rs.append(self._spec, [r.as_row() for r in records])
-                version = delta_rs.version(self._spec.path)
-                self._head = (version, last) if version is not None else None
+                expected = 0 if version is None else version + 1  # the one commit since is ours
+                self._head = (expected, last) if delta_rs.is_latest(self._spec.path, expected) else None
         except Exception as exc:  # noqa: BLE001 - kept journalled; readiness reports it
             self.last_error = first_line(exc)
             with self._lock:
@@ -121,16 +121,18 @@ class AuditJournal:
             if not self._pending:
                 (self.folder / f"journal-{self._number}.jsonl").unlink(missing_ok=True)
 
-    def _last(self) -> AccessAuditRecord | None:
-        """The chain's last record: the one this journal committed last when no other writer
-        committed since, else read from the table."""
+    def _last(self) -> tuple[int | None, AccessAuditRecord | None]:
+        """The table's version (None: no table) and the chain's last record: the one this journal
+        committed last when no other writer committed since (two file lookups), else read from
+        the table."""
         path = self._spec.path
         if self._head is not None and delta_rs.is_latest(path, self._head[0]):
-            return self._head[1]
-        top = delta_rs.max_value(path, "seq")
+            return self._head
+        version = delta_rs.version(path)
+        top = None if version is None else delta_rs.max_value(path, "seq")
         if top is None:
-            return None
-        return AccessAuditRecord.from_row(delta_rs.rows_where(path, "seq", top)[0])
+            return version, None
+        return version, AccessAuditRecord.from_row(delta_rs.rows_where(path, "seq", top)[0])
 
 
 def _number(path: Path) -> int:

@@ -5,12 +5,15 @@ refusals, limited calls and latency percentiles; kept in memory per window and w
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from lakehouse.governance.records import ServiceCallsRecord
 
 REFUSED = (401, 403, 404, 410)
+KEPT_LATENCIES = 10_000
+"""The totals since the server started keep the latencies of the last calls only."""
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
@@ -27,7 +30,7 @@ class _Counts:
     errors: int = 0
     refused: int = 0
     limited: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] | deque = field(default_factory=list)
 
     def add(self, status: int, milliseconds: float) -> None:
         self.calls += 1
@@ -55,11 +58,13 @@ class CallStats:
 
     def add(self, service: str, consumer: str, status: int, milliseconds: float) -> None:
         with self._lock:
-            for kept in (self._window, self._total):
-                kept.setdefault((service, consumer), _Counts()).add(status, milliseconds)
+            self._window.setdefault((service, consumer), _Counts()).add(status, milliseconds)
+            self._total.setdefault((service, consumer), _Counts(latencies=deque(maxlen=KEPT_LATENCIES))
+                                   ).add(status, milliseconds)
 
     def totals(self) -> list[dict]:
-        """Per (service, consumer) since the server started, for the statistics page."""
+        """Per (service, consumer) since the server started (latencies of the last 10,000 calls),
+        for the statistics page."""
         with self._lock:
             found = {k: v.summary() for k, v in self._total.items()}
         return [{"service": s, "consumer": c, **v} for (s, c), v in sorted(found.items())]
