@@ -46,3 +46,27 @@ def test_a_journal_left_by_a_stopped_server_is_committed_by_the_next(tmp_path):
     assert second.backlog == 1 and second.commit() == 1
     rows = delta_rs.rows(spec_of(AccessAuditRecord, root).path)
     assert [(r["seq"], r["principal"]) for r in rows] == [(1, "app.customer_desk")]
+
+
+@pytest.mark.slow  # a Spark write: seconds to tens of seconds
+def test_a_serving_copy_reads_a_table_spark_wrote(engine, tmp_path):
+    from datetime import date
+    from decimal import Decimal
+
+    from lakehouse.services.serving_copy import ServingCopy
+    from lakehouse.zones.tables import Column, TableSpec
+
+    spec = TableSpec(name="mart_customer_360", zone="standard", layer="mart",
+                     path=str(tmp_path / "mart_customer_360"), partition_by=("data_date",),
+                     load_type="snapshot", keys=("party_id",),
+                     columns=(Column("party_id", "string"), Column("total_assets_cny", "decimal(20,2)"),
+                              Column("risk_warnings", "array<string>"), Column("data_date", "date")))
+    for day in (date(2026, 11, 1), date(2026, 11, 2)):
+        engine.append_rows(spec, [{"party_id": f"P{i}", "total_assets_cny": Decimal(f"{i}.50"),
+                                   "risk_warnings": [f"as-of-{day}"], "data_date": day} for i in range(3)])
+    copy = ServingCopy(spec.path, ["party_id"], ["party_id", "total_assets_cny", "risk_warnings", "data_date"])
+    assert copy.refresh() is True
+    snapshot, rows = copy.lookup(("P2",))
+    assert snapshot.data_date == date(2026, 11, 2) and snapshot.rows == 3
+    assert rows == [{"party_id": "P2", "total_assets_cny": "2.50", "risk_warnings": ["as-of-2026-11-02"],
+                     "data_date": "2026-11-02"}]
