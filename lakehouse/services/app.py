@@ -109,7 +109,7 @@ def _answer(live: Runtime, name: str, principal: str | None, request: Request) -
                       "header (lakehouse service key --consumer ...)",
                       headers={"WWW-Authenticate": f'ApiKey header="{openapi.API_KEY_HEADER}"'})
     contract, state = live.contract(name), live.states.get(name)
-    if contract is None or state is None or state.state in ("draft", "approved"):
+    if contract is None or state is None:
         return _error(404, "not_found", f"no published service {name!r}; see /api/catalog")
     if state.state == "retired":
         return _error(410, "gone", f"service {name} v{state.version} was retired "

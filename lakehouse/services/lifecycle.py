@@ -53,6 +53,14 @@ class ServiceState:
     def contract_hash(self) -> str | None:
         return next((e.contract_hash for e in self.history if e.event == "registered"), None)
 
+    def contract(self) -> ServiceContract | None:
+        """The contract as registered (what was approved and published), None if unreadable."""
+        text = next((e.contract_json for e in self.history if e.event == "registered"), None)
+        try:
+            return None if text is None else ServiceContract.model_validate(json.loads(text))
+        except ValueError:
+            return None
+
 
 def states(events: Iterable[ServiceEventsRecord]) -> dict[tuple[str, int], ServiceState]:
     """(service, version) -> its state, from the events in the order they were taken."""

@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from lakehouse.config.project import SERVICES_FILE
 from lakehouse.config.service_contracts import ServiceContract
 from lakehouse.engine import delta_rs
 from lakehouse.errors import first_line
@@ -59,12 +60,12 @@ class Runtime:
         self.registry = ServiceRegistry(project)
         self.levels, self.masks = table_levels(project), table_masks(project)
         self.paths = {f"{m.layer}.{m.name}": model_spec(project, m).path for m in project.models.values()}
-        self.copies = {name: ServingCopy(self.paths[c.table], [p.matches for p in c.query.parameters],
-                                         c.query.output) for name, c in project.services.items()}
+        self.contracts: dict[str, ServiceContract] = {}  # as registered, of the version served
+        self.copies: dict[str, ServingCopy] = {}
         self.states: dict[str, lifecycle.ServiceState] = {}
         self.keys = KeyRing([])
         self.limiter, self.stats = RateLimiter(), CallStats()
-        self.breakers = {name: CircuitBreaker() for name in project.services}
+        self.breakers: dict[str, CircuitBreaker] = {}
         self.journal = AuditJournal(project.settings.root)
         self.copy_errors: dict[str, str] = {}
         self._views: dict[tuple[str, str], View | AccessRefused] = {}
@@ -73,19 +74,20 @@ class Runtime:
 
     # -- reading (calls) ----------------------------------------------------------------------
     def contract(self, name: str) -> ServiceContract | None:
-        return self.project.services.get(name)
+        """The contract of the version of ``name`` callers reach, as it was registered."""
+        return self.contracts.get(name)
 
     def published(self) -> list[ServiceContract]:
-        """The contracts callers reach: declared, and their version published or deprecated."""
-        return [c for name, c in self.project.services.items()
-                if (s := self.states.get(name)) and s.state in ("published", "deprecated")
-                and s.version == c.version]
+        """The contracts callers reach: their version published or deprecated."""
+        return [self.contracts[name] for name, s in sorted(self.states.items())
+                if s.state in ("published", "deprecated") and name in self.contracts]
 
     def view(self, service: str, principal: str) -> View:
         """How ``principal`` sees ``service``; raises ``AccessRefused`` naming why it may not."""
-        key = (service, principal)
+        contract = self.contracts[service]
+        key = (service, contract.version, principal)
         if key not in self._views:
-            self._views[key] = self._view(self.project.services[service], principal)
+            self._views[key] = self._view(contract, principal)
         found = self._views[key]
         if isinstance(found, AccessRefused):
             raise found
@@ -98,7 +100,7 @@ class Runtime:
         reads = [ColumnRead(table, c, levels.get(c, 5), seen.access(table, levels.get(c, 5))) for c in columns]
         if principal not in contract.consumers:
             return AccessRefused(f"{principal} is not a consumer of service {contract.name}", [
-                _not_consumer(contract, principal)], reads, [table])
+                _not_consumer(contract, principal, self.project.conf_dir / SERVICES_FILE)], reads, [table])
         if not seen.may("query", table):
             return refusal([], seen, "query", self.project, reads, [table])
         refused = [r for r in reads if r.access == "refused"]
@@ -112,10 +114,12 @@ class Runtime:
     def refresh(self) -> None:
         """Look at the lifecycle, the keys and every published service's table once."""
         try:
-            self.states = lifecycle.serving(self.registry.events())
+            states = lifecycle.serving(self.registry.events())
             self.keys = KeyRing(self.registry.key_records())
         except Exception as exc:  # noqa: BLE001 - keep serving what is known; readiness says so
             log.warning("services: lifecycle or keys unreadable: %s", first_line(exc))
+        else:
+            self._follow(states)
         for contract in self.published():
             try:
                 if self.copies[contract.name].refresh():
@@ -125,6 +129,24 @@ class Runtime:
             except Exception as exc:  # noqa: BLE001 - the old copy keeps serving
                 self.copy_errors[contract.name] = first_line(exc)
                 self.breakers[contract.name].failed()
+
+    def _follow(self, states: dict[str, lifecycle.ServiceState]) -> None:
+        """Serve the versions ``states`` name, each by its contract as registered; a serving copy
+        is made anew when the version served changes."""
+        for name, state in states.items():
+            contract = state.contract()
+            if contract is None or contract.table not in self.paths:
+                self.copy_errors[name] = (f"the registered contract of {name} v{state.version} is "
+                                          "unreadable or names a table this project does not have")
+                continue
+            served = self.contracts.get(name)
+            if served is None or served.version != contract.version:
+                self.copies[name] = ServingCopy(self.paths[contract.table],
+                                                [p.matches for p in contract.query.parameters],
+                                                contract.query.output)
+                self.breakers.setdefault(name, CircuitBreaker())
+                self.contracts[name] = contract
+        self.states = {name: state for name, state in states.items() if name in self.contracts}
 
     def write_stats(self) -> None:
         records = self.stats.close_window()
@@ -172,10 +194,9 @@ class Runtime:
                 due["stats"] = now + self.timings.stats_seconds
 
 
-def _not_consumer(contract: ServiceContract, principal: str):
+def _not_consumer(contract: ServiceContract, principal: str, where):
     from lakehouse.errors import Problem
 
-    where = contract.source_file or "services.yaml"
     return Problem(f"principal {principal} is not among the consumers of service {contract.name} "
                    f"({', '.join(contract.consumers)})", file=str(where), key=f"{contract.name}.consumers",
                    fix=f"ask the service's owner {contract.owner} to add {principal} to its consumers "

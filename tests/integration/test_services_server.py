@@ -244,3 +244,29 @@ def test_the_customer_360_page_shows_each_person_what_their_roles_allow_in_chrom
     assert shown["app.customer_desk"]["party_name"][1] == "masked"
     assert shown["app.customer_desk"]["age"] == shown["chen.jie"]["age"]
     assert refusal.startswith("403: zhang.wei is not a consumer of service customer_360")
+
+
+def test_a_new_version_serves_only_once_published_and_by_its_own_contract(served):
+    # last in this module: it leaves customer_360 at v2, without chen.jie among its consumers
+    from lakehouse.services.lifecycle import next_event
+    from lakehouse.services.registry import ServiceRegistry
+
+    project, keys, base, runtime = served
+    v1 = project.services["customer_360"]
+    v2 = v1.model_copy(update={"version": 2, "consumers": ["app.customer_desk", "li.na"]})
+    registry = ServiceRegistry(project)
+    spec = spec_of(type(registry.events()[0]), project.settings.root)
+
+    def step(event, by, manage):
+        delta_rs.append(spec, [next_event(v2, event, by, registry.events(), manage).as_row()])
+        runtime.refresh()
+
+    step("registered", "zhang.wei", True)
+    step("approved", "li.na", False)
+    answer = _get(base, "customer_360", keys["chen.jie"])
+    assert answer.status_code == 200 and answer.json()["version"] == 1
+    step("published", "zhang.wei", True)
+    refused = _get(base, "customer_360", keys["chen.jie"])
+    assert refused.status_code == 403 and "not a consumer" in refused.json()["detail"]
+    served_v2 = _get(base, "customer_360", keys["li.na"]).json()
+    assert served_v2["version"] == 2 and served_v2["rows"][0]["party_id"] == party_id(5)

@@ -34,6 +34,7 @@ def test_a_service_goes_from_draft_to_published_to_retired_with_who_and_when():
     assert [(e.event, e.by) for e in state.history] == [
         ("registered", "zhang.wei"), ("approved", "li.na"), ("published", "zhang.wei")]
     assert events[0].contract_json and events[1].contract_json is None
+    assert state.contract() == CONTRACT  # served as registered, whatever services.yaml says now
     retired = _walk(("registered", "zhang.wei", True), ("approved", "li.na", False),
                     ("published", "zhang.wei", True), ("retired", "li.na", False))
     assert serving(retired)["customer_360"].state == "retired"
