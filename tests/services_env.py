@@ -16,9 +16,9 @@ import httpx
 
 from lakehouse.config import load_project
 from lakehouse.engine import delta_rs
-from lakehouse.security.access import clearance
+from lakehouse.governance.records import ServiceEventsRecord, ServiceKeysRecord, spec_of
 from lakehouse.services import api_keys
-from lakehouse.services.registry import ServiceRegistry
+from lakehouse.services.lifecycle import next_event
 from lakehouse.zones.tables import Column, TableSpec
 
 CUSTOMER_360 = [("party_id", "string"), ("party_name", "string"), ("gender", "string"), ("age", "int"),
@@ -101,18 +101,28 @@ def make_project(folder: Path, parties: int, dates: list[date], retired: bool = 
     project = load_project(folder / "conf")
     for day in dates:
         write_date(project, day, parties)
-    registry = ServiceRegistry(project)
-    for name in project.services:
-        registry.take(name, "registered", clearance(project, "zhang.wei"))
-        registry.take(name, "approved", clearance(project, project.services[name].owner))
-        registry.take(name, "published", clearance(project, "zhang.wei"))
-    if retired:
-        registry.take("customer_basic", "retired", clearance(project, "li.na"), "replaced by customer_360")
+    events = []  # every step in one commit (the server reads them as the CLI writes them)
+    for name, contract in project.services.items():
+        steps = [("registered", "zhang.wei", True), ("approved", contract.owner, False),
+                 ("published", "zhang.wei", True)]
+        if retired and name == "customer_basic":
+            steps.append(("retired", "li.na", False))
+        for event, by, manage in steps:
+            events.append(next_event(contract, event, by, events, manage, "replaced by customer_360"
+                                     if event == "retired" else ""))
+    delta_rs.append(spec_of(ServiceEventsRecord, project.settings.root), [e.as_row() for e in events])
     return project
 
 
 def issue_keys(project, *principals: str) -> dict[str, str]:
-    return {p: api_keys.issue(project, p, "zhang.wei")[0] for p in principals}
+    """A key per principal, kept hashed in one commit."""
+    keys, records = {}, []
+    for principal in principals:
+        key, record = api_keys.new_key(principal, "zhang.wei")
+        keys[principal] = key
+        records.append(record.as_row())
+    delta_rs.append(spec_of(ServiceKeysRecord, project.settings.root), records)
+    return keys
 
 
 def free_port() -> int:

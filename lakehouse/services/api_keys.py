@@ -31,10 +31,16 @@ def issue(project, principal: str, by: str) -> tuple[str, ServiceKeysRecord]:
         raise ConfigError(f"unknown principal {principal!r}", [Problem(
             f"{principal!r} is not a principal of {project.conf_dir / 'security.yaml'}",
             key="--consumer", value=principal, fix=f"name one of: {', '.join(known)}")])
+    key, record = new_key(principal, by)
+    delta_rs.append(spec_of(ServiceKeysRecord, project.settings.root), [record.as_row()])
+    return key, record
+
+
+def new_key(principal: str, by: str) -> tuple[str, ServiceKeysRecord]:
+    """A fresh key text for ``principal`` and its record (not yet kept)."""
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     record = ServiceKeysRecord(key_id=key_id, principal=principal, key_hash=_hash(secret),
                                event="issued", by=by, at=datetime.now(timezone.utc))
-    delta_rs.append(spec_of(ServiceKeysRecord, project.settings.root), [record.as_row()])
     return f"{PREFIX}_{key_id}_{secret}", record
 
 
