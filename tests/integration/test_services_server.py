@@ -201,6 +201,26 @@ def test_a_refresh_during_load_never_serves_a_mix_of_two_dates(served):
         assert row_date == answered and stage == f"as-of-{answered}"
 
 
+def test_a_failing_backend_opens_the_circuit_then_a_good_trial_closes_it(served, monkeypatch):
+    from lakehouse.security.audit import AuditUnavailable
+
+    _, keys, base, runtime = served
+    breaker = runtime.breakers["customer_360"]
+
+    def failing(event):
+        raise AuditUnavailable("the access could not be audited, so no data is returned", [], True)
+
+    monkeypatch.setattr(runtime.journal, "record", failing)
+    failed = [_get(base, "customer_360", keys["li.na"]) for _ in range(breaker.threshold)]
+    assert {a.status_code for a in failed} == {503} and failed[0].json()["error"] == "unaudited"
+    monkeypatch.undo()
+    opened = _get(base, "customer_360", keys["li.na"])  # the backend is fine again, the circuit open
+    assert opened.status_code == 503 and "circuit is open" in opened.json()["detail"]
+    assert int(opened.headers["Retry-After"]) >= 1
+    breaker._opened_at -= breaker.cooldown  # the cooldown over: one trial goes through
+    assert _get(base, "customer_360", keys["li.na"]).status_code == 200 and breaker.state == "closed"
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
