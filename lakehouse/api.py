@@ -542,3 +542,28 @@ class Lakehouse:
         from lakehouse.security.leak_scan import scan
 
         return scan(self, [self.project.reports_dir] if files is None else files)
+
+    # -- data services (6.2.4.3, 6.3.1.3) -----------------------------------------------------
+
+    def services(self) -> list[dict]:
+        """Every service of ``services.yaml`` with its lifecycle state and last step. No Spark."""
+        from lakehouse.services.registry import ServiceRegistry
+
+        return ServiceRegistry(self.project).overview()
+
+    def service_step(self, name: str, event: str, reason: str = ""):
+        """This lakehouse's principal takes lifecycle step ``event`` (registered, approved,
+        published, deprecated, retired) on service ``name``; recorded in
+        ``governance.service_events``. No Spark."""
+        from lakehouse.services.registry import ServiceRegistry
+
+        return ServiceRegistry(self.project).take(name, event, self.clearance, reason)
+
+    def issue_service_key(self, consumer: str) -> str:
+        """A new API key for principal ``consumer`` (by a principal whose role grants manage):
+        the key text, shown once; governance keeps its hash."""
+        self._require("manage", "issue API keys")
+        from lakehouse.services import api_keys
+
+        key, _ = api_keys.issue(self.project, consumer, self.clearance.principal.id)
+        return key

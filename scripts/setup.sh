@@ -20,5 +20,11 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# the data services' pages are tested in headless Chromium: Debian's, driven by playwright (which
+# downloads no browser of its own)
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing chromium for the tests of the data services' pages" >&2
+  apt-get update -qq && apt-get install -y -qq chromium
+fi
 # the local key provider's master key (owner-only; kept when present, never printed)
 .venv/bin/python -m lakehouse.security.keys init .secrets/master.key

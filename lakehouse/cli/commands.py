@@ -758,5 +758,88 @@ def restore(
                    "LAKEHOUSE_ROOT", highlight=False)
 
 
+service_app = typer.Typer(no_args_is_help=True, help="Data services (6.2.4.3, 6.3.1.3): register, "
+                          "approve, publish and retire the services of services.yaml; issue API keys.")
+app.add_typer(service_app, name="service")
+SERVICE = typer.Argument(..., help="the service's name in services.yaml")
+
+
+def _service_step(name: str, event: str, principal: str | None, conf: Path, reason: str = "") -> None:
+    record = _lakehouse(conf, principal).service_step(name, event, reason)
+    stdout().print(f"{record.service} v{record.version}: {record.event} by {record.by} at "
+                   f"{record.at.isoformat(timespec='seconds')}", highlight=False)
+
+
+@service_app.command("register")
+def service_register(name: str = SERVICE, principal: Optional[str] = AS_PRINCIPAL,
+                     conf: Path = CONF) -> None:
+    """Register a service's contract as a draft (a principal whose role grants manage)."""
+    _service_step(name, "registered", principal, conf)
+
+
+@service_app.command("approve")
+def service_approve(name: str = SERVICE, principal: Optional[str] = AS_PRINCIPAL,
+                    conf: Path = CONF) -> None:
+    """Approve a draft: by the service's owner, who must not be the one who registered it."""
+    _service_step(name, "approved", principal, conf)
+
+
+@service_app.command("publish")
+def service_publish(name: str = SERVICE, principal: Optional[str] = AS_PRINCIPAL,
+                    conf: Path = CONF) -> None:
+    """Publish an approved service: `lakehouse serve` answers it."""
+    _service_step(name, "published", principal, conf)
+
+
+@service_app.command("deprecate")
+def service_deprecate(name: str = SERVICE, reason: str = typer.Option(..., "--reason"),
+                      principal: Optional[str] = AS_PRINCIPAL, conf: Path = CONF) -> None:
+    """Mark a published service deprecated (still answered, flagged to callers)."""
+    _service_step(name, "deprecated", principal, conf, reason)
+
+
+@service_app.command("retire")
+def service_retire(name: str = SERVICE, reason: str = typer.Option(..., "--reason"),
+                   principal: Optional[str] = AS_PRINCIPAL, conf: Path = CONF) -> None:
+    """Retire a service: its calls are answered 410 Gone."""
+    _service_step(name, "retired", principal, conf, reason)
+
+
+@service_app.command("list")
+def service_list(as_json: bool = JSON, conf: Path = CONF) -> None:
+    """Every service of services.yaml with its version, owner, grade, state and last step."""
+    rows = _lakehouse(conf).services()
+    if as_json:
+        typer.echo(to_json(rows))
+        return
+    grid = Table(title=f"{len(rows)} service(s)")
+    for column in ("service", "version", "owner", "grade", "table", "state", "last_step", "at"):
+        grid.add_column(column.replace("_", " "))
+    for row in rows:
+        grid.add_row(*[str(row[c]) for c in ("service", "version", "owner", "grade", "table",
+                                             "state", "last_step", "at")])
+    stdout().print(grid)
+
+
+@service_app.command("key")
+def service_key(consumer: str = typer.Option(..., "--consumer", help="the principal the key authenticates"),
+                principal: Optional[str] = AS_PRINCIPAL, conf: Path = CONF) -> None:
+    """Issue an API key for a consumer; printed once, kept only hashed."""
+    key = _lakehouse(conf, principal).issue_service_key(consumer)
+    typer.echo(key)
+    err_console.print(f"API key for {consumer}: shown once; send it as the X-API-Key header",
+                      markup=False, highlight=False)
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
+          port: int = typer.Option(8080, help="port to listen on"),
+          conf: Path = CONF) -> None:
+    """Serve the published data services over HTTP (OpenAPI at /docs, catalog at /)."""
+    from lakehouse.services.server import run
+
+    run(_lakehouse(conf).project, host, port)
+
+
 if __name__ == "__main__":
     main()

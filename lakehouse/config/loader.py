@@ -27,6 +27,7 @@ from .project import (
     OWNERS_FILE,
     RULES_DIR,
     SECURITY_FILE,
+    SERVICES_FILE,
     SETTINGS_FILE,
     SOURCES_DIR,
     STANDARDS_FILE,
@@ -37,6 +38,8 @@ from .quality_rule_checks import rule_file_findings
 from .quality_rules import RuleFile
 from .registries import Classification, OwnerRegistry, StandardRegistry, SystemRegistry
 from .security_registry import SecurityRegistry
+from . import service_contracts
+from .service_contracts import ServiceContract, ServiceRegistry
 from .yaml_source import YamlSource, read_yaml
 
 ENV_OVERRIDES = {
@@ -142,7 +145,7 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
                                                   models)
     if problems:
         return None, problems
-    return Project(
+    project = Project(
         conf_dir=conf_dir, settings=settings, classification=classification, security=security,
         deidentify=deidentify,
         departments={d.code: d for d in owners.departments},
@@ -152,7 +155,27 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
         sources=sources,
         quality_rules=quality_rules,
         models=models,
-    ), []
+    )
+    services, problems = _load_services(conf / SERVICES_FILE, project)
+    if problems:
+        return None, problems
+    return project.model_copy(update={"services": services}), []
+
+
+def _load_services(path: Path, project: Project) -> tuple[dict[str, ServiceContract], list[Problem]]:
+    """``services.yaml`` (optional), checked against the project's owners, principals and models."""
+    if not path.exists():
+        return {}, []
+    source = read_yaml(path)
+    if not source.ok:
+        return {}, source.problems
+    data = source.data()
+    registry, problems = _validate(ServiceRegistry, source, data,
+                                   extra=service_contracts.reference_findings(data, project))
+    if registry is None:
+        return {}, problems
+    located = Path(os.path.abspath(path))
+    return {s.name: s.model_copy(update={"source_file": located}) for s in registry.services}, []
 
 
 def _load_settings(conf: Path, project_dir: Path, paths: dict[str, str] | None = None

@@ -10,6 +10,7 @@ from .layer_models import LayerModel
 from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
 from .security_registry import SecurityRegistry
+from .service_contracts import ServiceContract
 
 SETTINGS_FILE = "lakehouse.yaml"
 OWNERS_FILE = "owners.yaml"
@@ -18,6 +19,8 @@ STANDARDS_FILE = "standards.yaml"
 CLASSIFICATION_FILE = "classification.yaml"
 SECURITY_FILE = "security.yaml"
 DEIDENTIFY_FILE = "deidentify.yaml"
+SERVICES_FILE = "services.yaml"
+"""Optional: the data services over the lakehouse (6.2.4.3, 6.3.1.3)."""
 SOURCES_DIR = "sources"
 RULES_DIR = "quality_rules"
 """Beside conf/: one YAML of quality rules per table."""
@@ -40,6 +43,7 @@ class Project(_Model):
     sources: dict[str, SourceContract]
     quality_rules: dict[str, RuleFile] = {}
     models: dict[str, LayerModel] = {}
+    services: dict[str, ServiceContract] = {}
 
     @property
     def project_dir(self) -> Path:

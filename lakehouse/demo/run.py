@@ -23,6 +23,7 @@ from lakehouse.config.project import SOURCES_DIR
 from lakehouse.demo import DemoBank
 from lakehouse.demo.defects import DefectPlan, PlantedDefect
 from lakehouse.demo.deliveries import write_demo_deliveries
+from lakehouse.demo.services import publish_demo_services
 from lakehouse.demo.signing import demo_signers
 from lakehouse.cli.rendering import scorecard_table
 
@@ -189,6 +190,9 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     for leak in scanned.leaks:
         console.print(f"[red]{leak.render()}[/red]", highlight=False)
     console.print(f"{scanned.summary()} (as {SCAN_AS})", highlight=False)
+    services_began = time.perf_counter()
+    publish_demo_services(lh, console)
+    outcome.seconds["data services published"] = time.perf_counter() - services_began
     timing = Table(title="elapsed time per stage")
     timing.add_column("stage")
     timing.add_column("seconds", justify="right")
@@ -200,7 +204,9 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
                   f"Great Expectations Data Docs: {report.data_docs}\nnext:\n"
                   f"  lakehouse query --as {SAMPLE_360_AS} \"{SAMPLE_360.format(d=last)}\"\n"
                   f"  lakehouse quality report --date {last}\n"
-                  "  lakehouse layers list    lakehouse tables    lakehouse catalog search 客户")
+                  "  lakehouse layers list    lakehouse tables    lakehouse catalog search 客户\n"
+                  "  lakehouse service key --consumer app.customer_desk --as zhang.wei; lakehouse serve "
+                  "(then http://127.0.0.1:8080/)")
     return outcome.ok and scanned.clean
 
 

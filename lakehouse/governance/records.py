@@ -479,9 +479,48 @@ class BackupLogRecord(GovernanceRecord):
     recorded_at: datetime | None = column('timestamp', 'when')
 
 
+@record('service_events', 'Every step of every data service: registered, approved, published, '
+        'deprecated, retired, with who and when (6.2.4.3)')
+class ServiceEventsRecord(GovernanceRecord):
+    service: str | None = column('string', 'the service, as named in services.yaml')
+    version: int | None = column('int', "the contract's version")
+    event: str | None = column('string', 'registered, approved, published, deprecated or retired')
+    by: str | None = column('string', 'the principal who took the step')
+    at: datetime | None = column('timestamp', 'when')
+    contract_hash: str | None = column('string', "SHA-256 of the contract's canonical JSON")
+    contract_json: str | None = column('string', 'the contract as registered (registered events)')
+    reason: str | None = column('string', 'why (deprecated and retired events)')
+
+
+@record('service_keys', 'API keys of the data services: issued and revoked, the secret kept hashed')
+class ServiceKeysRecord(GovernanceRecord):
+    key_id: str | None = column('string', 'the public part of the key, lhk_<key_id>_<secret>')
+    principal: str | None = column('string', 'the consumer the key authenticates')
+    key_hash: str | None = column('string', 'SHA-256 of the secret (the secret itself is never kept)')
+    event: str | None = column('string', 'issued or revoked')
+    by: str | None = column('string', 'who issued or revoked it')
+    at: datetime | None = column('timestamp', 'when')
+
+
+@record('service_calls', 'Call statistics of the data services per service, consumer and window (6.3.1.3)')
+class ServiceCallsRecord(GovernanceRecord):
+    service: str | None = column('string', 'the service')
+    consumer: str | None = column('string', 'the calling principal (anonymous: no valid key)')
+    window_start: datetime | None = column('timestamp', 'start of the window counted')
+    window_end: datetime | None = column('timestamp', 'end of the window counted')
+    calls: int | None = column('bigint', 'calls answered')
+    errors: int | None = column('bigint', 'calls answered with a server error (5xx)')
+    refused: int | None = column('bigint', 'calls refused: 401, 403, 404, 410')
+    limited: int | None = column('bigint', 'calls over the rate limit (429)')
+    p50_ms: float | None = column('double', 'median latency in milliseconds')
+    p99_ms: float | None = column('double', '99th percentile latency in milliseconds')
+    max_ms: float | None = column('double', 'slowest call in milliseconds')
+
+
 RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
     RawManifestRecord, LoadLogRecord, AdmissionLogRecord, RegistrationsRecord, CatalogRecord,
     LevelChangesRecord, SystemEventsRecord, QualityResultsRecord, QualitySamplesRecord,
     QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
-    RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord, BackupLogRecord)
+    RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord, BackupLogRecord, ServiceEventsRecord,
+    ServiceKeysRecord, ServiceCallsRecord)
 """Every governance table kept once per lakehouse (the quarantine is kept per table)."""
