@@ -17,6 +17,8 @@ from .fields import URI_SCHEME
 from .findings import Finding, key_path
 from .layer_checks import cycle_findings, layer_file_findings
 from .layer_models import LayerModel
+from .lifecycle import (HOLDS_FILE, RETENTION_FILE, HoldRegistry, RetentionPolicy, hold_findings,
+                        known_tables, retention_findings)
 from .messages import findings_from
 from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
@@ -135,6 +137,10 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
                                                   models)
     if problems:
         return None, problems
+    retention, holds, problems = _load_lifecycle(conf, known_tables(sources.values(), models),
+                                                 set(standards_by_id))
+    if problems:
+        return None, problems
     return Project(
         conf_dir=conf_dir, settings=settings, classification=classification, security=security,
         departments={d.code: d for d in owners.departments},
@@ -144,7 +150,25 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
         sources=sources,
         quality_rules=quality_rules,
         models=models,
+        retention=retention,
+        holds=holds,
     ), []
+
+
+def _load_lifecycle(conf: Path, tables: set[str], standards: set[str]
+                    ) -> tuple[RetentionPolicy, HoldRegistry, list[Problem]]:
+    """``retention.yaml`` and ``holds.yaml``, each optional (absent: nothing expires but the
+    models' own ``retention_days``; nothing is held), checked against the project's tables."""
+    retention, holds, problems = RetentionPolicy(), HoldRegistry(), []
+    if (conf / RETENTION_FILE).exists():
+        retention, _, found = _load_registry(conf / RETENTION_FILE, RetentionPolicy,
+                                             lambda d: retention_findings(d, tables, standards))
+        problems += found
+    if (conf / HOLDS_FILE).exists():
+        holds, _, found = _load_registry(conf / HOLDS_FILE, HoldRegistry,
+                                         lambda d: hold_findings(d, tables))
+        problems += found
+    return retention, holds, problems
 
 
 def _load_settings(conf: Path, project_dir: Path, paths: dict[str, str] | None = None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .models import Settings, SourceContract, _Model
 from .layer_models import LayerModel
+from .lifecycle import HoldRegistry, RetentionPolicy
 from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
 from .security_registry import SecurityRegistry
@@ -37,6 +38,8 @@ class Project(_Model):
     sources: dict[str, SourceContract]
     quality_rules: dict[str, RuleFile] = {}
     models: dict[str, LayerModel] = {}
+    retention: RetentionPolicy = RetentionPolicy()
+    holds: HoldRegistry = HoldRegistry()
 
     @property
     def project_dir(self) -> Path:
