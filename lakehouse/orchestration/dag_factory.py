@@ -1,5 +1,5 @@
-"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, and
-the backup DAG.
+"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, the
+backup DAG and the retention DAG.
 
 * ``t1_<system>``: on the system's schedule; per source, ``wait_<entity>`` (the file and its
   control file, until the contract's expected-by time) then ``load_<entity>`` (land raw, six
@@ -14,6 +14,8 @@ the backup DAG.
   publishes the model's asset for D in turn.
 * ``lakehouse_backup``: on ``orchestration.backup_schedule``; takes an incremental backup and
   verifies that it restores as taken.
+* ``lakehouse_retention``: on ``schedule`` of ``conf/retention.yaml``; removes expired data
+  (holds respected) and vacuums past the declared window.
 
 Only the standard library and ``airflow.sdk`` are imported here: parsing stays cheap.
 """
@@ -136,6 +138,20 @@ class BackupOperator(_LakehouseTask, BaseOperator):
         return task_runtime.backup(self._conf(), began)
 
 
+class RetentionOperator(_LakehouseTask, BaseOperator):
+    ui_color = "#f5d5d5"
+
+    def __init__(self, *, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.manifest, self.manifest_path = manifest, manifest_path
+
+    def execute(self, context):
+        began = time.time()
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.retention(self._conf(), began)
+
+
 def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
     """Every DAG of the manifest, by DAG id."""
     path = str(manifest_path)
@@ -216,5 +232,18 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
             "restore as taken.")
         with dag:
             BackupOperator(task_id="backup_and_verify", manifest=manifest, manifest_path=path)
+        dags[dag.dag_id] = dag
+    if manifest.get("retention_cron"):
+        dag = DAG(
+            dag_id="lakehouse_retention", description="remove expired data, holds respected",
+            schedule=CronTriggerTimetable(manifest["retention_cron"], timezone=manifest["timezone"]),
+            start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
+            default_args=defaults, tags=["lakehouse", "retention"],
+            doc_md="Deletes the data every zone keeps no longer (`conf/retention.yaml`), except "
+            "what a legal or regulatory hold pins (`conf/holds.yaml`), vacuums the tables whose "
+            "deletions passed the declared window, destroys expired raw files, and records every "
+            "removal in `governance.retention_log` (`lakehouse retention run`).")
+        with dag:
+            RetentionOperator(task_id="expire_and_vacuum", manifest=manifest, manifest_path=path)
         dags[dag.dag_id] = dag
     return dags
