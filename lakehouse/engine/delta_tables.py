@@ -102,12 +102,10 @@ class DeltaTables:
 
     def delete_physically(self, spec: TableSpec, predicate: str, metadata: dict[str, Any]) -> None:
         """Delete the rows matching ``predicate``, then purge the deletion vectors that may hide
-        them in files still current (a table with deletion vectors on)."""
-        table = DeltaTable.forPath(self.spark, spec.path)
+        them in files still current (a table whose spec turns deletion vectors on)."""
         with self.session_conf({"spark.databricks.delta.commitInfo.userMetadata": _user_metadata(metadata)}):
-            table.delete(predicate)
-            properties = table.detail().select("properties").first()["properties"] or {}
-            if properties.get("delta.enableDeletionVectors") == "true":
+            DeltaTable.forPath(self.spark, spec.path).delete(predicate)
+            if spec.properties.get("delta.enableDeletionVectors") == "true":
                 self.spark.sql(f"REORG TABLE delta.`{spec.path}` APPLY (PURGE)")
 
     def vacuum(self, spec: TableSpec, retain_hours: int) -> None:

@@ -28,7 +28,7 @@ from lakehouse.governance.records import RetentionLogRecord
 from lakehouse.lifecycle.holds import Holds
 from lakehouse.lifecycle.retention_rules import Keep, RetentionRules
 from lakehouse.lifecycle.retention_targets import RawTarget, TableTarget, raw_targets, table_targets
-from lakehouse.sql import literal
+from lakehouse.sql import literal, quote_column
 from lakehouse.zones.storage import filesystem, remove_dir
 from lakehouse.zones.tables import join_path
 
@@ -110,55 +110,84 @@ def expire_model(engine, project, model, spec, latest: date, run_id: str) -> lis
 
 def expire_tables(engine, targets: list[TableTarget], holds: Holds, latest: date, run_id: str,
                   dry_run: bool = False) -> list[Removal]:
-    """Delete the expired, unpinned rows of each target: one commit per Delta table."""
-    planned: dict[str, tuple[TableTarget, list[str], list[Removal]]] = {}
+    """Delete the expired, unpinned rows of each target: one count and one commit per Delta
+    table (the samples of every table are one Delta table)."""
+    by_path: dict[str, list[TableTarget]] = {}
     for target in targets:
-        if not engine.table_exists(target.spec):
-            continue
-        predicate, removals = _expired(engine, target, holds, latest)
-        _, predicates, found = planned.setdefault(target.spec.path, (target, [], []))
-        predicates += [predicate] if predicate else []
-        found += removals
+        by_path.setdefault(target.spec.path, []).append(target)
     done = []
-    for target, predicates, removals in planned.values():
+    for group in by_path.values():
+        spec = group[0].spec
+        if not engine.table_exists(spec):
+            continue
+        counts = _counts(engine, group, latest)
+        predicates, removals = [], []
+        for i, target in enumerate(group):
+            predicate, found = expired(target, counts.get(i, []), holds, latest)
+            predicates += [predicate] if predicate else []
+            removals += found
         version = None
         if predicates and not dry_run:
-            version = engine.delete_rows(target.spec, " OR ".join(f"({p})" for p in predicates),
+            version = engine.delete_rows(spec, " OR ".join(f"({p})" for p in predicates),
                                          {"run_id": run_id, "operation": "retention"})
         done += [r if r.action == HELD else _with(r, table_version=version) for r in removals]
     return done
 
 
-def _expired(engine, target: TableTarget, holds: Holds, latest: date) -> tuple[str | None, list[Removal]]:
-    """The SQL selecting the target's expired rows no hold pins (None: none), and the removals
-    it makes and the expired dates holds keep."""
+def _dates_of(target: TableTarget) -> list[str]:
+    return ["data_date"] if target.dated_by == "data_date" else ["start_dt", "end_dt"]
+
+
+def _counts(engine, group: list[TableTarget], latest: date) -> dict[int, list[tuple[tuple, int]]]:
+    """Rows past the loosest cutoff of ``group`` (targets of one Delta table), counted by date
+    (zipper: by start_dt, end_dt), by the target's position in ``group``."""
+    cutoff = max(t.keep.cutoff(latest) for t in group)
+    dates = _dates_of(group[0])
+    older = f"data_date < {literal(cutoff)}" if dates == ["data_date"] else f"end_dt <= {literal(cutoff)}"
+    keyed = group[0].rows_of
+    if keyed is None:
+        return {0: engine.row_counts(group[0].spec, dates, older)}
+    column = keyed[0]
+    of = {t.rows_of[1]: i for i, t in enumerate(group)}
+    found: dict[int, list[tuple[tuple, int]]] = {}
+    for values, rows in engine.row_counts(group[0].spec, [column, *dates], older):
+        if values[0] in of:
+            found.setdefault(of[values[0]], []).append((values[1:], rows))
+    return found
+
+
+def expired(target: TableTarget, counts: list[tuple[tuple, int]], holds: Holds, latest: date
+            ) -> tuple[str | None, list[Removal]]:
+    """From the target's row counts by date (zipper: by start_dt, end_dt): the SQL selecting its
+    expired rows no hold pins (None: none), and the removals and held dates it makes."""
     cutoff = target.keep.cutoff(latest)
-    scope = f"({target.rows_of}) AND " if target.rows_of else ""
+    scope = f"{quote_column(target.rows_of[0])} = {literal(target.rows_of[1])} AND " if target.rows_of else ""
 
     def removal(action: str, day: date, rows: int, held_by: str | None = None) -> Removal:
         return Removal(target.zone, action, target.shown, target.spec.path, target.keep.rule,
                        target.keep.days, day, rows, held_by=held_by)
 
     if target.dated_by == "data_date":
-        counts = engine.row_counts(target.spec, ["data_date"], f"{scope}data_date < {literal(cutoff)}")
-        expired, removals = [], []
-        for (day,), rows in counts:
+        days, removals = [], []
+        for (day,), rows in sorted(counts):
+            if day >= cutoff:
+                continue
             hold = holds.pinning(target.table, day)
             removals.append(removal(HELD if hold else DELETED, day, rows, hold and hold.name))
-            if not hold:
-                expired.append(day)
-        if not expired:
+            days += [] if hold else [day]
+        if not days:
             return None, removals
-        return f"{scope}data_date IN ({', '.join(literal(d) for d in expired)})", removals
-    # zipper versions valid from start_dt to the day before end_dt: expired once end_dt <= cutoff
-    counts = engine.row_counts(target.spec, ["start_dt", "end_dt"], f"{scope}end_dt <= {literal(cutoff)}")
-    by_end: dict[tuple[date, str | None], int] = {}
+        return f"{scope}data_date IN ({', '.join(literal(d) for d in days)})", removals
+    # zipper versions are valid from start_dt to the day before end_dt: expired once end_dt <= cutoff
+    by_end: dict[tuple[date, str], int] = {}
     for (start, end), rows in counts:
+        if end > cutoff:
+            continue
         pinned = holds.overlapping(target.table, start, end - timedelta(days=1))
-        key = (end, pinned[0].name if pinned else None)
+        key = (end, pinned[0].name if pinned else "")
         by_end[key] = by_end.get(key, 0) + rows
-    removals = [removal(HELD if hold else DELETED, end, rows, hold) for (end, hold), rows in sorted(
-        by_end.items(), key=lambda item: (item[0][0], item[0][1] or ""))]
+    removals = [removal(HELD if hold else DELETED, end, rows, hold or None)
+                for (end, hold), rows in sorted(by_end.items())]
     if not any(r.action == DELETED for r in removals):
         return None, removals
     kept = "".join(f" AND NOT (start_dt <= {literal(h.data_dates.end)} AND end_dt > {literal(h.data_dates.start)})"

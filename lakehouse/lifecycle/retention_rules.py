@@ -55,7 +55,7 @@ class RetentionRules:
             if zone == "model_snapshots" and model is not None and model.retention_days:
                 return Keep(model.retention_days,
                             f"layers/{model.layer}/{model.name}.yaml retention_days", "model")
-            facts = self.facts().get(table)
+            facts = self.facts(table)
             if facts is not None:
                 by_standard = [Keep(r.keep.days(zone), f"{RETENTION_FILE} standards[{r.standard}]", "standard")
                                for r in policy.standards
@@ -68,24 +68,26 @@ class RetentionRules:
         days = policy.default.days(zone)
         return Keep(days, f"{RETENTION_FILE} default") if days else None
 
-    def facts(self) -> dict[str, TableFacts]:
+    def facts(self, table: str) -> TableFacts | None:
+        """The standards and level of a near-source table or model (None: neither)."""
+        contract = next((c for c in self.project.sources.values() if c.table_name == table), None)
+        if contract is not None:
+            return TableFacts(frozenset(a.standard for a in contract.attributes), contract.table_level)
+        if table not in self.project.models:
+            return None
         if self._facts is None:
-            self._facts = table_facts(self.project)
-        return self._facts
+            self._facts = model_facts(self.project)
+        return self._facts.get(table)
 
 
-def table_facts(project) -> dict[str, TableFacts]:
-    """Table name -> its columns' standards and its level, for every near-source table and model
-    (a model column follows the standard of the input column it is traced to)."""
+def model_facts(project) -> dict[str, TableFacts]:
+    """Model name -> the standards of its columns and its level; a model column follows the
+    standard of the input column it is traced to (through the layers)."""
     from lakehouse.security.column_levels import model_columns, table_level
 
-    standard_of: dict[tuple[str, str], str] = {}
+    standard_of = {(c.table_name, a.name): a.standard
+                   for c in project.sources.values() for a in c.attributes}
     facts: dict[str, TableFacts] = {}
-    for contract in project.sources.values():
-        for attribute in contract.attributes:
-            standard_of[(contract.table_name, attribute.name)] = attribute.standard
-        facts[contract.table_name] = TableFacts(
-            frozenset(a.standard for a in contract.attributes), contract.table_level)
     for name, columns in model_columns(project).items():  # in build order: inputs first
         for column, source in columns.sources.items():
             if source in standard_of:

@@ -13,7 +13,6 @@ from pyarrow import fs as pafs
 
 from lakehouse.governance.records import QualitySamplesRecord, QuarantineRecord, spec_of
 from lakehouse.lifecycle.retention_rules import Keep, RetentionRules
-from lakehouse.sql import literal
 from lakehouse.zones import Zone, zone_path
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.storage import filesystem
@@ -29,7 +28,7 @@ class TableTarget:
     spec: TableSpec
     keep: Keep
     dated_by: str = "data_date"  # end_dt: zipper rows, expired once closed before the cutoff
-    rows_of: str | None = None  # SQL selecting the table's rows in a table shared by many (samples)
+    rows_of: tuple[str, str] | None = None  # (column, value): its rows in a table shared by many (samples)
 
     @property
     def shown(self) -> str:
@@ -54,7 +53,7 @@ def table_targets(project, rules: RetentionRules) -> list[TableTarget]:
     found: list[TableTarget] = []
 
     def add(zone: str, table: str, spec: TableSpec, dated_by: str = "data_date",
-            rows_of: str | None = None) -> None:
+            rows_of: tuple[str, str] | None = None) -> None:
         keep = rules.keep(table, zone)
         if keep is not None:
             found.append(TableTarget(zone, table, spec, keep, dated_by, rows_of))
@@ -73,7 +72,7 @@ def table_targets(project, rules: RetentionRules) -> list[TableTarget]:
         add("quarantine", table, spec_of(QuarantineRecord, root, table))
     samples = spec_of(QualitySamplesRecord, root)
     for table in names:
-        add("samples", table, samples, rows_of=f"table_name = {literal(_qualified_name(project, table))}")
+        add("samples", table, samples, rows_of=("table_name", _qualified_name(project, table)))
     found += history_targets(project, rules)
     return found
 
@@ -97,11 +96,12 @@ def history_targets(project, rules: RetentionRules) -> list[TableTarget]:
                 continue
             with fs.open_input_stream(first) as stream:
                 lines = [json.loads(x) for x in stream.read().decode("utf-8").splitlines() if x.strip()]
-            schema = next((a["metaData"]["schemaString"] for a in lines if "metaData" in a), "{}")
-            columns = {f["name"] for f in json.loads(schema).get("fields", [])}
+            meta = next((a["metaData"] for a in lines if "metaData" in a), {})
+            columns = {f["name"] for f in json.loads(meta.get("schemaString", "{}")).get("fields", [])}
             dated_by = "data_date" if "data_date" in columns else "end_dt" if "end_dt" in columns else None
             if dated_by:
-                spec = TableSpec(name=folder, zone=Zone.HISTORY.value, layer=None, path=path, columns=())
+                spec = TableSpec(name=folder, zone=Zone.HISTORY.value, layer=None, path=path, columns=(),
+                                 properties=dict(meta.get("configuration") or {}))
                 found.append(TableTarget("history", folder, spec, keep, dated_by))
     return found
 
