@@ -201,7 +201,8 @@ def expire_raw(target: RawTarget, holds: Holds, latest: date, dry_run: bool = Fa
     cutoff = target.keep.cutoff(latest)
     fs, base = filesystem(target.folder)
     found = []
-    for info in fs.get_file_info(pafs.FileSelector(base, allow_not_found=True)):
+    for info in sorted(fs.get_file_info(pafs.FileSelector(base, allow_not_found=True)),
+                       key=lambda i: i.base_name):
         name = info.base_name
         if info.type != pafs.FileType.Directory or not name.startswith("data_date="):
             continue
@@ -230,7 +231,8 @@ def expire_staging(root: str, keep: Keep | None, now: datetime, dry_run: bool = 
     staging = join_path(root, "_staging")
     fs, base = filesystem(staging)
     found = []
-    for info in fs.get_file_info(pafs.FileSelector(base, allow_not_found=True)):
+    for info in sorted(fs.get_file_info(pafs.FileSelector(base, allow_not_found=True)),
+                       key=lambda i: i.base_name):
         if info.type != pafs.FileType.Directory:
             continue
         folder = join_path(staging, info.base_name)

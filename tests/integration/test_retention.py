@@ -84,6 +84,7 @@ def _dates(lh, spec, version=None):
     return sorted(r["data_date"] for r in reader.load(spec.path).select("data_date").collect())
 
 
+@pytest.mark.slow
 def test_retention_deletes_vacuums_destroys_and_keeps_held_dates(lh):
     spec, raw, dead = _seed(lh)
     before = lh.engine.version(spec)
@@ -123,3 +124,22 @@ def test_retention_deletes_vacuums_destroys_and_keeps_held_dates(lh):
         _dates(lh, spec, before)  # ... and no longer: the files are gone
     assert _dates(lh, spec) == [D1, D3, D4]
     assert lh.retention(latest=D4, vacuum_window_hours=0).removed == []  # nothing left to do
+
+
+def test_rows_deleted_from_a_table_with_deletion_vectors_are_gone_after_vacuum(engine, tmp_path):
+    """A zipper table keeps deletions as deletion vectors: the delete rewrites the files still
+    holding the rows (purge), and VACUUM with a 0-hour window removes the old files, so no
+    version reads them any more."""
+    from lakehouse.zones.tables import ZIPPER_PROPERTIES, Column, TableSpec
+
+    spec = TableSpec(name="dv", zone="standard", layer="near_source", path=str(tmp_path / "dv"),
+                     columns=(Column("k", "string"), Column("v", "string")), properties=dict(ZIPPER_PROPERTIES))
+    engine.ensure_table(spec)
+    engine.delta.append(spec, engine.spark.createDataFrame([("a", "keep"), ("b", ACCOUNT)], "k string, v string")
+                        .coalesce(1))
+    before = engine.version(spec)
+    engine.delete_rows(spec, "k = 'b'", {"run_id": "t"})
+    engine.vacuum(spec, 0)
+    assert [r["v"] for r in engine.rows(spec)] == ["keep"]
+    with pytest.raises(Exception, match="(?i)not.*found|does not exist|FileNotFound|DELTA_"):
+        engine.spark.read.format("delta").option("versionAsOf", before).load(spec.path).collect()
