@@ -124,6 +124,8 @@ def models_document(project, order: list[str]) -> list[dict]:
 
 def retention_table(result) -> Table:
     """What a retention run removed (or would remove, dry run) and what holds kept."""
+    from rich.markup import escape
+
     verb = "would remove" if result.dry_run else "removed"
     grid = Table(title=f"retention {result.run_id}: latest data date {result.latest}, {verb} "
                  f"{len(result.removed)}, kept by holds {len(result.held)}")
@@ -133,9 +135,9 @@ def retention_table(result) -> Table:
     for r in result.removals:
         action = r.action if not result.dry_run or r.action == "held" else f"would be {r.action}"
         shown = r.table if r.zone not in ("raw", "staging") else r.path
-        grid.add_row(r.zone, action + (f" ({r.held_by})" if r.held_by else ""), shown,
+        grid.add_row(r.zone, escape(action + (f" ({r.held_by})" if r.held_by else "")), escape(shown),
                      "" if r.data_date is None else r.data_date.isoformat(),
-                     *["" if v is None else f"{v:,}" for v in (r.rows, r.files, r.bytes)], r.rule)
+                     *["" if v is None else f"{v:,}" for v in (r.rows, r.files, r.bytes)], escape(r.rule))
     return grid
 
 

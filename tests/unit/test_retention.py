@@ -182,3 +182,21 @@ def test_a_bad_retention_or_holds_file_gives_located_errors(tmp_path):
     assert "did you mean 'cbs_transaction'" in found[("retention.yaml", 6, "tables[0].table")].message
     assert found[("retention.yaml", 9, "tables[1].keep")].fix == "move staging to the default rule"
     assert "before 'from'" in found[("holds.yaml", 4, "holds[0].data_dates")].message
+
+
+def test_the_report_shows_rules_and_holds_as_written():
+    from rich.console import Console
+
+    from lakehouse.cli.rendering import retention_table
+
+    result = retention.RetentionResult("run-1", D[3], True, 168, [
+        retention.Removal("raw", "destroyed", "near_source.ref_code", "/lake/raw/ref/code/data_date=2026-11-01",
+                          "retention.yaml tables[ref_code]", 90, D[0], None, 2, 38),
+        retention.Removal("near_source", "held", "near_source.cbs_account", "/lake/t", "retention.yaml default",
+                          1830, D[1], 4, held_by="aml_inquiry_2026_017")])
+    console = Console(width=250, record=True)
+    console.print(retention_table(result))
+    text = console.export_text()
+    assert "would remove 1, kept by holds 1" in text
+    assert "would be destroyed" in text and "retention.yaml tables[ref_code]" in text
+    assert "held (aml_inquiry_2026_017)" in text
