@@ -19,6 +19,8 @@ and touches nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -82,15 +84,21 @@ def run(engine, store, project, latest: date, *, dry_run: bool = False, run_id: 
                              latest, dry_run, window)
     rules, holds = RetentionRules(project), Holds.of(project, now.date())
     targets = [t for t in table_targets(project, rules) if zones is None or t.zone in zones]
-    result.removals += expire_tables(engine, targets, holds, latest, result.run_id, dry_run)
-    if zones is None or "raw" in zones:
-        for target in raw_targets(project, rules):
-            result.removals += expire_raw(target, holds, latest, dry_run)
-    if zones is None or "staging" in zones:
-        result.removals += expire_staging(project.settings.root, rules.keep(None, "staging"), now, dry_run)
-    result.removals += vacuum_due(engine, store, targets, result.removals, window, now, dry_run)
-    if not dry_run:
-        store.append(records(result.removals, result.run_id, now))
+
+    def done(found: list[Removal]) -> None:  # recorded as it goes: a failure loses no record
+        result.removals.extend(found)
+        if not dry_run:
+            store.append(records(found, result.run_id, now))
+
+    with nullcontext() if dry_run else store.holding():
+        for found in expire_each_table(engine, targets, holds, latest, result.run_id, dry_run):
+            done(found)
+        if zones is None or "raw" in zones:
+            for target in raw_targets(project, rules):
+                done(expire_raw(target, holds, latest, dry_run))
+        if zones is None or "staging" in zones:
+            done(expire_staging(project.settings.root, rules.keep(None, "staging"), now, dry_run))
+        done(vacuum_due(engine, store, targets, result.removals, window, now, dry_run))
     return result
 
 
@@ -112,10 +120,15 @@ def expire_tables(engine, targets: list[TableTarget], holds: Holds, latest: date
                   dry_run: bool = False) -> list[Removal]:
     """Delete the expired, unpinned rows of each target: one count and one commit per Delta
     table (the samples of every table are one Delta table)."""
+    return [r for found in expire_each_table(engine, targets, holds, latest, run_id, dry_run) for r in found]
+
+
+def expire_each_table(engine, targets: list[TableTarget], holds: Holds, latest: date, run_id: str,
+                      dry_run: bool = False) -> Iterator[list[Removal]]:
+    """``expire_tables``, one Delta table at a time: the removals of each as it is done."""
     by_path: dict[str, list[TableTarget]] = {}
     for target in targets:
         by_path.setdefault(target.spec.path, []).append(target)
-    done = []
     for group in by_path.values():
         spec = group[0].spec
         if not engine.table_exists(spec):
@@ -130,8 +143,7 @@ def expire_tables(engine, targets: list[TableTarget], holds: Holds, latest: date
         if predicates and not dry_run:
             version = engine.delete_rows(spec, " OR ".join(f"({p})" for p in predicates),
                                          {"run_id": run_id, "operation": "retention"})
-        done += [r if r.action == HELD else _with(r, table_version=version) for r in removals]
-    return done
+        yield [r if r.action == HELD else _with(r, table_version=version) for r in removals]
 
 
 def _dates_of(target: TableTarget) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -139,6 +140,10 @@ class FakeEngine:
 class FakeStore:
     def __init__(self):
         self.appended = []
+
+    @contextmanager
+    def holding(self):
+        yield self
 
     def exists(self, record_type):
         return False
