@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from pyarrow import fs as pafs
@@ -143,7 +143,7 @@ def expire_each_table(engine, targets: list[TableTarget], holds: Holds, latest: 
         if predicates and not dry_run:
             version = engine.delete_rows(spec, " OR ".join(f"({p})" for p in predicates),
                                          {"run_id": run_id, "operation": "retention"})
-        yield [r if r.action == HELD else _with(r, table_version=version) for r in removals]
+        yield [r if r.action == HELD else replace(r, table_version=version) for r in removals]
 
 
 def _dates_of(target: TableTarget) -> list[str]:
@@ -324,12 +324,6 @@ def _contents(folder: str) -> tuple[int, int, datetime | None]:
 def _local(moment: datetime) -> datetime:
     """A file time as a naive local time, as ``datetime.now()`` gives."""
     return datetime.fromtimestamp(moment.timestamp())
-
-
-def _with(removal: Removal, **changes) -> Removal:
-    from dataclasses import replace
-
-    return replace(removal, **changes)
 
 
 def _record(r: Removal, run_id: str, now: datetime) -> RetentionLogRecord:
