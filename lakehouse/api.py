@@ -533,6 +533,19 @@ class Lakehouse:
                 query_text=f"deidentify to {report.target_root}",
                 detail=f"{len(report.tables)} tables copied to {report.target_root}"))
 
+    # -- retention and destruction (4.2.2.2 b, 4.2.2.5) --------------------------------------
+
+    def retention(self, dry_run: bool = False, latest: date | None = None,
+                  vacuum_window_hours: int | None = None):
+        """Remove the data every zone keeps no longer (``conf/retention.yaml``), physically, except
+        what a hold pins (``conf/holds.yaml``); ``latest`` is the newest data date (default:
+        yesterday); recorded in ``governance.retention_log``. A dry run only plans."""
+        self._require("manage", "run retention")
+        from lakehouse.lifecycle import retention
+
+        return retention.run(self.engine, self.store, self.project, latest or self.yesterday(),
+                             dry_run=dry_run, vacuum_window_hours=vacuum_window_hours)
+
     def scan_for_leaks(self, files: list[Path] | None = None):
         """Look for level-3+ values in clear in every governance and quarantine table and in
         ``files`` (default: the reports folder: quality reports, Data Docs, logs) — a check for

@@ -740,6 +740,32 @@ def backup_verify(
         raise typer.Exit(1)
 
 
+retention_app = typer.Typer(no_args_is_help=True, help="Retention and destruction of expired "
+                            "data, legal holds respected (conf/retention.yaml, conf/holds.yaml).")
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="print what would be removed; touch nothing"),
+    data_date: Optional[str] = typer.Option(None, "--date", help="the latest data date retention "
+                                            "counts back from (default: yesterday)"),
+    principal: Optional[str] = AS_PRINCIPAL,
+    as_json: bool = JSON,
+    conf: Path = CONF,
+) -> None:
+    """Delete the data each zone keeps no longer, except what a hold pins, vacuum the tables whose
+    deletions passed the declared window, destroy expired raw files and stale staging folders;
+    every removal is recorded in governance.retention_log."""
+    from lakehouse.cli.rendering import retention_document, retention_table
+
+    result = _lakehouse(conf, principal).retention(dry_run, _parse_date(data_date))
+    if as_json:
+        typer.echo(to_json(retention_document(result)))
+    else:
+        stdout().print(retention_table(result))
+
+
 @app.command()
 def restore(
     to: str = typer.Option(..., "--to", help="the new lakehouse root (new or empty folder or URI)"),

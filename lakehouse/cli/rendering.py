@@ -120,3 +120,28 @@ def models_document(project, order: list[str]) -> list[dict]:
     return [{"model": name, "layer": m.layer, "load_type": m.load_type,
              "retention_days": m.retention_days, "keys": list(m.keys), "inputs": dict(m.inputs)}
             for name in order for m in [project.models[name]]]
+
+
+def retention_table(result) -> Table:
+    """What a retention run removed (or would remove, dry run) and what holds kept."""
+    from rich.markup import escape
+
+    verb = "would remove" if result.dry_run else "removed"
+    grid = Table(title=f"retention {result.run_id}: latest data date {result.latest}, {verb} "
+                 f"{len(result.removed)}, kept by holds {len(result.held)}")
+    for column in ("zone", "action", "table / folder", "data date", "rows", "files", "bytes", "rule"):
+        grid.add_column(column, justify="right" if column in ("rows", "files", "bytes") else "left",
+                        overflow="fold")
+    for r in result.removals:
+        action = r.action if not result.dry_run or r.action == "held" else f"would be {r.action}"
+        shown = r.table if r.zone not in ("raw", "staging") else r.path
+        grid.add_row(r.zone, escape(action + (f" ({r.held_by})" if r.held_by else "")), escape(shown),
+                     "" if r.data_date is None else r.data_date.isoformat(),
+                     *["" if v is None else f"{v:,}" for v in (r.rows, r.files, r.bytes)], escape(r.rule))
+    return grid
+
+
+def retention_document(result) -> dict:
+    return {"run_id": result.run_id, "latest": result.latest, "dry_run": result.dry_run,
+            "vacuum_window_hours": result.vacuum_window_hours,
+            "removals": [dataclasses.asdict(r) for r in result.removals]}

@@ -18,6 +18,8 @@ from .findings import Finding, key_path
 from .layer_checks import cycle_findings, layer_file_findings
 from .deidentify_rules import DeidentifyRules, deidentify_findings
 from .layer_models import LayerModel
+from .lifecycle import (HOLDS_FILE, RETENTION_FILE, HoldRegistry, RetentionPolicy, hold_findings,
+                        known_tables, retention_findings)
 from .messages import findings_from
 from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
@@ -145,6 +147,10 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
                                                   models)
     if problems:
         return None, problems
+    retention, holds, problems = _load_lifecycle(conf, known_tables(sources.values(), models),
+                                                 set(standards_by_id))
+    if problems:
+        return None, problems
     project = Project(
         conf_dir=conf_dir, settings=settings, classification=classification, security=security,
         deidentify=deidentify,
@@ -155,6 +161,8 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
         sources=sources,
         quality_rules=quality_rules,
         models=models,
+        retention=retention,
+        holds=holds,
     )
     services, problems = _load_services(conf / SERVICES_FILE, project)
     if problems:
@@ -176,6 +184,22 @@ def _load_services(path: Path, project: Project) -> tuple[dict[str, ServiceContr
         return {}, problems
     located = Path(os.path.abspath(path))
     return {s.name: s.model_copy(update={"source_file": located}) for s in registry.services}, []
+
+
+def _load_lifecycle(conf: Path, tables: set[str], standards: set[str]
+                    ) -> tuple[RetentionPolicy, HoldRegistry, list[Problem]]:
+    """``retention.yaml`` and ``holds.yaml``, each optional (absent: nothing expires but the
+    models' own ``retention_days``; nothing is held), checked against the project's tables."""
+    retention, holds, problems = RetentionPolicy(), HoldRegistry(), []
+    if (conf / RETENTION_FILE).exists():
+        retention, _, found = _load_registry(conf / RETENTION_FILE, RetentionPolicy,
+                                             lambda d: retention_findings(d, tables, standards))
+        problems += found
+    if (conf / HOLDS_FILE).exists():
+        holds, _, found = _load_registry(conf / HOLDS_FILE, HoldRegistry,
+                                         lambda d: hold_findings(d, tables))
+        problems += found
+    return retention, holds, problems
 
 
 def _load_settings(conf: Path, project_dir: Path, paths: dict[str, str] | None = None

@@ -7,6 +7,7 @@ from pathlib import Path
 from .models import Settings, SourceContract, _Model
 from .deidentify_rules import DeidentifyRules
 from .layer_models import LayerModel
+from .lifecycle import HoldRegistry, RetentionPolicy
 from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
 from .security_registry import SecurityRegistry
@@ -44,6 +45,8 @@ class Project(_Model):
     quality_rules: dict[str, RuleFile] = {}
     models: dict[str, LayerModel] = {}
     services: dict[str, ServiceContract] = {}
+    retention: RetentionPolicy = RetentionPolicy()
+    holds: HoldRegistry = HoldRegistry()
 
     @property
     def project_dir(self) -> Path:

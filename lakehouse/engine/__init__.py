@@ -390,14 +390,22 @@ class Engine:
         repeated = frame.groupBy(*keys).count().filter("count > 1").limit(samples).collect()
         return int(counts[0]), [tuple(r[k] for k in keys) for r in repeated], int(counts[1])
 
-    def remove_snapshots(self, spec: TableSpec, before: date) -> list[tuple[date, int]]:
-        """Delete the snapshots older than ``before`` in one commit; (data date, rows) removed."""
-        day = _sql_date(before)
-        removed = [(r[0], int(r[1])) for r in self.delta.read(spec.path).filter(f"data_date < {day}")
-                   .groupBy("data_date").count().orderBy("data_date").collect()]
-        if removed:
-            self.delta.delete(spec, f"data_date < {day}")
-        return removed
+    # -- retention (4.2.2.5) -----------------------------------------------------------------
+    def row_counts(self, spec: TableSpec, columns: list[str], predicate: str) -> list[tuple[tuple, int]]:
+        """The rows matching the SQL ``predicate``, counted by the values of ``columns``."""
+        found = self.delta.read(spec.path).filter(predicate).groupBy(*columns).count().collect()
+        return sorted((tuple(r[c] for c in columns), int(r["count"])) for r in found)
+
+    def delete_rows(self, spec: TableSpec, predicate: str, metadata: dict[str, Any]) -> int | None:
+        """Delete the rows matching the SQL ``predicate`` in one commit; on a table with deletion
+        vectors the files still holding them are rewritten (``REORG ... APPLY (PURGE)``), so no
+        current file has them. Their files leave storage at the next ``vacuum``. The version after."""
+        self.delta.delete_physically(spec, predicate, metadata)
+        return self.version(spec)
+
+    def vacuum(self, spec: TableSpec, retain_hours: int) -> None:
+        """Remove the files no version of the last ``retain_hours`` reads (Delta VACUUM)."""
+        self.delta.vacuum(spec, retain_hours)
 
     # -- near-source loads -------------------------------------------------------------------
     def _staged(self, staged_path: str, spec: TableSpec):

@@ -100,6 +100,21 @@ class DeltaTables:
     def delete(self, spec: TableSpec, predicate: str) -> None:
         DeltaTable.forPath(self.spark, spec.path).delete(predicate)
 
+    def delete_physically(self, spec: TableSpec, predicate: str, metadata: dict[str, Any]) -> None:
+        """Delete the rows matching ``predicate``, then purge the deletion vectors that may hide
+        them in files still current (a table whose spec turns deletion vectors on)."""
+        with self.session_conf({"spark.databricks.delta.commitInfo.userMetadata": _user_metadata(metadata)}):
+            DeltaTable.forPath(self.spark, spec.path).delete(predicate)
+            if spec.properties.get("delta.enableDeletionVectors") == "true":
+                self.spark.sql(f"REORG TABLE delta.`{spec.path}` APPLY (PURGE)")
+
+    def vacuum(self, spec: TableSpec, retain_hours: int) -> None:
+        """VACUUM keeping the files of the last ``retain_hours``; a window under Delta's 7-day
+        safety check is allowed for this call only (a declared retention window)."""
+        check = "spark.databricks.delta.retentionDurationCheck.enabled"
+        with self.session_conf({check: "false"} if retain_hours < 168 else {}):
+            DeltaTable.forPath(self.spark, spec.path).vacuum(retain_hours)
+
     def rehash(self, spec: TableSpec, row_hash) -> None:
         DeltaTable.forPath(self.spark, spec.path).update(set={"row_hash": row_hash})
 

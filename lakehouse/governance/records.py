@@ -425,15 +425,25 @@ class LineageRecord(GovernanceRecord):
     recorded_at: datetime | None = column('timestamp', 'when')
 
 
-@record('retention_log', "Snapshots removed because they passed their table's retention")
+@record('retention_log', "Every removal by retention (4.2.2.5): rows deleted, files vacuumed, raw "
+        "folders destroyed, staging folders removed, and data kept because a hold pins it")
 class RetentionLogRecord(GovernanceRecord):
     run_id: str | None = column('string', 'run that removed them')
-    table_name: str | None = column('string', 'table, schema.name')
-    data_date: date | None = column('date', 'the data date whose snapshot was removed')
+    table_name: str | None = column('string', 'table, schema.name (raw zone: the source table)')
+    data_date: date | None = column('date', 'the data date removed (zipper rows: the end_dt they were closed on)')
     rows: int | None = column('bigint', 'rows removed')
-    retention_days: int | None = column('int', "the table's retention")
+    retention_days: int | None = column('int', 'data dates the rule keeps')
     table_version: int | None = column('bigint', 'Delta version after the removal')
     removed_at: datetime | None = column('timestamp', 'when')
+    zone: str | None = column('string', 'raw, near_source, model_snapshots, history, quarantine, samples or staging')
+    action: str | None = column('string', 'deleted (rows, from the current version), vacuumed (their files, '
+                                'after the window), destroyed (raw files), removed (staging folder) or '
+                                'held (expired, kept by a hold)')
+    path: str | None = column('string', 'the table, folder or files removed')
+    files: int | None = column('bigint', 'files removed from storage')
+    bytes: int | None = column('bigint', 'bytes removed from storage')
+    rule: str | None = column('string', 'the retention rule that applied, e.g. retention.yaml tables[ref_code]')
+    held_by: str | None = column('string', 'the hold that kept it (action held)')
 
 
 @record('zipper_dates', 'The data dates folded into each zipper table (near-source and model tables)')

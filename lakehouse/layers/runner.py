@@ -13,17 +13,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from lakehouse.errors import LakehouseError, Problem, TerminalError, first_line
 from lakehouse.filters import where
 from lakehouse.governance import zipper_dates
 from lakehouse.catalog import business_metadata
 from lakehouse.governance.records import (
-    CatalogRecord, LineageRecord, LoadLogRecord, ModelRunsRecord, QualityStatusRecord, RetentionLogRecord)
+    CatalogRecord, LineageRecord, LoadLogRecord, ModelRunsRecord, QualityStatusRecord)
 from lakehouse.governance.store import GovernanceStore
 from lakehouse import graph, sql_parsing
 from lakehouse.layers import model_quality, sql_lineage
+from lakehouse.lifecycle import retention
 from lakehouse.layers.model_tables import model_hash, model_spec
 from lakehouse.security.column_levels import key_masks
 from lakehouse.security.masking import masked_key
@@ -282,21 +283,16 @@ class LayerBuild:
                                      metadata, frozen)
         else:
             engine.load_partition(spec, staged, self.data_date, metadata)
-        removed = []
-        if model.retention_days:
-            cutoff = self.data_date - timedelta(days=model.retention_days - 1)
-            removed = engine.remove_snapshots(spec, cutoff)
+        removals = retention.expire_model(engine, self.project, model, spec, self.data_date, self.run_id)
         status, validations = model_quality.record_quality(engine, self.store, self.project, model,
                                                            spec, checked, self.run_id)
         self.validations += validations
         result.promotable, result.blocking_rules = status.promotable, list(status.blocking_rules)
         version = engine.version(spec)
-        self.store.append([RetentionLogRecord(
-            run_id=self.run_id, table_name=spec.qualified_name, data_date=day, rows=count,
-            retention_days=model.retention_days, table_version=version, removed_at=datetime.now())
-            for day, count in removed])
+        self.store.append(retention.records(removals, self.run_id))
         self._lineage(model, spec, columns)
-        result.rows, result.table_version, result.removed = rows, version, removed
+        result.rows, result.table_version = rows, version
+        result.removed = [(r.data_date, r.rows) for r in removals if r.action == retention.DELETED]
 
     def _file(self, model):
         return self.project.layers_dir / model.layer / f"{model.name}.yaml"

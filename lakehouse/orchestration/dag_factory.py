@@ -1,5 +1,5 @@
-"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, and
-the backup DAG.
+"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, the
+backup DAG and the retention DAG.
 
 * ``t1_<system>``: on the system's schedule; per source, ``wait_<entity>`` (the file and its
   control file, until the contract's expected-by time) then ``load_<entity>`` (land raw, six
@@ -14,6 +14,8 @@ the backup DAG.
   publishes the model's asset for D in turn.
 * ``lakehouse_backup``: on ``orchestration.backup_schedule``; takes an incremental backup and
   verifies that it restores as taken.
+* ``lakehouse_retention``: on ``schedule`` of ``conf/retention.yaml``; removes expired data
+  (holds respected) and vacuums past the declared window.
 
 Only the standard library and ``airflow.sdk`` are imported here: parsing stays cheap.
 """
@@ -122,18 +124,36 @@ class BuildModelOperator(_LakehouseTask, BaseOperator):
         return task_runtime.build_model(self._conf(), self.model, context, began)
 
 
-class BackupOperator(_LakehouseTask, BaseOperator):
+class HousekeepingOperator(_LakehouseTask, BaseOperator):
+    """Runs one housekeeping job of ``task_runtime`` (``backup``, ``retention``) through the engine."""
+
     ui_color = "#e6d5f5"
 
-    def __init__(self, *, manifest: dict, manifest_path: str, **kwargs):
+    def __init__(self, *, job: str, manifest: dict, manifest_path: str, **kwargs):
         super().__init__(**kwargs)
-        self.manifest, self.manifest_path = manifest, manifest_path
+        self.job, self.manifest, self.manifest_path = job, manifest, manifest_path
 
     def execute(self, context):
         began = time.time()
         from lakehouse.orchestration import task_runtime
 
-        return task_runtime.backup(self._conf(), began)
+        return getattr(task_runtime, self.job)(self._conf(), began)
+
+
+HOUSEKEEPING = (
+    # DAG id, manifest key of its cron, job, task id, description, documentation
+    ("lakehouse_backup", "backup_cron", "backup", "backup_and_verify",
+     "back up the lakehouse, then verify it restores",
+     "An incremental backup of the zones, governance and project files to the `backups` root, "
+     "restored into a scratch folder and compared table by table with the original (`lakehouse "
+     "backup`, `lakehouse backup verify`); fails when it does not restore as taken."),
+    ("lakehouse_retention", "retention_cron", "retention", "expire_and_vacuum",
+     "remove expired data, holds respected",
+     "Deletes the data every zone keeps no longer (`conf/retention.yaml`), except what a legal or "
+     "regulatory hold pins (`conf/holds.yaml`), vacuums the tables whose deletions passed the "
+     "declared window, destroys expired raw files, and records every removal in "
+     "`governance.retention_log` (`lakehouse retention run`)."),
+)
 
 
 def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
@@ -204,17 +224,15 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
                 for first in m["after"]:
                     tasks[first] >> tasks[m["name"]]
         dags[dag.dag_id] = dag
-    if manifest.get("backup_cron"):
+    for dag_id, cron, job, task_id, description, doc in HOUSEKEEPING:
+        if not manifest.get(cron):
+            continue
         dag = DAG(
-            dag_id="lakehouse_backup", description="back up the lakehouse, then verify it restores",
-            schedule=CronTriggerTimetable(manifest["backup_cron"], timezone=manifest["timezone"]),
+            dag_id=dag_id, description=description,
+            schedule=CronTriggerTimetable(manifest[cron], timezone=manifest["timezone"]),
             start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
-            default_args=defaults, tags=["lakehouse", "backup"],
-            doc_md="An incremental backup of the zones, governance and project files to the "
-            "`backups` root, restored into a scratch folder and compared table by table with the "
-            "original (`lakehouse backup`, `lakehouse backup verify`); fails when it does not "
-            "restore as taken.")
+            default_args=defaults, tags=["lakehouse", job], doc_md=doc)
         with dag:
-            BackupOperator(task_id="backup_and_verify", manifest=manifest, manifest_path=path)
+            HousekeepingOperator(task_id=task_id, job=job, manifest=manifest, manifest_path=path)
         dags[dag.dag_id] = dag
     return dags

@@ -182,6 +182,17 @@ def _build(request: dict) -> tuple[dict, float]:
             "built_at": result.built_at.isoformat() if result.built_at else None}, started
 
 
+def retention_totals(result) -> dict:
+    """What a retention run removed and kept, in numbers."""
+    removed = result.removed
+    return {"rows_deleted": sum(r.rows or 0 for r in removed if r.action == "deleted"),
+            "files_removed": sum(r.files or 0 for r in removed),
+            "bytes_removed": sum(r.bytes or 0 for r in removed),
+            "tables_vacuumed": sum(r.action == "vacuumed" for r in removed),
+            "raw_folders_destroyed": sum(r.action == "destroyed" for r in removed),
+            "dates_held": len({(r.table, r.data_date) for r in result.held})}
+
+
 def _backup(request: dict) -> tuple[dict, float]:
     """Take a backup and prove it restores (``Lakehouse.backup``, then ``verify_backup``); a
     backup that does not restore is a terminal error naming what differs."""
@@ -200,4 +211,13 @@ def _backup(request: dict) -> tuple[dict, float]:
             "tables_compared": checked.tables_compared}, started
 
 
-_OPS = {"ping": _ping, "load": _load, "build": _build, "backup": _backup}
+def _retention(request: dict) -> tuple[dict, float]:
+    """Remove what retention says has expired, holds respected (``Lakehouse.retention``)."""
+    with _lakehouse(request) as lakehouse:
+        started = time.time()
+        result = lakehouse.retention()
+    return {"run_id": result.run_id, "latest": result.latest.isoformat(),
+            **retention_totals(result)}, started
+
+
+_OPS = {"ping": _ping, "load": _load, "build": _build, "backup": _backup, "retention": _retention}

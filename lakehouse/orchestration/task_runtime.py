@@ -234,3 +234,16 @@ def backup(conf: Path, task_started: float) -> dict:
              "a restore", result["backup_id"], result["backup_root"], result["tables"],
              result["files"], result["files_copied"], result["bytes_copied"], result["tables_compared"])
     return result
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+def retention(conf: Path, task_started: float) -> dict:
+    """Remove what has expired, holds respected (the engine's ``retention`` operation)."""
+    result = call_engine(conf, {"op": "retention"}, task_started)
+    log.info("retention %s (latest data date %s): %s rows deleted, %s tables vacuumed, %s raw "
+             "folders destroyed, %s files (%s bytes) removed; %s expired dates kept by holds",
+             result["run_id"], result["latest"], result["rows_deleted"], result["tables_vacuumed"],
+             result["raw_folders_destroyed"], result["files_removed"], result["bytes_removed"],
+             result["dates_held"])
+    return result
