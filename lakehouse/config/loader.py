@@ -14,6 +14,7 @@ from lakehouse.zones.tables import ZIPPER_COLUMNS
 from ..errors import ConfigError, Problem
 from . import checks, derived_rules, registry_checks
 from .fields import URI_SCHEME
+from .history_registry import HistoryRegistry, history_findings
 from .findings import Finding, key_path
 from .layer_checks import cycle_findings, layer_file_findings
 from .layer_models import LayerModel
@@ -21,6 +22,7 @@ from .messages import findings_from
 from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
     CLASSIFICATION_FILE,
+    HISTORY_FILE,
     LAYERS_DIR,
     OWNERS_FILE,
     RULES_DIR,
@@ -135,6 +137,9 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
                                                   models)
     if problems:
         return None, problems
+    history, problems = _load_history(conf / HISTORY_FILE, sources, models)
+    if problems:
+        return None, problems
     return Project(
         conf_dir=conf_dir, settings=settings, classification=classification, security=security,
         departments={d.code: d for d in owners.departments},
@@ -144,7 +149,19 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
         sources=sources,
         quality_rules=quality_rules,
         models=models,
+        history=history,
     ), []
+
+
+def _load_history(path: Path, sources: dict[str, SourceContract], models: dict[str, LayerModel]
+                  ) -> tuple[HistoryRegistry, list[Problem]]:
+    """``history.yaml`` checked against the project's tables; none moves when it is absent."""
+    if not path.exists():
+        return HistoryRegistry(), []
+    tables = {f"near_source.{c.table_name}": (c.load_type, None) for c in sources.values()}
+    tables.update({f"{m.layer}.{m.name}": (m.load_type, m.retention_days) for m in models.values()})
+    registry, _, problems = _load_registry(path, HistoryRegistry, lambda d: history_findings(d, tables))
+    return registry or HistoryRegistry(), problems
 
 
 def _load_settings(conf: Path, project_dir: Path, paths: dict[str, str] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .models import Settings, SourceContract, _Model
+from .history_registry import HistoryRegistry
 from .layer_models import LayerModel
 from .quality_rules import RuleFile
 from .registries import Classification, DataStandard, Department, Owner, SourceSystem
@@ -16,6 +17,8 @@ SYSTEMS_FILE = "systems.yaml"
 STANDARDS_FILE = "standards.yaml"
 CLASSIFICATION_FILE = "classification.yaml"
 SECURITY_FILE = "security.yaml"
+HISTORY_FILE = "history.yaml"
+"""Optional: the hot windows of the tables that move to the history zone."""
 SOURCES_DIR = "sources"
 RULES_DIR = "quality_rules"
 """Beside conf/: one YAML of quality rules per table."""
@@ -37,6 +40,7 @@ class Project(_Model):
     sources: dict[str, SourceContract]
     quality_rules: dict[str, RuleFile] = {}
     models: dict[str, LayerModel] = {}
+    history: HistoryRegistry = HistoryRegistry()
 
     @property
     def project_dir(self) -> Path:

@@ -1,0 +1,67 @@
+"""conf/history.yaml: the hot windows of the tables that move to the history zone, checked
+against the project with every error located."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config import load_project
+from lakehouse.config.history_registry import HistoryRegistry
+from lakehouse.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for folder in ("conf", "layers", "quality_rules"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    return tmp_path / "conf"
+
+
+def test_repository_history_declares_hot_windows_by_layer_and_table():
+    history = load_project(REPO / "conf").history
+    assert history.hot_days("near_source.cbs_transaction", "near_source", "append") == 180
+    assert history.hot_days("near_source.cbs_account", "near_source", "snapshot") == 400
+    assert history.hot_days("near_source.cbs_customer", "near_source", "zipper") is None
+    assert history.hot_days("common.com_party_balance_daily", "common", "snapshot") is None
+
+
+def test_without_history_yaml_nothing_moves(project):
+    (project / "history.yaml").unlink()
+    assert load_project(project).history == HistoryRegistry()
+
+
+def test_every_mistake_is_reported_with_file_line_key_and_fix(project):
+    path = project / "history.yaml"
+    path.write_text(
+        "schedule: daily\n"
+        "layers:\n"
+        "  near_sauce: 30\n"                        # line 3
+        "  common: 60\n"                            # line 4: above common's retention 31
+        "tables:\n"
+        "  near_source.cbs_customer: 90\n"          # line 6: a zipper table
+        "  near_source.cbs_acount: 90\n"            # line 7: misspelt
+        "  near_source.cbs_account: 0\n"            # line 8: not a window
+        "  mart.mart_customer_360: ninety\n"        # line 9
+        "hot_days: 3\n", encoding="utf-8")          # line 10: unknown key
+    with pytest.raises(ConfigError) as raised:
+        load_project(project)
+    problems = {(p.line, p.key): p for p in raised.value.problems}  # (both common tables: one)
+    assert all(p.file == str(path) for p in problems.values())
+    assert "unknown layer 'near_sauce' (did you mean 'near_source'?)" in problems[3, "layers.near_sauce"].message
+    common = problems[4, "layers.common"]
+    assert "not below the retention_days 31" in common.message and "tables:" in common.fix
+    zipper = problems[6, "tables['near_source.cbs_customer']"]
+    assert "zipper tables are history already" in zipper.message
+    assert "remove it from history.yaml" in zipper.fix
+    assert "did you mean 'near_source.cbs_account'" in problems[7, "tables['near_source.cbs_acount']"].message
+    assert "greater than or equal to 1" in problems[8, "tables['near_source.cbs_account']"].message
+    assert problems[9, "tables['mart.mart_customer_360']"].value == "ninety"
+    assert 10 in {line for line, _ in problems}
+    common_tables = {p.fix.split()[1] for p in raised.value.problems if p.key == "layers.common"}
+    assert common_tables == {"common.com_party_balance_daily", "common.com_party_txn_monthly"}
+    assert len(raised.value.problems) == 8
