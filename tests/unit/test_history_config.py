@@ -15,6 +15,11 @@ from lakehouse.errors import ConfigError
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module")
+def repo_project():
+    return load_project(REPO / "conf")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     for folder in ("conf", "layers", "quality_rules"):
@@ -22,8 +27,8 @@ def project(tmp_path: Path) -> Path:
     return tmp_path / "conf"
 
 
-def test_repository_history_declares_hot_windows_by_layer_and_table():
-    history = load_project(REPO / "conf").history
+def test_repository_history_declares_hot_windows_by_layer_and_table(repo_project):
+    history = repo_project.history
     assert history.hot_days("near_source.cbs_transaction", "near_source", "append") == 180
     assert history.hot_days("near_source.cbs_account", "near_source", "snapshot") == 400
     assert history.hot_days("near_source.cbs_customer", "near_source", "zipper") is None
@@ -65,3 +70,29 @@ def test_every_mistake_is_reported_with_file_line_key_and_fix(project):
     common_tables = {p.fix.split()[1] for p in raised.value.problems if p.key == "layers.common"}
     assert common_tables == {"common.com_party_balance_daily", "common.com_party_txn_monthly"}
     assert len(raised.value.problems) == 8
+
+
+def test_the_tables_that_move_are_the_snapshot_and_append_tables_with_a_hot_window(repo_project):
+    from lakehouse.lifecycle.history import movable_tables
+
+    moving = {m.spec.qualified_name: m.hot_days for m in movable_tables(repo_project, "/lake")}
+    assert moving == {
+        "near_source.cbs_account": 400, "near_source.cbs_transaction": 180,
+        "near_source.ccs_card_txn": 180, "near_source.lns_loan": 400,
+        "near_source.lns_repayment": 400, "near_source.lns_repayment_schedule": 400,
+        "integrated.evt_transaction": 400, "mart.mart_customer_360": 400,
+        "mart.mart_customer_label": 400, "mart.mart_risk_warning": 400}
+
+
+def test_history_paths_follow_the_hot_table_and_zipper_tables_have_none(repo_project):
+    from lakehouse.zones.history import history_path, history_spec
+    from lakehouse.zones.near_source import near_source_spec
+
+    spec = near_source_spec(repo_project.sources["cbs.transaction"], "/lake")
+    history = history_spec(spec)
+    assert (history.path, history.qualified_name, history.partition_by) == (
+        "/lake/history/near_source/cbs_transaction", "history.near_source__cbs_transaction",
+        ("data_month",))
+    assert history.column_names == ["data_month", *spec.column_names]
+    assert history_path(near_source_spec(repo_project.sources["cbs.customer"], "/lake")) is None
+

@@ -1,0 +1,96 @@
+"""The Spark side of the history zone: copy data dates to a history table, compact it, delete
+them from the hot table, and read a table across both.
+
+A table read across both is its hot rows plus the history rows of the data dates the hot table
+does not hold: a date copied to history but not yet deleted from the hot table (a move stopped
+between its two commits) is read once, from the hot table, and so is a date loaded again into
+the hot table after it moved (the newer load wins until the next move replaces its history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.engine.delta_tables import DeltaTables, _user_metadata
+from lakehouse.zones.history import MONTH_COLUMN, MONTH_SQL, history_path
+from lakehouse.zones.tables import TableSpec
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What one copy wrote to a history table."""
+
+    rows: int
+    files: int
+    bytes: int
+    version: int
+
+
+def dates_in(values: list[date]) -> str:
+    """``data_date IN (DATE'...', ...)``."""
+    return f"data_date IN ({', '.join(sorted(f'DATE{chr(39)}{d.isoformat()}{chr(39)}' for d in values))})"
+
+
+def date_counts(delta: DeltaTables, spec: TableSpec, before: date, version: int | None
+                ) -> list[tuple[date, int]]:
+    """(data date, rows) of the hot table's dates older than ``before``, as of ``version``."""
+    frame = _as_of(delta, spec.path, version).filter(F.col("data_date") < F.lit(before))
+    return [(r[0], int(r[1])) for r in frame.groupBy("data_date").count().orderBy("data_date").collect()]
+
+
+def copy(delta: DeltaTables, spec: TableSpec, history: TableSpec, dates: list[date], version: int,
+         metadata: dict) -> Copied:
+    """Replace ``dates`` in the history table by the hot table's rows of them as of ``version``
+    (one commit: a copy repeated after a crash writes the same rows again, never twice), one file
+    per month sorted by data date, then compact the months touched."""
+    predicate = dates_in(dates)
+    frame = _as_of(delta, spec.path, version).filter(predicate) \
+        .withColumn(MONTH_COLUMN, F.expr(MONTH_SQL))
+    types = history.column_types
+    present = set(frame.columns)
+    frame = frame.select(*[F.col(c).cast(t).alias(c) if c in present else F.lit(None).cast(t).alias(c)
+                           for c, t in types.items()])
+    frame.repartition(MONTH_COLUMN).sortWithinPartitions("data_date") \
+        .write.format("delta").mode("overwrite").option("replaceWhere", predicate) \
+        .option("userMetadata", _user_metadata(metadata)).save(history.path)
+    table = DeltaTable.forPath(delta.spark, history.path)
+    written = table.history(1).select("operationMetrics").first()[0] or {}
+    months = sorted({date(d.year, d.month, 1) for d in dates})
+    table.optimize().where(" OR ".join(f"{MONTH_COLUMN} = DATE'{m.isoformat()}'" for m in months)) \
+        .executeCompaction()
+    return Copied(int(written.get("numOutputRows", 0)), int(written.get("numFiles", 0)),
+                  int(written.get("numOutputBytes", 0)), delta.version(history.path))
+
+
+def delete(delta: DeltaTables, spec: TableSpec, dates: list[date], metadata: dict) -> int:
+    """Delete ``dates`` from the hot table in one commit; its version after."""
+    with delta.session_conf({"spark.databricks.delta.commitInfo.userMetadata": _user_metadata(metadata)}):
+        DeltaTable.forPath(delta.spark, spec.path).delete(dates_in(dates))
+    return delta.version(spec.path)
+
+
+def spanning(delta: DeltaTables, spec: TableSpec) -> DataFrame:
+    """The table's rows wherever they live: the hot rows, and the history rows of the data dates
+    the hot table does not hold (the hot table alone when it has no history table)."""
+    hot = delta.read(spec.path)
+    path = history_path(spec)
+    if path is None or delta.version(path) is None:
+        return hot
+    older = delta.read(path)
+    kept = set(older.columns)
+    older = older.join(hot.select("data_date").distinct(), "data_date", "left_anti")
+    types = dict(hot.dtypes)
+    return hot.unionByName(older.select(*[
+        F.col(c) if c in kept else F.lit(None).cast(types[c]).alias(c) for c in hot.columns]))
+
+
+def _as_of(delta: DeltaTables, path: str, version: int | None) -> DataFrame:
+    reader = delta.spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
