@@ -1,5 +1,5 @@
 """Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, and
-the backup DAG.
+the backup and history DAGs.
 
 * ``t1_<system>``: on the system's schedule; per source, ``wait_<entity>`` (the file and its
   control file, until the contract's expected-by time) then ``load_<entity>`` (land raw, six
@@ -14,6 +14,8 @@ the backup DAG.
   publishes the model's asset for D in turn.
 * ``lakehouse_backup``: on ``orchestration.backup_schedule``; takes an incremental backup and
   verifies that it restores as taken.
+* ``lakehouse_history``: on ``history.yaml``'s ``schedule``; moves the data dates past each
+  table's hot window to the history zone.
 
 Only the standard library and ``airflow.sdk`` are imported here: parsing stays cheap.
 """
@@ -136,6 +138,20 @@ class BackupOperator(_LakehouseTask, BaseOperator):
         return task_runtime.backup(self._conf(), began)
 
 
+class HistoryMoveOperator(_LakehouseTask, BaseOperator):
+    ui_color = "#f5e6d5"
+
+    def __init__(self, *, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.manifest, self.manifest_path = manifest, manifest_path
+
+    def execute(self, context):
+        began = time.time()
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.move_to_history(self._conf(), began)
+
+
 def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
     """Every DAG of the manifest, by DAG id."""
     path = str(manifest_path)
@@ -216,5 +232,18 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
             "restore as taken.")
         with dag:
             BackupOperator(task_id="backup_and_verify", manifest=manifest, manifest_path=path)
+        dags[dag.dag_id] = dag
+    if manifest.get("history_cron"):
+        dag = DAG(
+            dag_id="lakehouse_history", description="move data dates past their hot window to the "
+            "history zone",
+            schedule=CronTriggerTimetable(manifest["history_cron"], timezone=manifest["timezone"]),
+            start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
+            default_args=defaults, tags=["lakehouse", "history"],
+            doc_md="Moves each snapshot and append table's data dates older than its hot window "
+            "(`conf/history.yaml`) to its history table, recorded in `governance.history_log` "
+            "(`lakehouse history move`); queries read the tables across both zones.")
+        with dag:
+            HistoryMoveOperator(task_id="move_to_history", manifest=manifest, manifest_path=path)
         dags[dag.dag_id] = dag
     return dags

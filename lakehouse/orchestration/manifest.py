@@ -84,6 +84,7 @@ def compile_manifest(project: Project, path: Path) -> dict:
         "retry_delay_minutes": orchestration.retry_delay_minutes,
         "cross_system_wait_hours": orchestration.cross_system_wait_hours,
         "backup_cron": None if orchestration.backup_schedule is None else cron_of(orchestration.backup_schedule),
+        "history_cron": None if project.history.schedule is None else cron_of(project.history.schedule),
         "systems": dict(sorted(systems.items())),
         "layers": {layer: layers[layer] for layer in ("integrated", "common", "mart") if layer in layers},
     }
