@@ -36,8 +36,8 @@ def history_path(spec: TableSpec) -> str | None:
 
 
 def history_spec(spec: TableSpec, columns: list[tuple[str, str]] | None = None) -> TableSpec:
-    """The history table of ``spec``, with the hot table's ``columns`` (name, Spark SQL type;
-    default: the spec's) after ``data_month``."""
+    """The history table of ``spec``: ``data_month``, ``data_date``, then the hot table's other
+    ``columns`` (name, Spark SQL type; default: the spec's)."""
     path = history_path(spec)
     if path is None:
         raise ValueError(f"{spec.qualified_name} has no history table: only snapshot and append "
@@ -46,6 +46,9 @@ def history_spec(spec: TableSpec, columns: list[tuple[str, str]] | None = None) 
     hot = [Column(name, spark_type, comments.get(name, ""), nullable=name != "data_date")
            for name, spark_type in (columns if columns is not None
                                     else [(c.name, c.spark_type) for c in spec.columns])]
+    # data_date first: Delta keeps file statistics of the leading columns only (32 by default),
+    # and a date-range scan skips files by them
+    hot.sort(key=lambda c: c.name != "data_date")
     return TableSpec(
         name=f"{spec.layer}__{spec.name}",
         zone=Zone.HISTORY.value,

@@ -93,6 +93,6 @@ def test_history_paths_follow_the_hot_table_and_zipper_tables_have_none(repo_pro
     assert (history.path, history.qualified_name, history.partition_by) == (
         "/lake/history/near_source/cbs_transaction", "history.near_source__cbs_transaction",
         ("data_month",))
-    assert history.column_names == ["data_month", *spec.column_names]
+    assert history.column_names == ["data_month", "data_date", *spec.column_names[:-1]]
     assert history_path(near_source_spec(repo_project.sources["cbs.customer"], "/lake")) is None
 
