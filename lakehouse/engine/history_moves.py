@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from delta.tables import DeltaTable
+from pyarrow.fs import FileSelector
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.engine.delta_tables import DeltaTables, _user_metadata
 from lakehouse.zones.history import MONTH_COLUMN, MONTH_SQL, history_path
-from lakehouse.zones.tables import TableSpec
+from lakehouse.zones.storage import filesystem
+from lakehouse.zones.tables import TableSpec, join_path
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def copy(delta: DeltaTables, spec: TableSpec, history: TableSpec, dates: list[da
          metadata: dict) -> Copied:
     """Replace ``dates`` in the history table by the hot table's rows of them as of ``version``
     (one commit: a copy repeated after a crash writes the same rows again, never twice), one file
-    per month sorted by data date, then compact the months touched."""
+    per month sorted by data date, then compact the months touched that hold more than one file."""
     predicate = dates_in(dates)
     frame = _as_of(delta, spec.path, version).filter(predicate) \
         .withColumn(MONTH_COLUMN, F.expr(MONTH_SQL))
@@ -60,9 +62,11 @@ def copy(delta: DeltaTables, spec: TableSpec, history: TableSpec, dates: list[da
         .option("userMetadata", _user_metadata(metadata)).save(history.path)
     table = DeltaTable.forPath(delta.spark, history.path)
     written = table.history(1).select("operationMetrics").first()[0] or {}
-    months = sorted({date(d.year, d.month, 1) for d in dates})
-    table.optimize().where(" OR ".join(f"{MONTH_COLUMN} = DATE'{m.isoformat()}'" for m in months)) \
-        .executeCompaction()
+    months = [m for m in sorted({date(d.year, d.month, 1) for d in dates})
+              if _data_files(history.path, m) > 1]
+    if months:
+        table.optimize().where(" OR ".join(f"{MONTH_COLUMN} = DATE'{m.isoformat()}'" for m in months)) \
+            .executeCompaction()
     return Copied(int(written.get("numOutputRows", 0)), int(written.get("numFiles", 0)),
                   int(written.get("numOutputBytes", 0)), delta.version(history.path))
 
@@ -87,6 +91,14 @@ def spanning(delta: DeltaTables, spec: TableSpec) -> DataFrame:
     types = dict(hot.dtypes)
     return hot.unionByName(older.select(*[
         F.col(c) if c in kept else F.lit(None).cast(types[c]).alias(c) for c in hot.columns]))
+
+
+def _data_files(path: str, month: date) -> int:
+    """Data files in the month's partition folder, removed ones not yet vacuumed included (so
+    never fewer than the month's files: one means there is nothing to compact)."""
+    fs, folder = filesystem(join_path(path, f"{MONTH_COLUMN}={month.isoformat()}"))
+    return sum(1 for info in fs.get_file_info(FileSelector(folder, allow_not_found=True))
+               if info.base_name.endswith(".parquet"))
 
 
 def _as_of(delta: DeltaTables, path: str, version: int | None) -> DataFrame:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from lakehouse.errors import Problem, TerminalError
+from lakehouse.filters import where
 from lakehouse.governance.records import HistoryLogRecord
 from lakehouse.zones.history import history_path, history_spec
 from lakehouse.zones.locks import table_date_lock
@@ -79,11 +80,10 @@ def move(engine, store, root: str, tables: list[Movable], as_of: date, dry_run: 
     """Move each table's data dates before its hot window (the ``hot_days`` dates up to
     ``as_of``) to its history table; ``dry_run``: only say what would move. ``between_steps``
     is called after the copy and before the delete (a test's crash)."""
-    logged = {r.move_id for r in store.read(HistoryLogRecord)} if not dry_run else set()
-    return [_move_table(engine, store, root, m, as_of, dry_run, logged, between_steps) for m in tables]
+    return [_move_table(engine, store, root, m, as_of, dry_run, between_steps) for m in tables]
 
 
-def _move_table(engine, store, root, movable: Movable, as_of, dry_run, logged, between_steps) -> TableMove:
+def _move_table(engine, store, root, movable: Movable, as_of, dry_run, between_steps) -> TableMove:
     spec = movable.spec
     keep_from = as_of - timedelta(days=movable.hot_days - 1)
     result = TableMove(spec.qualified_name, history_spec(spec, []).qualified_name, movable.hot_days,
@@ -92,7 +92,7 @@ def _move_table(engine, store, root, movable: Movable, as_of, dry_run, logged, b
         result.status = "no table"
         return result
     if not dry_run and engine.path_version(history_path(spec)) is not None:
-        result.recovered = _recover(engine, store, spec, movable.hot_days, logged)
+        result.recovered = _recover(engine, store, spec, movable.hot_days)
     version = engine.version(spec)
     due = engine.dates_before(spec, keep_from, version)
     if not due:
@@ -130,19 +130,20 @@ def _move_table(engine, store, root, movable: Movable, as_of, dry_run, logged, b
                                                                MOVE_KEY: record})
     result.record = _record(record, hot_version, "moved")
     store.append([result.record])
-    logged.add(move_id)
     result.status = "moved"
     return result
 
 
-def _recover(engine, store, spec: TableSpec, hot_days: int, logged: set[str]) -> list[HistoryLogRecord]:
-    """Record the moves of ``spec`` whose delete committed but whose record was lost."""
-    found = []
-    for meta in engine.commit_metadata(spec.path):
-        move = meta.get(MOVE_KEY)
-        if isinstance(move, dict) and move.get("move_id") not in logged:
-            found.append(_record({"hot_days": hot_days, **move}, meta["version"], "recovered"))
-            logged.add(move["move_id"])
+def _recover(engine, store, spec: TableSpec, hot_days: int) -> list[HistoryLogRecord]:
+    """Record the moves of ``spec`` whose delete committed (in the hot table's retained commits)
+    but whose record was lost."""
+    deletes = [(meta[MOVE_KEY], meta["version"]) for meta in engine.commit_metadata(spec.path)
+               if isinstance(meta.get(MOVE_KEY), dict)]
+    if not deletes:
+        return []
+    logged = {r.move_id for r in store.read(HistoryLogRecord, where(table_name=spec.qualified_name))}
+    found = [_record({"hot_days": hot_days, **move}, version, "recovered")
+             for move, version in reversed(deletes) if move["move_id"] not in logged]
     store.append(found)
     return found
 
