@@ -109,29 +109,37 @@ def _move_table(engine, store, root, movable: Movable, as_of, dry_run, between_s
             version = engine.version(spec)
             due = [(d, n) for d, n in engine.dates_before(spec, keep_from, version) if d in result.dates]
             result.dates, result.rows = [d for d, _ in due], sum(n for _, n in due)
-        columns = list(engine.table_layout(spec).types.items())
-        history = history_spec(spec, columns)
-        moved = {"move_id": move_id, "table": spec.qualified_name,
-                 "data_dates": [d.isoformat() for d in result.dates], "hot_version_read": version}
-        copied = engine.copy_to_history(spec, history, result.dates, version,
-                                        {"operation": "history copy", **moved})
-        if copied.rows != result.rows:
-            raise TerminalError(f"the history copy of {spec.qualified_name} does not match the hot table", [
-                Problem(f"{copied.rows} rows copied to {history.qualified_name} for {len(result.dates)} "
-                        f"data dates, {result.rows} rows in the hot table at version {version}",
-                        file=history.path, fix="nothing was deleted from the hot table; run the move "
-                        "again (the copy replaces those dates), and report it if it repeats")])
-        if between_steps is not None:
-            between_steps(result)
-        record = {**moved, "history_table": history.qualified_name, "rows": copied.rows,
-                  "files": copied.files, "bytes": copied.bytes, "hot_days": movable.hot_days,
-                  "history_version": copied.version}
-        hot_version = engine.delete_dates(spec, result.dates, {"operation": "history delete",
-                                                               MOVE_KEY: record})
-    result.record = _record(record, hot_version, "moved")
-    store.append([result.record])
+            if not due:
+                return result
+        record = _copy_and_delete(engine, movable, result, move_id, version, between_steps)
+    result.record = record
+    store.append([record])
     result.status = "moved"
     return result
+
+
+def _copy_and_delete(engine, movable: Movable, result: TableMove, move_id: str, version: int,
+                     between_steps) -> HistoryLogRecord:
+    """Steps 1 to 3 of a move (the dates held by their locks); the record of the move."""
+    spec = movable.spec
+    history = history_spec(spec, list(engine.table_layout(spec).types.items()))
+    moved = {"move_id": move_id, "table": spec.qualified_name,
+             "data_dates": [d.isoformat() for d in result.dates], "hot_version_read": version}
+    copied = engine.copy_to_history(spec, history, result.dates, version,
+                                    {"operation": "history copy", **moved})
+    if copied.rows != result.rows:
+        raise TerminalError(f"the history copy of {spec.qualified_name} does not match the hot table", [
+            Problem(f"{copied.rows} rows copied to {history.qualified_name} for {len(result.dates)} "
+                    f"data dates, {result.rows} rows in the hot table at version {version}",
+                    file=history.path, fix="nothing was deleted from the hot table; run the move "
+                    "again (the copy replaces those dates), and report it if it repeats")])
+    if between_steps is not None:
+        between_steps(result)
+    move = {**moved, "history_table": history.qualified_name, "rows": copied.rows,
+            "files": copied.files, "bytes": copied.bytes, "hot_days": movable.hot_days,
+            "history_version": copied.version}
+    hot_version = engine.delete_dates(spec, result.dates, {"operation": "history delete", MOVE_KEY: move})
+    return _record(move, hot_version, "moved")
 
 
 def _recover(engine, store, spec: TableSpec, hot_days: int) -> list[HistoryLogRecord]:
