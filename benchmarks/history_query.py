@@ -13,9 +13,9 @@ Writes ``--days`` daily snapshots of ``--rows`` accounts each into ``near_source
 
 First with every date in the hot table (the table itself), then after ``lakehouse history
 move`` with ``--hot-days`` dates kept hot, through the view across the hot and history tables
-that ``lakehouse query`` reads (``Engine.spanning_view``); each query runs once untimed first. The answers must be the same. Prints
-seconds, ratio = after / before per query, the move's own time, the file counts, and a last
-JSON line for tooling.
+that ``lakehouse query`` reads (``Engine.spanning_view``); each query runs once untimed first.
+The answers must be the same. Prints seconds, ratio = after / before per query, the move's own
+time, the file counts, and a last JSON line for tooling.
 """
 
 from __future__ import annotations
