@@ -9,6 +9,7 @@ the hot table after it moved (the newer load wins until the next move replaces i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,6 +22,8 @@ from lakehouse.engine.delta_tables import DeltaTables, _user_metadata
 from lakehouse.zones.history import MONTH_COLUMN, MONTH_SQL, history_path
 from lakehouse.zones.storage import filesystem
 from lakehouse.zones.tables import TableSpec, join_path
+
+_DATE_FOLDER = re.compile(r"/data_date=(\d{4}-\d{2}-\d{2})/")
 
 
 @dataclass(frozen=True)
@@ -79,16 +82,23 @@ def delete(delta: DeltaTables, spec: TableSpec, dates: list[date], metadata: dic
 
 
 def spanning(delta: DeltaTables, spec: TableSpec) -> DataFrame:
-    """The table's rows wherever they live: the hot rows, and the history rows of the data dates
-    the hot table does not hold (the hot table alone when it has no history table)."""
-    hot = delta.read(spec.path)
+    """The table's rows wherever they live: the hot rows (as of its latest version), and the
+    history rows of the data dates the hot table does not hold at that version (the hot table
+    alone when it has no history table). The hot dates come from the version's file list (its
+    partition folders), no scan of the rows; reading the hot table at that version keeps the two
+    in step when a move deletes dates while the query runs."""
     path = history_path(spec)
     if path is None or delta.version(path) is None:
-        return hot
+        return delta.read(spec.path)
+    hot = _as_of(delta, spec.path, delta.version(spec.path))
+    folders = [_DATE_FOLDER.search(name) for name in hot.inputFiles()]
     older = delta.read(path)
-    kept = set(older.columns)
-    older = older.join(hot.select("data_date").distinct(), "data_date", "left_anti")
-    types = dict(hot.dtypes)
+    if not all(folders):  # files not in data_date folders (column mapping): find the dates by a join
+        older = older.join(hot.select("data_date").distinct(), "data_date", "left_anti")
+    elif folders:
+        older = older.filter(~F.col("data_date").isin(sorted({date.fromisoformat(f.group(1))
+                                                                for f in folders})))
+    kept, types = set(older.columns), dict(hot.dtypes)
     return hot.unionByName(older.select(*[
         F.col(c) if c in kept else F.lit(None).cast(types[c]).alias(c) for c in hot.columns]))
 
