@@ -110,6 +110,13 @@ def test_a_move_whose_record_was_lost_is_recorded_by_the_next_and_backups_hold_h
         (DATES[:3], 9, "recovered"), ([DATES[3]], 3, "moved")]
     assert lh.query(QUERY) == before
 
+    # a layer model's inputs are read across both zones too
+    staged = str(tmp_path / "staged")
+    lh.engine.model_output("SELECT data_date, count(*) AS n FROM txn GROUP BY data_date", [
+        ("txn", spec, "history")], DATES[-2], staged)
+    counts = {r["data_date"]: r["n"] for r in lh.engine.spark.read.parquet(staged).collect()}
+    assert counts == {day: 3 for day in DATES[:-1]}
+
     taken = backup.take(lh.root, lh.conf_dir.resolve().parent, str(tmp_path / "backups"))
     history = history_spec(spec)
     assert taken.manifest.tables["history/near_source/cbs_transaction"] == lh.engine.version(history)
