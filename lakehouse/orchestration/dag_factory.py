@@ -124,32 +124,31 @@ class BuildModelOperator(_LakehouseTask, BaseOperator):
         return task_runtime.build_model(self._conf(), self.model, context, began)
 
 
-class BackupOperator(_LakehouseTask, BaseOperator):
+class _LakehouseJob(_LakehouseTask, BaseOperator):
+    """A scheduled job over the whole lakehouse, sent to the engine service: ``job`` names its
+    function in ``task_runtime``."""
+
+    job = ""
+
+    def __init__(self, *, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.manifest, self.manifest_path = manifest, manifest_path
+
+    def execute(self, context):
+        began = time.time()
+        from lakehouse.orchestration import task_runtime
+
+        return getattr(task_runtime, self.job)(self._conf(), began)
+
+
+class BackupOperator(_LakehouseJob):
     ui_color = "#e6d5f5"
-
-    def __init__(self, *, manifest: dict, manifest_path: str, **kwargs):
-        super().__init__(**kwargs)
-        self.manifest, self.manifest_path = manifest, manifest_path
-
-    def execute(self, context):
-        began = time.time()
-        from lakehouse.orchestration import task_runtime
-
-        return task_runtime.backup(self._conf(), began)
+    job = "backup"
 
 
-class HistoryMoveOperator(_LakehouseTask, BaseOperator):
+class HistoryMoveOperator(_LakehouseJob):
     ui_color = "#f5e6d5"
-
-    def __init__(self, *, manifest: dict, manifest_path: str, **kwargs):
-        super().__init__(**kwargs)
-        self.manifest, self.manifest_path = manifest, manifest_path
-
-    def execute(self, context):
-        began = time.time()
-        from lakehouse.orchestration import task_runtime
-
-        return task_runtime.move_to_history(self._conf(), began)
+    job = "move_to_history"
 
 
 def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
