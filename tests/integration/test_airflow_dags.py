@@ -320,7 +320,7 @@ def test_a_backfill_creates_its_runs_in_date_order(deployed, dags, first_date):
     assert days == [date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)]
 
 
-def test_the_history_dag_moves_through_the_engine_service(deployed, dags):
+def test_the_history_dag_moves_through_the_engine_service(deployed, dags, first_date):
     from lakehouse.orchestration import operations
 
     lh = deployed
