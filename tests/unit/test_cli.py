@@ -201,7 +201,7 @@ def test_restore_rebuilds_a_lakehouse_from_a_backup_and_refuses_a_used_folder(tm
     assert again.returncode == 2 and "is not empty" in again.stderr and "--to" in again.stderr
 
 
-def test_history_move_refuses_a_table_without_a_hot_window_before_spark_starts(monkeypatch):
+def test_history_move_refuses_a_table_without_a_hot_window_before_spark_starts():
     done = lakehouse("history", "move", "--table", "cbs.customer", "--dry-run")
     assert done.returncode == 2
     err = " ".join(done.stderr.split())
