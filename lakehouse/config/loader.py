@@ -14,8 +14,8 @@ from lakehouse.zones.tables import ZIPPER_COLUMNS
 from ..errors import ConfigError, Problem
 from . import checks, derived_rules, registry_checks
 from .fields import URI_SCHEME
-from .history_registry import HistoryRegistry, history_findings
 from .findings import Finding, key_path
+from .history_registry import HistoryRegistry, history_findings
 from .layer_checks import cycle_findings, layer_file_findings
 from .layer_models import LayerModel
 from .messages import findings_from
