@@ -546,6 +546,30 @@ class Lakehouse:
         return retention.run(self.engine, self.store, self.project, latest or self.yesterday(),
                              dry_run=dry_run, vacuum_window_hours=vacuum_window_hours)
 
+    # -- the history zone (6.2.3 d) ------------------------------------------------------------
+
+    def move_to_history(self, table: str | None = None, as_of: date | None = None, dry_run: bool = False,
+                        between_steps: Callable | None = None) -> list:
+        """Move the data dates older than each table's hot window (``conf/history.yaml``; the
+        ``hot_days`` dates up to ``as_of``, default yesterday) to the history zone, one table or
+        all, each move recorded in ``governance.history_log`` (``lakehouse.lifecycle.history``);
+        ``dry_run``: only what would move."""
+        self._require("manage", "move data to the history zone")
+        from lakehouse.config.project import HISTORY_FILE
+        from lakehouse.lifecycle import history
+
+        movable = history.movable_tables(self.project, self.root)
+        if table is not None:
+            name = self._qualified(table)
+            movable = [m for m in movable if m.spec.qualified_name == name]
+            if not movable:
+                raise ConfigError(f"{name} does not move to the history zone", [Problem(
+                    f"{name} has no hot window", str(self.project.file(HISTORY_FILE)), key="--table",
+                    value=table, fix=f"give it hot_days under tables: (or its layer's under layers:) in "
+                                     f"{HISTORY_FILE}; zipper tables are history already")])
+        return history.move(self.engine, self.store, self.root, movable, as_of or self.yesterday(),
+                            dry_run, between_steps)
+
     def scan_for_leaks(self, files: list[Path] | None = None):
         """Look for level-3+ values in clear in every governance and quarantine table and in
         ``files`` (default: the reports folder: quality reports, Data Docs, logs) — a check for

@@ -867,5 +867,45 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     run(_lakehouse(conf).project, host, port)
 
 
+history_app = typer.Typer(no_args_is_help=True, help="The history zone (6.2.3 d): data dates past "
+                          "a table's hot window, read together with the hot table.")
+app.add_typer(history_app, name="history")
+
+
+@history_app.command("move")
+def history_move(
+    table: Optional[str] = typer.Option(None, "--table", help="one table (default: every table "
+                                        "with a hot window in conf/history.yaml)"),
+    data_date: Optional[str] = typer.Option(None, "--date", help="the data date the hot windows "
+                                            "end at (default: yesterday in the configured time zone)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="only show what would move"),
+    principal: Optional[str] = AS_PRINCIPAL,
+    as_json: bool = JSON,
+    conf: Path = CONF,
+) -> None:
+    """Move each table's data dates older than its hot window (conf/history.yaml) to the history
+    zone, recorded in governance.history_log; queries read the table across both."""
+    moves = _lakehouse(conf, principal).move_to_history(table, _parse_date(data_date), dry_run)
+    document = [{"table": m.table, "history_table": m.history_table, "hot_days": m.hot_days,
+                 "keep_from": m.keep_from, "data_dates": m.dates, "rows": m.rows, "status": m.status,
+                 "move_id": m.record.move_id if m.record else None,
+                 "recovered": [r.move_id for r in m.recovered]} for m in moves]
+    if as_json:
+        typer.echo(to_json(document))
+        return
+    grid = Table(title="history moves" + (" (dry run: nothing moved)" if dry_run else ""))
+    for name in ("table", "hot days", "keeps from", "data dates", "rows", "status"):
+        grid.add_column(name, justify="right" if name in ("hot days", "rows") else "left")
+    for move in document:
+        dates = move["data_dates"]
+        span = "" if not dates else str(dates[0]) if len(dates) == 1 else \
+            f"{dates[0]} .. {dates[-1]} ({len(dates)})"
+        status = move["status"] + (f", {len(move['recovered'])} unrecorded move(s) recorded"
+                                   if move["recovered"] else "")
+        grid.add_row(move["table"], str(move["hot_days"]), str(move["keep_from"]), span,
+                     f"{move['rows']:,}", status)
+    stdout().print(grid)
+
+
 if __name__ == "__main__":
     main()

@@ -15,6 +15,7 @@ from ..errors import ConfigError, Problem
 from . import checks, derived_rules, registry_checks
 from .fields import URI_SCHEME
 from .findings import Finding, key_path
+from .history_registry import HistoryRegistry, history_findings
 from .layer_checks import cycle_findings, layer_file_findings
 from .deidentify_rules import DeidentifyRules, deidentify_findings
 from .layer_models import LayerModel
@@ -25,6 +26,7 @@ from .models import DEFER_CHECKS, Settings, SourceContract
 from .project import (
     CLASSIFICATION_FILE,
     DEIDENTIFY_FILE,
+    HISTORY_FILE,
     LAYERS_DIR,
     OWNERS_FILE,
     RULES_DIR,
@@ -151,6 +153,9 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
                                                  set(standards_by_id))
     if problems:
         return None, problems
+    history, problems = _load_history(conf / HISTORY_FILE, sources, models)
+    if problems:
+        return None, problems
     project = Project(
         conf_dir=conf_dir, settings=settings, classification=classification, security=security,
         deidentify=deidentify,
@@ -163,6 +168,7 @@ def _load(conf: Path, paths: dict[str, str] | None = None) -> tuple[Project | No
         models=models,
         retention=retention,
         holds=holds,
+        history=history,
     )
     services, problems = _load_services(conf / SERVICES_FILE, project)
     if problems:
@@ -200,6 +206,17 @@ def _load_lifecycle(conf: Path, tables: set[str], standards: set[str]
                                          lambda d: hold_findings(d, tables))
         problems += found
     return retention, holds, problems
+
+
+def _load_history(path: Path, sources: dict[str, SourceContract], models: dict[str, LayerModel]
+                  ) -> tuple[HistoryRegistry, list[Problem]]:
+    """``history.yaml`` checked against the project's tables; none moves when it is absent."""
+    if not path.exists():
+        return HistoryRegistry(), []
+    tables = {f"near_source.{c.table_name}": (c.load_type, None) for c in sources.values()}
+    tables.update({f"{m.layer}.{m.name}": (m.load_type, m.retention_days) for m in models.values()})
+    registry, _, problems = _load_registry(path, HistoryRegistry, lambda d: history_findings(d, tables))
+    return registry or HistoryRegistry(), problems
 
 
 def _load_settings(conf: Path, project_dir: Path, paths: dict[str, str] | None = None

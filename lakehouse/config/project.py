@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .models import Settings, SourceContract, _Model
 from .deidentify_rules import DeidentifyRules
+from .history_registry import HistoryRegistry
 from .layer_models import LayerModel
 from .lifecycle import HoldRegistry, RetentionPolicy
 from .quality_rules import RuleFile
@@ -22,6 +23,8 @@ SECURITY_FILE = "security.yaml"
 DEIDENTIFY_FILE = "deidentify.yaml"
 SERVICES_FILE = "services.yaml"
 """Optional: the data services over the lakehouse (6.2.4.3, 6.3.1.3)."""
+HISTORY_FILE = "history.yaml"
+"""Optional: the hot windows of the tables that move to the history zone."""
 SOURCES_DIR = "sources"
 RULES_DIR = "quality_rules"
 """Beside conf/: one YAML of quality rules per table."""
@@ -47,6 +50,7 @@ class Project(_Model):
     services: dict[str, ServiceContract] = {}
     retention: RetentionPolicy = RetentionPolicy()
     holds: HoldRegistry = HoldRegistry()
+    history: HistoryRegistry = HistoryRegistry()
 
     @property
     def project_dir(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakehouse.engine import model_views, object_store, quality_batches, replaced_copy
+from lakehouse.engine import history_moves, model_views, object_store, quality_batches, replaced_copy
 from lakehouse.engine.batches import Batch, spark_frame
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.quality_batches import LINE, Lookup
@@ -260,7 +260,7 @@ class Engine:
         """``batch`` with the flag column of every reference lookup, each table as of ``data_date``."""
         tables = []
         for lookup in lookups:
-            table = self.delta.read(lookup.table.path) if self.table_exists(lookup.table) \
+            table = history_moves.spanning(self.delta, lookup.table) if self.table_exists(lookup.table) \
                 else self.spark.createDataFrame([], ", ".join(
                     f"`{c.name}` {c.spark_type}" for c in lookup.table.columns))
             tables.append((lookup, quality_batches.as_of(table, lookup.table, data_date)))
@@ -373,7 +373,7 @@ class Engine:
         readable by its keyed hashes, write the result to ``staged_path`` as Parquet, and return
         its columns (name, Spark SQL type)."""
         for name, spec, mode in inputs:
-            frame = self.delta.read(spec.path)
+            frame = history_moves.spanning(self.delta, spec)
             model_views.input_frame(frame, spec, mode, data_date).createOrReplaceTempView(name)
         with self._hmac_keys(hmac_keys):
             result = self.spark.sql(sql)
@@ -406,6 +406,45 @@ class Engine:
     def vacuum(self, spec: TableSpec, retain_hours: int) -> None:
         """Remove the files no version of the last ``retain_hours`` reads (Delta VACUUM)."""
         self.delta.vacuum(spec, retain_hours)
+
+    # -- the history zone --------------------------------------------------------------------
+    def spanning_view(self, spec: TableSpec) -> str | None:
+        """Create (or replace) a temporary view of the table's rows in the hot table and its
+        history table (see ``history_moves.spanning``) and return its name; None when the
+        table has no history table."""
+        path = history_moves.history_path(spec)
+        if path is None or self.delta.version(path) is None:
+            return None
+        name = f"_hot_and_history__{spec.schema_name}__{spec.name}"
+        history_moves.spanning(self.delta, spec).createOrReplaceTempView(name)
+        return name
+
+    def dates_before(self, spec: TableSpec, before: date, version: int | None = None
+                     ) -> list[tuple[date, int]]:
+        """(data date, rows) of the snapshot or append table's dates older than ``before``, as of
+        ``version`` (default: the latest)."""
+        return history_moves.date_counts(self.delta, spec, before, version)
+
+    def copy_to_history(self, spec: TableSpec, history: TableSpec, dates: list[date], version: int,
+                        metadata: dict[str, Any]) -> history_moves.Copied:
+        """Replace ``dates`` in the history table ``history`` (created or evolved to its spec) by
+        the rows of ``spec`` as of ``version``, in one commit, and compact the months touched."""
+        layout = self.delta.layout(history.path)
+        if layout is None:
+            self.ensure_table(history)
+        else:
+            added = [c for c in history.column_names if c not in layout.types]
+            if added:
+                self.delta.evolve(history, layout, added)
+        return history_moves.copy(self.delta, spec, history, dates, version, metadata)
+
+    def delete_dates(self, spec: TableSpec, dates: list[date], metadata: dict[str, Any]) -> int:
+        """Delete ``dates`` from the table in one commit; its version after."""
+        return history_moves.delete(self.delta, spec, dates, metadata)
+
+    def commit_metadata(self, path: str) -> list[dict[str, Any]]:
+        """The framework's metadata of the table's retained commits, newest first."""
+        return self.delta.commit_metadata(path)
 
     # -- near-source loads -------------------------------------------------------------------
     def _staged(self, staged_path: str, spec: TableSpec):

@@ -527,10 +527,31 @@ class ServiceCallsRecord(GovernanceRecord):
     max_ms: float | None = column('double', 'slowest call in milliseconds')
 
 
+@record('history_log', 'Data dates moved from the standard zone to the history zone, one row per '
+        'table and move (6.2.3 d)')
+class HistoryLogRecord(GovernanceRecord):
+    move_id: str | None = column('string', 'the move (also in the commit metadata of both tables)')
+    table_name: str | None = column('string', 'hot table, schema.name')
+    history_table: str | None = column('string', 'history table, history.<layer>__<name>')
+    data_dates: list[date] | None = column('array<date>', 'the data dates moved')
+    rows: int | None = column('bigint', 'rows moved (copied to history, then deleted from the hot table)')
+    files: int | None = column('bigint', 'files the copy wrote to the history table')
+    bytes: int | None = column('bigint', 'bytes the copy wrote to the history table')
+    hot_days: int | None = column('int', "the table's hot window, in data dates")
+    hot_version_read: int | None = column('bigint', 'Delta version of the hot table the rows were copied from')
+    hot_version: int | None = column('bigint', 'Delta version of the hot table after the delete')
+    history_version: int | None = column('bigint', 'Delta version of the history table after the copy '
+                                         'and its compaction')
+    status: str | None = column('string', 'moved, or recovered: a move whose record a crash lost, '
+                                'recorded by the next move')
+    moved_at: datetime | None = column('timestamp', 'when')
+
+
 RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
     RawManifestRecord, LoadLogRecord, AdmissionLogRecord, RegistrationsRecord, CatalogRecord,
     LevelChangesRecord, SystemEventsRecord, QualityResultsRecord, QualitySamplesRecord,
     QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
     RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord, BackupLogRecord, ServiceEventsRecord,
-    ServiceKeysRecord, ServiceCallsRecord)
+    ServiceKeysRecord, ServiceCallsRecord,
+    HistoryLogRecord)
 """Every governance table kept once per lakehouse (the quarantine is kept per table)."""

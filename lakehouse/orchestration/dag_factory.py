@@ -1,5 +1,5 @@
-"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, the
-backup DAG and the retention DAG.
+"""Airflow DAGs built from the DAG manifest: one T-1 DAG per source system, one per layer, and
+the backup, retention and history DAGs.
 
 * ``t1_<system>``: on the system's schedule; per source, ``wait_<entity>`` (the file and its
   control file, until the contract's expected-by time) then ``load_<entity>`` (land raw, six
@@ -16,6 +16,8 @@ backup DAG and the retention DAG.
   verifies that it restores as taken.
 * ``lakehouse_retention``: on ``schedule`` of ``conf/retention.yaml``; removes expired data
   (holds respected) and vacuums past the declared window.
+* ``lakehouse_history``: on ``history.yaml``'s ``schedule``; moves the data dates past each
+  table's hot window to the history zone.
 
 Only the standard library and ``airflow.sdk`` are imported here: parsing stays cheap.
 """
@@ -125,7 +127,8 @@ class BuildModelOperator(_LakehouseTask, BaseOperator):
 
 
 class HousekeepingOperator(_LakehouseTask, BaseOperator):
-    """Runs one housekeeping job of ``task_runtime`` (``backup``, ``retention``) through the engine."""
+    """Runs one housekeeping job of ``task_runtime`` (``backup``, ``retention``,
+    ``move_to_history``) through the engine."""
 
     ui_color = "#e6d5f5"
 
@@ -153,6 +156,11 @@ HOUSEKEEPING = (
      "regulatory hold pins (`conf/holds.yaml`), vacuums the tables whose deletions passed the "
      "declared window, destroys expired raw files, and records every removal in "
      "`governance.retention_log` (`lakehouse retention run`)."),
+    ("lakehouse_history", "history_cron", "move_to_history", "move_to_history",
+     "move data dates past their hot window to the history zone",
+     "Moves each snapshot and append table's data dates older than its hot window "
+     "(`conf/history.yaml`) to its history table, recorded in `governance.history_log` "
+     "(`lakehouse history move`); queries read the tables across both zones."),
 )
 
 

@@ -85,6 +85,7 @@ def compile_manifest(project: Project, path: Path) -> dict:
         "cross_system_wait_hours": orchestration.cross_system_wait_hours,
         "backup_cron": None if orchestration.backup_schedule is None else cron_of(orchestration.backup_schedule),
         "retention_cron": None if project.retention.schedule is None else cron_of(project.retention.schedule),
+        "history_cron": None if project.history.schedule is None else cron_of(project.history.schedule),
         "systems": dict(sorted(systems.items())),
         "layers": {layer: layers[layer] for layer in ("integrated", "common", "mart") if layer in layers},
     }

@@ -1,5 +1,5 @@
 """What a task asks of the engine: load a source's date, build a model's date, take and verify a
-backup, or a ping.
+backup, a history move, or a ping.
 
 These run where the SparkSession lives: in the resident engine service (every task shares one
 JVM) or, with ``engine: in_process``, in the task's own process. Requests and answers are plain
@@ -220,4 +220,18 @@ def _retention(request: dict) -> tuple[dict, float]:
             **retention_totals(result)}, started
 
 
-_OPS = {"ping": _ping, "load": _load, "build": _build, "backup": _backup, "retention": _retention}
+def _history(request: dict) -> tuple[dict, float]:
+    """Move the data dates past each table's hot window to the history zone
+    (``Lakehouse.move_to_history``, hot windows ending at ``data_date``, default yesterday)."""
+    as_of = date.fromisoformat(request["data_date"]) if request.get("data_date") else None
+    with _lakehouse(request) as lakehouse:
+        started = time.time()
+        moves = lakehouse.move_to_history(as_of=as_of)
+    return {"moves": [{"table": m.table, "status": m.status, "rows": m.rows,
+                       "data_dates": [d.isoformat() for d in m.dates],
+                       "move_id": m.record.move_id if m.record else None,
+                       "recovered": [r.move_id for r in m.recovered]} for m in moves]}, started
+
+
+_OPS = {"ping": _ping, "load": _load, "build": _build, "backup": _backup, "retention": _retention,
+        "history": _history}

@@ -247,3 +247,15 @@ def retention(conf: Path, task_started: float) -> dict:
              result["raw_folders_destroyed"], result["files_removed"], result["bytes_removed"],
              result["dates_held"])
     return result
+
+
+def move_to_history(conf: Path, task_started: float) -> dict:
+    """Move the data dates past each table's hot window to the history zone (the engine's
+    ``history`` operation)."""
+    result = call_engine(conf, {"op": "history"}, task_started)
+    for move in result["moves"]:
+        if move["status"] == "moved" or move["recovered"]:
+            log.info("%s: %s rows of %s data dates moved to the history zone (%s)%s", move["table"],
+                     move["rows"], len(move["data_dates"]), move["move_id"],
+                     f"; recorded {len(move['recovered'])} unrecorded move(s)" if move["recovered"] else "")
+    return result

@@ -58,12 +58,15 @@ class GuardedQuery:
 
 def guard(sql: str, clearance: Clearance, columns_of: Callable[[str], dict[str, str] | None],
           levels: dict[str, dict[str, int]], masks: dict[str, dict[str, MaskRule]] | None = None,
-          operation: str = "query", project=None) -> GuardedQuery:
+          operation: str = "query", project=None,
+          relation_of: Callable[[str], str | None] | None = None) -> GuardedQuery:
     """The guarded form of ``sql`` for ``clearance``.
 
     ``columns_of``: qualified table name -> {column: Spark type}, None if there is no such table;
     ``levels``: qualified name -> {column: level} (a column not listed gets the table's highest
-    level); ``masks``: qualified name -> {column: its masking rule} (default masking otherwise).
+    level); ``masks``: qualified name -> {column: its masking rule} (default masking otherwise);
+    ``relation_of``: qualified name -> the view to read the table from (its rows across the hot
+    and history zones), None to read the table itself.
     Raises ``ConfigError`` for a query it cannot run and ``AccessRefused`` (with the ``reads``)
     for one the principal may not run."""
     tree = _parse(sql)
@@ -81,7 +84,7 @@ def guard(sql: str, clearance: Clearance, columns_of: Callable[[str], dict[str, 
         shown = {r.column: r.access for r in reads if r.table == name}
         view = _view_name(name, clearance, shown)
         views[view] = _view_sql(name, columns[name], levels.get(name, {}), clearance, operation,
-                                (masks or {}).get(name, {}))
+                                (masks or {}).get(name, {}), relation_of(name) if relation_of else None)
         for table in _table_nodes(tree):
             if _qualified(table) == name:
                 alias = table.alias or table.name
@@ -198,7 +201,7 @@ def _view_name(table: str, clearance: Clearance, shown: dict[str, str]) -> str:
 
 
 def _view_sql(table: str, columns: dict[str, str], levels: dict[str, int], clearance: Clearance,
-              operation: str, masks: dict[str, MaskRule]) -> str:
+              operation: str, masks: dict[str, MaskRule], relation: str | None = None) -> str:
     parts = []
     for column in columns:
         access = clearance.access(table, _level(levels, column), operation)
@@ -208,4 +211,5 @@ def _view_sql(table: str, columns: dict[str, str], levels: dict[str, int], clear
         elif access == "masked":
             parts.append(f"{masks.get(column, DEFAULT_RULE).sql(quoted)} AS {quoted}")
     db, name = table.split(".", 1)
-    return f"SELECT {', '.join(parts) or 'NULL AS nothing_visible'} FROM {quote_column(db)}.{quote_column(name)}"
+    source = quote_column(relation) if relation else f"{quote_column(db)}.{quote_column(name)}"
+    return f"SELECT {', '.join(parts) or 'NULL AS nothing_visible'} FROM {source}"

@@ -58,9 +58,12 @@ def _guarded(lh, sql: str, operation: str) -> GuardedQuery:
         engine.ensure_table(spec)
         return dict(engine.table_layout(spec).types)
 
+    def relation_of(name: str) -> str | None:  # the table across the hot and history zones
+        return engine.spanning_view(specs[name])
+
     try:
         return guard(sql, clearance, columns_of, table_levels(lh.project), table_masks(lh.project),
-                     operation, lh.project)
+                     operation, lh.project, relation_of)
     except AccessRefused as refused:
         _audit(lh, clearance, operation, sql, "refused", refused.reads, None, refused.summary,
                tables=refused.tables)

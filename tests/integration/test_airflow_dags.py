@@ -126,8 +126,8 @@ def now() -> datetime:
 
 
 def test_every_dag_file_imports_with_the_expected_dags(dags):
-    assert sorted(dags) == ["lakehouse_backup", "lakehouse_retention", "layer_common", "layer_integrated",
-                            "layer_mart", "t1_cbs", "t1_ccs", "t1_lns", "t1_ref"]
+    assert sorted(dags) == ["lakehouse_backup", "lakehouse_history", "lakehouse_retention", "layer_common",
+                            "layer_integrated", "layer_mart", "t1_cbs", "t1_ccs", "t1_lns", "t1_ref"]
     cbs = dags["t1_cbs"]
     assert cbs.max_active_runs == 1  # one date at a time: a backfill loads in date order
     assert {t.task_id for t in cbs.tasks} == {f"{step}_{e}" for step in ("wait", "load")
@@ -328,3 +328,18 @@ def test_a_backfill_creates_its_runs_in_date_order(deployed, dags, first_date):
                                .order_by(DagRun.run_after)).all()
         days = [of_run(r.conf, r.logical_date, r.run_after, "Asia/Shanghai") for r in runs]
     assert days == [date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)]
+
+
+def test_the_history_dag_moves_through_the_engine_service(deployed, dags, first_date):
+    from lakehouse.orchestration import operations
+
+    lh = deployed
+    run = dags["lakehouse_history"].test()
+    assert str(run.state) == "success", states(run)
+    # the same engine operation, with the hot windows ending far enough ahead that dates are due
+    answer = operations.execute({"op": "history", "conf": str(lh.conf_dir), "data_date": "2027-12-31"})
+    assert answer["ok"] is True, answer
+    moves = {m["table"]: m for m in answer["result"]["moves"]}
+    assert moves["near_source.cbs_transaction"]["status"] == "moved"
+    assert lh.query("SELECT count(*) AS n FROM near_source.cbs_transaction")[0]["n"] == \
+        moves["near_source.cbs_transaction"]["rows"]

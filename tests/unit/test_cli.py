@@ -199,3 +199,11 @@ def test_restore_rebuilds_a_lakehouse_from_a_backup_and_refuses_a_used_folder(tm
     assert (tmp_path / "restored" / "raw" / "ref" / "product_20261101.csv").read_text() == "DEP001,活期存款\n"
     again = lakehouse("restore", "--to", str(tmp_path / "restored"), cwd=project)
     assert again.returncode == 2 and "is not empty" in again.stderr and "--to" in again.stderr
+
+
+def test_history_move_refuses_a_table_without_a_hot_window_before_spark_starts():
+    done = lakehouse("history", "move", "--table", "cbs.customer", "--dry-run")
+    assert done.returncode == 2
+    err = " ".join(done.stderr.split())
+    assert "near_source.cbs_customer does not move to the history zone" in err
+    assert "zipper tables are history already" in err and "history.yaml" in err
