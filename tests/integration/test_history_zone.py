@@ -45,7 +45,7 @@ def write_transactions(lh, spec) -> None:
     lh.engine.delta.append(spec, lh.engine.spark.createDataFrame(rows, ddl))
 
 
-@pytest.mark.slow  # 35 s / 17 s: over the default tier's budget
+@pytest.mark.slow  # 35 s on the 2-core machine: over the default tier's budget
 def test_a_move_keeps_every_row_where_a_query_over_a_date_range_finds_it(lakehouse, tmp_path, monkeypatch):
     lh = lakehouse
     spec = lh.table("cbs.transaction")

@@ -126,7 +126,7 @@ def test_retention_deletes_vacuums_destroys_and_keeps_held_dates(lh):
     assert lh.retention(latest=D4, vacuum_window_hours=0).removed == []  # nothing left to do
 
 
-@pytest.mark.slow  # 35 s / 17 s: over the default tier's budget
+@pytest.mark.slow  # 17 s on the 2-core machine: over the default tier's budget
 def test_rows_deleted_from_a_table_with_deletion_vectors_are_gone_after_vacuum(engine, tmp_path):
     """A zipper table keeps deletions as deletion vectors: the delete rewrites the files still
     holding the rows (purge), and VACUUM with a 0-hour window removes the old files, so no
