@@ -15,13 +15,13 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakehouse.engine import model_views, object_store, quality_batches
+from lakehouse.engine import model_views, object_store, parquet_encryption, quality_batches
 from lakehouse.engine.batches import Batch, spark_frame
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.quality_batches import LINE, Lookup
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
-from lakehouse.errors import Problem, TerminalError
+from lakehouse.errors import ConfigError, Problem, TerminalError
 from lakehouse.filters import Filter
 from lakehouse.security.pseudonyms import HmacKey
 from lakehouse.sql import quote_column
@@ -51,6 +51,7 @@ class Engine:
         self._prepared: set[tuple] = set()  # table layouts already checked in this session
         self._preparing = threading.Lock()  # one thread creates or evolves a table at a time
         self._pool: str | None = None  # the fair-scheduler pool of a worker engine
+        self._parquet_key: bytes | None = None  # encryption at rest (set by encrypt_at_rest)
 
     @classmethod
     def from_settings(cls, settings) -> "Engine":
@@ -66,7 +67,29 @@ class Engine:
     def spark(self):
         if self._spark is None:
             self._spark = build_session(self._master, self._remote, self._conf, self._packages)
+            self._apply_encryption()
         return self._spark
+
+    def encrypt_at_rest(self, parquet_key: bytes | None) -> None:
+        """Encrypt every Parquet file this engine's Spark writes with Parquet modular encryption
+        under ``parquet_key`` and decrypt what it reads (None: write in clear). The key goes
+        into the running Spark's Hadoop settings only, never into a query, plan or log."""
+        self._parquet_key = parquet_key
+        if self._spark is not None:
+            self._apply_encryption()
+
+    def _apply_encryption(self) -> None:
+        if self._remote:
+            if self._parquet_key is not None:
+                raise ConfigError("encryption at rest over Spark Connect is the server's to set up", [
+                    Problem("the client cannot hand Parquet keys to a Spark Connect server",
+                            key="encrypt_at_rest", fix="start the server with the key service "
+                            "(README, Encryption at rest) and set encrypt_at_rest: false here")])
+            return
+        if self._parquet_key is None:
+            parquet_encryption.disable(self._spark)
+        else:
+            parquet_encryption.enable(self._spark, self._parquet_key)
 
     @property
     def delta(self) -> DeltaTables:
