@@ -199,3 +199,16 @@ def test_restore_rebuilds_a_lakehouse_from_a_backup_and_refuses_a_used_folder(tm
     assert (tmp_path / "restored" / "raw" / "ref" / "product_20261101.csv").read_text() == "DEP001,活期存款\n"
     again = lakehouse("restore", "--to", str(tmp_path / "restored"), cwd=project)
     assert again.returncode == 2 and "is not empty" in again.stderr and "--to" in again.stderr
+
+
+def test_keys_rotate_replaces_the_master_key_keeps_the_secrets_and_prints_no_key(tmp_path):
+    from lakehouse.security.keys import KeyFile, create_key_file
+
+    key = tmp_path / "master.key"
+    create_key_file(key)
+    before, pseudonym = key.read_bytes(), KeyFile(key).secret("pseudonym")
+    done = lakehouse("keys", "rotate", env={"LAKEHOUSE_KEY_FILE": str(key)})
+    assert done.returncode == 0, done.stderr
+    assert "master key rotated" in done.stdout and "no data file rewritten" in done.stdout
+    assert key.read_bytes() != before and KeyFile(key).secret("pseudonym") == pseudonym
+    assert before.hex() not in done.stdout and key.read_bytes().hex() not in done.stdout
