@@ -99,10 +99,12 @@ def mechanisms(engine, work: Path, rows: int, repeat: int) -> dict[str, dict[str
 
 def lakehouse_of(work: Path, name: str, encrypted: bool, engine):
     from lakehouse.api import Lakehouse
+    from lakehouse.security.keys import create_key_file
 
     folder = work / name
     for part in ("conf", "quality_rules", "layers"):
         shutil.copytree(REPO / part, folder / part)
+    create_key_file(folder / ".secrets" / "master.key")  # the project's key_file
     settings = folder / "conf" / "lakehouse.yaml"
     settings.write_text(settings.read_text() + f"\nencrypt_at_rest: {'true' if encrypted else 'false'}\n")
     return Lakehouse(folder / "conf", engine=engine, root=folder / "lakehouse_data",

@@ -109,9 +109,9 @@ class Lakehouse:
         if self._engine is None:
             self._engine = Engine.from_settings(self.settings)
         if not self._encryption_set:  # this project's keys (encryption at rest, 4.2.2.2 c)
-            from lakehouse.security.at_rest import parquet_key
+            from lakehouse.security.at_rest import reading_key
 
-            self._engine.encrypt_at_rest(parquet_key(self.project))
+            self._engine.encrypt_at_rest(reading_key(self.project), self.settings.encrypt_at_rest)
             self._encryption_set = True
         return self._engine
 

@@ -51,7 +51,7 @@ class Engine:
         self._prepared: set[tuple] = set()  # table layouts already checked in this session
         self._preparing = threading.Lock()  # one thread creates or evolves a table at a time
         self._pool: str | None = None  # the fair-scheduler pool of a worker engine
-        self._parquet_key: bytes | None = None  # encryption at rest (set by encrypt_at_rest)
+        self._encryption: tuple[bytes | None, bool] = (None, False)  # see encrypt_at_rest
 
     @classmethod
     def from_settings(cls, settings) -> "Engine":
@@ -70,26 +70,28 @@ class Engine:
             self._apply_encryption()
         return self._spark
 
-    def encrypt_at_rest(self, parquet_key: bytes | None) -> None:
-        """Encrypt every Parquet file this engine's Spark writes with Parquet modular encryption
-        under ``parquet_key`` and decrypt what it reads (None: write in clear). The key goes
-        into the running Spark's Hadoop settings only, never into a query, plan or log."""
-        self._parquet_key = parquet_key
+    def encrypt_at_rest(self, parquet_key: bytes | None, write: bool = True) -> None:
+        """Decrypt the Parquet files this engine's Spark reads with ``parquet_key`` and, with
+        ``write``, encrypt every file it writes (Parquet modular encryption); None: neither.
+        The key goes into the running Spark's Hadoop settings only, never into a query, plan or
+        log."""
+        self._encryption = (parquet_key, write)
         if self._spark is not None:
             self._apply_encryption()
 
     def _apply_encryption(self) -> None:
+        parquet_key, write = self._encryption
         if self._remote:
-            if self._parquet_key is not None:
+            if parquet_key is not None and write:
                 raise ConfigError("encryption at rest over Spark Connect is the server's to set up", [
                     Problem("the client cannot hand Parquet keys to a Spark Connect server",
                             key="encrypt_at_rest", fix="start the server with the key service "
                             "(README, Encryption at rest) and set encrypt_at_rest: false here")])
             return
-        if self._parquet_key is None:
+        if parquet_key is None:
             parquet_encryption.disable(self._spark)
         else:
-            parquet_encryption.enable(self._spark, self._parquet_key)
+            parquet_encryption.enable(self._spark, parquet_key, write)
 
     @property
     def delta(self) -> DeltaTables:

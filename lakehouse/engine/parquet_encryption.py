@@ -28,6 +28,8 @@ KMS_SOURCE = Path(__file__).parent / "kms" / "LakehouseKms.java"
 KMS_CLASS = "lakehouse.parquet.LakehouseKms"
 MASTER_KEYS_SETTING = "lakehouse.parquet.master.keys"
 MASTER_KEY_ID = "lakehouse_parquet_v1"
+WRITE_SETTING = "parquet.encryption.uniform.key"
+"""Without it Parquet writes in clear and still decrypts what it reads."""
 REDACTION = "(?i)secret|password|token|access[.]?key|master[.]keys"
 """Spark's default redaction pattern plus our master-key setting."""
 
@@ -86,13 +88,17 @@ def session_conf(jars: str | None = None) -> dict[str, str]:
     return {"spark.jars": ",".join(filter(None, [jars, jar])), "spark.redaction.regex": REDACTION}
 
 
-def enable(spark, master_key: bytes) -> None:
-    """Encrypt every Parquet file ``spark`` writes from now on and decrypt those it reads."""
+def enable(spark, master_key: bytes, write: bool = True) -> None:
+    """Decrypt the Parquet files ``spark`` reads and, with ``write``, encrypt every one it
+    writes from now on (without: new files in clear, the encrypted ones still readable)."""
     if _BUILD_PROBLEM:
         raise _BUILD_PROBLEM[0]
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in HADOOP_SETTINGS.items():
-        hadoop.set(key, value)
+        if key != WRITE_SETTING or write:
+            hadoop.set(key, value)
+        else:
+            hadoop.unset(key)
     hadoop.set(MASTER_KEYS_SETTING, f"{MASTER_KEY_ID}:{base64.b64encode(master_key).decode('ascii')}")
 
 

@@ -53,6 +53,20 @@ def parquet_key(project) -> bytes | None:
     return _secret(project, PARQUET_PURPOSE)
 
 
+def reading_key(project) -> bytes | None:
+    """The Parquet master key to read with, even when encryption at rest is off (files written
+    while it was on stay readable); None without a key file when it is off."""
+    from lakehouse.errors import ConfigError
+    from lakehouse.security.keys import for_project
+
+    try:
+        return for_project(project).secret(PARQUET_PURPOSE)
+    except ConfigError:
+        if project.settings.encrypt_at_rest:
+            raise
+        return None
+
+
 def staged_parquet_options(project) -> dict:
     """``pyarrow.parquet.write_table`` options for a Parquet file the lakehouse stores (the
     staged extracts): encrypted, readable by Spark, when encryption at rest is on."""

@@ -50,14 +50,14 @@ def test_a_load_stores_no_protected_value_in_clear_and_reads_stay_transparent(la
 
 @pytest.mark.slow  # a second project registered and loaded in clear
 def test_without_encryption_the_byte_scan_finds_the_values_in_every_kind_of_file(project, engine):
-    before = engine._parquet_key  # the shared engine is left as it was found
+    before = engine._encryption  # the shared engine is left as it was found
     lh = unencrypted(project, engine)
     try:
         lh.register(project / "conf" / "sources" / "cbs" / "customer.yaml", by="test")
         values = load_customers(lh)
         found = scan_stored(values, [lh.root])
     finally:
-        engine.encrypt_at_rest(before)
+        engine.encrypt_at_rest(*before)
     where = {leak.where.split(f"/{ROOT}/", 1)[1].split("/")[0] for leak in found.leaks}
     assert {"raw", "standard"} <= where, where
     assert any(leak.where.endswith(".parquet") for leak in found.leaks)

@@ -177,11 +177,11 @@ def test_tables_are_readable_by_another_delta_reader(project, engine, registered
     from .test_encryption_at_rest import unencrypted
 
     shutil.copytree(registered_root, project / ROOT)
-    lakehouse, before = unencrypted(project, engine), engine._parquet_key
+    lakehouse, before = unencrypted(project, engine), engine._encryption
     try:
         _read_by_delta_rs(lakehouse)
     finally:
-        engine.encrypt_at_rest(before)
+        engine.encrypt_at_rest(*before)
 
 
 def _read_by_delta_rs(lakehouse):
