@@ -32,6 +32,7 @@ def load_customers(lh):
     return protected_values(lh)
 
 
+@pytest.mark.slow  # a load and a scan of every stored file (the default tier's budget)
 def test_a_load_stores_no_protected_value_in_clear_and_reads_stay_transparent(lakehouse):
     values = load_customers(lakehouse)
     assert {NAME, MOBILE, "11010519491231002X"} <= set(values.owner)
