@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import os
 import subprocess
@@ -28,6 +29,7 @@ KMS_SOURCE = Path(__file__).parent / "kms" / "LakehouseKms.java"
 KMS_CLASS = "lakehouse.parquet.LakehouseKms"
 MASTER_KEYS_SETTING = "lakehouse.parquet.master.keys"
 MASTER_KEY_ID = "lakehouse_parquet_v1"
+TOKEN_SETTING = "parquet.encryption.key.access.token"
 WRITE_SETTING = "parquet.encryption.uniform.key"
 """Without it Parquet writes in clear and still decrypts what it reads."""
 REDACTION = "(?i)secret|password|token|access[.]?key|master[.]keys"
@@ -100,12 +102,15 @@ def enable(spark, master_key: bytes, write: bool = True) -> None:
         else:
             hadoop.unset(key)
     hadoop.set(MASTER_KEYS_SETTING, f"{MASTER_KEY_ID}:{base64.b64encode(master_key).decode('ascii')}")
+    # Parquet caches key services and wrapped keys per access token: one token per master key,
+    # so that a process that changes key (another lakehouse, a test) never uses a stale one
+    hadoop.set(TOKEN_SETTING, hmac.new(master_key, b"lakehouse parquet token", hashlib.sha256).hexdigest()[:32])
 
 
 def disable(spark) -> None:
     """Write Parquet files in clear again (benchmarks' baseline; the tests' unencrypted run)."""
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
-    for key in (*HADOOP_SETTINGS, MASTER_KEYS_SETTING):
+    for key in (*HADOOP_SETTINGS, MASTER_KEYS_SETTING, TOKEN_SETTING):
         hadoop.unset(key)
 
 
