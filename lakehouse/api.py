@@ -89,6 +89,7 @@ class Lakehouse:
             "root": root, "landing": landing, "reports": reports_dir})
         self.settings = self.project.settings
         self._engine = engine
+        self._encryption_set = False
         self._principal = principal
 
     @staticmethod
@@ -107,6 +108,11 @@ class Lakehouse:
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = Engine.from_settings(self.settings)
+        if not self._encryption_set:  # this project's keys (encryption at rest, 4.2.2.2 c)
+            from lakehouse.security.at_rest import reading_key
+
+            self._engine.encrypt_at_rest(reading_key(self.project), self.settings.encrypt_at_rest)
+            self._encryption_set = True
         return self._engine
 
     def as_principal(self, principal: str) -> "Lakehouse":
@@ -119,7 +125,7 @@ class Lakehouse:
         """The same lakehouse (project, principal) working through ``engine`` (a worker engine
         of the same Spark application, for another thread)."""
         other = copy.copy(self)
-        other._engine = engine
+        other._engine, other._encryption_set = engine, False
         return other
 
     def as_service(self) -> "Lakehouse":
@@ -570,9 +576,19 @@ class Lakehouse:
         return history.move(self.engine, self.store, self.root, movable, as_of or self.yesterday(),
                             dry_run, between_steps)
 
+    def rotate_master_key(self) -> str:
+        """Replace the key provider's master key by a new one and re-wrap the root secret with
+        it (4.2.2.2 c): no data file, pseudonym or sealed value is rewritten. A ``manage``
+        operation; returns the new key's fingerprint (never the key)."""
+        self._require("manage", "rotate the master key")
+        from lakehouse.security.keys import rotate_master_key
+
+        return rotate_master_key(self.settings.key_file)
+
     def scan_for_leaks(self, files: list[Path] | None = None):
-        """Look for level-3+ values in clear in every governance and quarantine table and in
-        ``files`` (default: the reports folder: quality reports, Data Docs, logs) — a check for
+        """Look for level-3+ values in clear in every governance and quarantine table, in
+        ``files`` (default: the reports folder: quality reports, Data Docs, logs) and in every
+        byte stored under the lakehouse and backup roots — a check for
         principals with the ``audit`` operation; findings are reported masked
         (``lakehouse.security.leak_scan``)."""
         self._require("audit", "scan for protected values in clear")

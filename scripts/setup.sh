@@ -9,8 +9,8 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 stamp=".venv/.installed-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   if ! command -v java >/dev/null 2>&1; then
-    echo "setup: Java 17+ is needed by Spark; installing openjdk-17-jre-headless" >&2
-    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
+    echo "setup: Java 17+ is needed by Spark; installing openjdk-17-jdk-headless (javac builds the Parquet key service)" >&2
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless
   fi
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip uv
@@ -26,5 +26,8 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing chromium for the tests of the data services' pages" >&2
   apt-get update -qq && apt-get install -y -qq chromium
 fi
+
+# the Parquet key service of encryption at rest (compiled once per machine, cached)
+.venv/bin/python -m lakehouse.engine.parquet_encryption
 # the local key provider's master key (owner-only; kept when present, never printed)
 .venv/bin/python -m lakehouse.security.keys init .secrets/master.key

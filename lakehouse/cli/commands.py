@@ -599,7 +599,8 @@ def security_scan(
     conf: Path = CONF,
 ) -> None:
     """Look for level-3+ values in clear in every governance and quarantine table, report, Data
-    Docs page and log; exit 1 listing each one found (masked)."""
+    Docs page and log, and in every byte stored under the lakehouse and backup roots; exit 1
+    listing each one found (masked)."""
     report = _lakehouse(conf, principal).scan_for_leaks(files or None)
     for leak in report.leaks:
         err_console.print(leak.render(), markup=False, highlight=False)
@@ -647,6 +648,21 @@ def deidentify(
                            f"among {report.values_scanned:,} scanned", highlight=False)
     if not report.clean:
         raise typer.Exit(1)
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="The key provider's keys (encryption at rest).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(principal: Optional[str] = AS_PRINCIPAL, conf: Path = CONF) -> None:
+    """Replace the master key and re-wrap the root secret with it; no data file is rewritten.
+    Back up the new key file and its .wrapped.json together."""
+    lh = _lakehouse(conf, principal)
+    fingerprint = lh.rotate_master_key()
+    stdout().print(f"master key rotated: {lh.settings.key_file} (fingerprint {fingerprint}); "
+                   "the root secret re-wrapped, no data file rewritten; back up the key file and "
+                   "its .wrapped.json together", highlight=False)
 
 
 quarantine_app = typer.Typer(no_args_is_help=True, help="Rows held in quarantine, as a principal "

@@ -105,6 +105,8 @@ class Settings(_Model):
     key_file: Text = Field("./.secrets/master.key", description="the local key provider's master key "
                            "(created by `make setup`, owner-only permissions; see lakehouse.security.keys)")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the data date")
+    encrypt_at_rest: bool = Field(True, description="encrypt every Parquet file and raw file "
+                                  "the lakehouse stores (4.2.2.2 c; see README, Encryption at rest)")
     spark: SparkSettings = Field(default_factory=SparkSettings)
     parallel_loads: int = Field(2, ge=1, le=64, description="sources of one run loaded side by side "
                                 "in one Spark application (1: one after another)")

@@ -15,13 +15,14 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakehouse.engine import history_moves, model_views, object_store, quality_batches, replaced_copy
+from lakehouse.engine import (history_moves, model_views, object_store, parquet_encryption,
+                              quality_batches, replaced_copy)
 from lakehouse.engine.batches import Batch, spark_frame
 from lakehouse.engine.delta_tables import DeltaTables, TableLayout
 from lakehouse.engine.quality_batches import LINE, Lookup
 from lakehouse.engine.session import build_session, delta_packages
 from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_hash
-from lakehouse.errors import Problem, TerminalError
+from lakehouse.errors import ConfigError, Problem, TerminalError
 from lakehouse.filters import Filter
 from lakehouse.security.pseudonyms import HmacKey
 from lakehouse.sql import quote_column
@@ -51,6 +52,7 @@ class Engine:
         self._prepared: set[tuple] = set()  # table layouts already checked in this session
         self._preparing = threading.Lock()  # one thread creates or evolves a table at a time
         self._pool: str | None = None  # the fair-scheduler pool of a worker engine
+        self._encryption: tuple[bytes | None, bool] = (None, False)  # see encrypt_at_rest
 
     @classmethod
     def from_settings(cls, settings) -> "Engine":
@@ -66,7 +68,31 @@ class Engine:
     def spark(self):
         if self._spark is None:
             self._spark = build_session(self._master, self._remote, self._conf, self._packages)
+            self._apply_encryption()
         return self._spark
+
+    def encrypt_at_rest(self, parquet_key: bytes | None, write: bool = True) -> None:
+        """Decrypt the Parquet files this engine's Spark reads with ``parquet_key`` and, with
+        ``write``, encrypt every file it writes (Parquet modular encryption); None: neither.
+        The key goes into the running Spark's Hadoop settings only, never into a query, plan or
+        log."""
+        self._encryption = (parquet_key, write)
+        if self._spark is not None:
+            self._apply_encryption()
+
+    def _apply_encryption(self) -> None:
+        parquet_key, write = self._encryption
+        if self._remote:
+            if parquet_key is not None and write:
+                raise ConfigError("encryption at rest over Spark Connect is the server's to set up", [
+                    Problem("the client cannot hand Parquet keys to a Spark Connect server",
+                            key="encrypt_at_rest", fix="start the server with the key service "
+                            "(README, Encryption at rest) and set encrypt_at_rest: false here")])
+            return
+        if parquet_key is None:
+            parquet_encryption.disable(self._spark)
+        else:
+            parquet_encryption.enable(self._spark, parquet_key, write)
 
     @property
     def delta(self) -> DeltaTables:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from lakehouse.engine import parquet_encryption
 from lakehouse.errors import ConfigError, Problem, TransientError
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,13 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str],
             needed = delta_packages() + list(packages)
             jars = _resolved_jars(needed)
             if jars and not extra and "spark.jars.packages" not in settings:
-                settings.setdefault("spark.jars", jars)
+                # local jars asked for (the Parquet key service) come besides Delta's
+                settings["spark.jars"] = ",".join(filter(None, [jars, settings.get("spark.jars")]))
             else:
                 needed += [p for p in extra.split(",") if p]
                 settings.setdefault("spark.jars.packages", ",".join(needed))
+        if not remote:  # Parquet encryption can be turned on later (engine.encrypt_at_rest)
+            settings.update(parquet_encryption.session_conf(settings.get("spark.jars")))
         for key, value in settings.items():
             builder = builder.config(key, value)
         try:

@@ -35,6 +35,7 @@ from lakehouse.ingestion.misnamed import found_instead
 from lakehouse.zones.locks import table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.quality import assessment as quality
+from lakehouse.security import at_rest
 from lakehouse.security.keys import for_project
 from lakehouse.security.masking import masked_attributes
 from lakehouse.security.sealing import QUARANTINE_LINE, seal
@@ -350,7 +351,8 @@ def _land(ctx: LoadContext, contract, data_date: date, data_file: Path, control_
     for role, path in (("data", data_file), ("control", control_file)):
         if path is None or not path.is_file():
             continue
-        landed = raw_zone.land(path, ctx.root, contract.system, contract.entity, data_date)
+        landed = raw_zone.land(path, ctx.root, contract.system, contract.entity, data_date,
+                               at_rest.raw_kek(ctx.project))
         landed_data = landed_data or landed
         if landed.is_new:
             manifest.append(RawManifestRecord(
@@ -402,7 +404,8 @@ def _stage(ctx: LoadContext, contract, parsed: ParsedExtract) -> str:
     fs, staged = filesystem(staging)
     fs.create_dir(staged.rsplit("/", 1)[0], recursive=True)
     table = parsed.to_arrow(types)
-    pq.write_table(table.append_column(LINE, pa.array(parsed.lines, pa.int64())), staged, filesystem=fs)
+    pq.write_table(table.append_column(LINE, pa.array(parsed.lines, pa.int64())), staged, filesystem=fs,
+                   **at_rest.staged_parquet_options(ctx.project))
     return staging
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from lakehouse.security.at_rest import stats_columns
+from lakehouse.security.column_levels import TECHNICAL_LEVEL
 from lakehouse.zones import Zone, zone_path
 from lakehouse.zones.tables import Column, TableSpec, load_layout
 
@@ -64,6 +66,8 @@ def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec
             for name, spark_type in columns]
     extra, partition_by, storage = load_layout(model.load_type)
     cols += extra
+    stats = stats_columns({**{c.name: TECHNICAL_LEVEL for c in extra}, **levels},
+                          [(c.name, c.spark_type) for c in cols], partition_by) if columns else {}
     root = project.settings.root
     return TableSpec(
         name=model.name, zone=Zone.STANDARD.value, layer=model.layer,
@@ -80,6 +84,7 @@ def model_spec(project, model, columns: list[tuple[str, str]] = ()) -> TableSpec
             "lakehouse.keys": ",".join(model.keys),
             **({"lakehouse.retention_days": str(model.retention_days)} if model.retention_days else {}),
             **storage,
+            **stats,
         },
     )
 

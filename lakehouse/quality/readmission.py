@@ -31,6 +31,7 @@ from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
 from lakehouse.ingestion.t1_load import LoadContext, LoadResult, log_load, record_quality
 from lakehouse.quality import assessment as quality
 from lakehouse.quality.rule_sql import fails_sql
+from lakehouse.security import at_rest
 from lakehouse.security.masking import masked_attributes
 from lakehouse.security.pseudonyms import quarantine_key
 from lakehouse.zones.locks import table_date_lock
@@ -85,7 +86,7 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
             for r in parsed.rejected])
     outcome = Readmission(contract.name, data_date, ctx.run_id)
     folder = join_path(ctx.root, "_staging", ctx.run_id)
-    hashes = engine.key_hashes(_stage(contract, parsed, range(len(parsed.lines)),
+    hashes = engine.key_hashes(_stage(ctx.project, contract, parsed, range(len(parsed.lines)),
                                       join_path(folder, f"{contract.table_name}.delivered.parquet")),
                                spec, quarantine_key(ctx.project))
     held_keys = {r.key_hash for r in held}
@@ -96,7 +97,7 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
             Problem(f"line {line}: its key is not held in quarantine", str(file), line,
                     fix="re-admit only rows the quarantine holds (same key)") for line in outcome.not_held])
 
-    corrected = _stage(contract, parsed, keep, join_path(folder, f"{contract.table_name}.corrected.parquet"))
+    corrected = _stage(ctx.project, contract, parsed, keep, join_path(folder, f"{contract.table_name}.corrected.parquet"))
     extract = join_path(folder, f"{contract.table_name}.parquet")
     rows_in = engine.merge_corrected(spec, data_date, corrected, extract)
     checked = quality.assess_new_rows(engine, ctx.project, contract, spec, extract, data_date,
@@ -131,7 +132,7 @@ def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, 
     return outcome
 
 
-def _stage(contract: SourceContract, parsed: ParsedExtract, indices, path: str) -> str:
+def _stage(project: Project, contract: SourceContract, parsed: ParsedExtract, indices, path: str) -> str:
     """The rows ``indices`` of the corrected file as Parquet with their lines, at ``path``."""
     indices = list(indices)
     types = {a.name: a.spark_type for a in contract.attributes}
@@ -140,7 +141,8 @@ def _stage(contract: SourceContract, parsed: ParsedExtract, indices, path: str) 
     arrow = parsed.__class__(parsed.file, columns, lines).to_arrow(types)
     fs, local = filesystem(path)
     fs.create_dir(local.rsplit("/", 1)[0], recursive=True)
-    pq.write_table(arrow.append_column(LINE, pa.array(lines, pa.int64())), local, filesystem=fs)
+    pq.write_table(arrow.append_column(LINE, pa.array(lines, pa.int64())), local, filesystem=fs,
+                   **at_rest.staged_parquet_options(project))
     return path
 
 

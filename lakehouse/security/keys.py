@@ -11,13 +11,20 @@ readable by group or others is refused. A bank plugs in its KMS by implementing 
 (``secret(purpose) -> bytes``) over the KMS's data-key API and returning it from
 ``key_provider``; nothing else in the code reads keys.
 
+Envelope: the purposes' secrets derive from a *root secret* that the master key wraps
+(AES-256-GCM, in ``<key file>.wrapped.json`` beside it); before the first rotation the root is
+the master key itself. ``rotate_master_key`` writes a new master key and re-wraps the root with
+it: every pseudonym, sealed value and encrypted file stays readable and no data is rewritten.
+
 Secrets are never printed: errors name the file and the fix, not its content.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import os
 import stat
 import sys
@@ -46,7 +53,7 @@ class KeyFile:
         self.path = Path(path).expanduser()
 
     def secret(self, purpose: str) -> bytes:
-        return hmac.new(_master(str(self.path)), purpose.encode("utf-8"), hashlib.sha256).digest()
+        return hmac.new(_root(str(self.path)), purpose.encode("utf-8"), hashlib.sha256).digest()
 
     def __repr__(self) -> str:  # never the key
         return f"KeyFile({str(self.path)!r})"
@@ -79,6 +86,83 @@ def _master(path: str) -> bytes:
             f"the key file {file} holds {len(key)} bytes, not {KEY_BYTES}", key="key_file",
             fix="restore it from your key backup; a new key changes every pseudonym")])
     return key
+
+
+def wrapped_root_file(key_file: str | Path) -> Path:
+    """Where the root secret is kept wrapped by the master key (beside the key file)."""
+    key_file = Path(key_file).expanduser()
+    return key_file.with_name(key_file.name + ".wrapped.json")
+
+
+def _fingerprint(master: bytes) -> str:
+    """A name for a master key that reveals nothing of it."""
+    return hmac.new(master, b"lakehouse master key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+@lru_cache(maxsize=8)
+def _root(path: str) -> bytes:
+    """The root secret: unwrapped from the wrapped-root file, else the master key itself."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    master = _master(path)
+    wrapped_file = wrapped_root_file(path)
+    if not wrapped_file.is_file():
+        return master
+    fix = ("restore the master key that wraps it from your key backup (the key file and "
+           f"{wrapped_file.name} go together)")
+    try:
+        wrapped = json.loads(wrapped_file.read_text(encoding="utf-8"))["wrapped"][_fingerprint(master)]
+        sealed = base64.b64decode(wrapped)
+        return AESGCM(master).decrypt(sealed[:12], sealed[12:], b"lakehouse root secret")
+    except KeyError:
+        raise ConfigError("the master key does not open the wrapped root secret", [Problem(
+            f"{wrapped_file} holds no root secret wrapped by the master key {path}",
+            key="key_file", fix=fix)]) from None
+    except (ValueError, InvalidTag, TypeError):
+        raise ConfigError("the wrapped root secret is unreadable", [Problem(
+            f"{wrapped_file} is malformed or was not wrapped by the master key {path}",
+            key="key_file", fix=fix)]) from None
+
+
+def _wrap_root(root: bytes, master: bytes) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + AESGCM(master).encrypt(nonce, root, b"lakehouse root secret")).decode()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` in one step (a file beside it, owner-only, then renamed)."""
+    partial = path.with_name(path.name + ".part")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, path)
+
+
+def rotate_master_key(path: str | Path) -> str:
+    """Replace the master key at ``path`` by a new random one and re-wrap the root secret with
+    it (no data file, pseudonym or sealed value changes); the new key's fingerprint.
+
+    Safe against a crash at any step: the wrapped-root file names the root under the old and
+    the new master key until the new key is in place."""
+    file = Path(path).expanduser()
+    old = _master(str(file))
+    root = _root(str(file))
+    new = os.urandom(KEY_BYTES)
+    record = wrapped_root_file(file)
+    both = {_fingerprint(old): _wrap_root(root, old), _fingerprint(new): _wrap_root(root, new)}
+    _write_private(record, json.dumps({"format": 1, "wrapped": both}).encode())
+    _write_private(file, new)
+    _master.cache_clear()
+    _write_private(record, json.dumps({"format": 1, "wrapped": {
+        _fingerprint(new): both[_fingerprint(new)]}}).encode())
+    _root.cache_clear()
+    return _fingerprint(new)
 
 
 def create_key_file(path: str | Path) -> bool:

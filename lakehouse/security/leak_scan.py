@@ -1,5 +1,6 @@
 """Looking for protected values where they must not be (4.2.2.4): a scan of every governance and
-quarantine table, report, Data Docs page and log file for the clear values of level-3+ columns.
+quarantine table, report, Data Docs page and log file for the clear values of level-3+ columns,
+and of every byte stored under the lakehouse and backup roots (``stored_bytes``, 4.2.2.2 c).
 
 The protected values are read from the near-source tables (every column whose level is 3 or
 above: names, ID numbers, mobiles, card and account numbers, amounts). A value is looked for
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from lakehouse.security.column_levels import table_levels, table_masks
 from lakehouse.security.masking import DEFAULT_RULE, MASK_FROM_LEVEL
+from lakehouse.security.stored_bytes import StoredScan, scan_stored
 from lakehouse.zones import Zone
 from lakehouse.zones.near_source import LAYER as NEAR_SOURCE
 
@@ -58,6 +60,7 @@ class ScanReport:
     tables: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     leaks: list[Leak] = field(default_factory=list)
+    stored: StoredScan | None = None  # every file under the root and backups, as bytes
 
     @property
     def clean(self) -> bool:
@@ -66,8 +69,9 @@ class ScanReport:
     def summary(self) -> str:
         found = (f"{len(self.leaks)} level-3+ value(s) found in clear" if self.leaks
                  else "no level-3+ value found in clear")
+        stored = f"; {self.stored.summary()}" if self.stored is not None else ""
         return (f"leak scan: {found} among {self.values:,} protected values, in "
-                f"{len(self.tables)} governance tables and {len(self.files)} files")
+                f"{len(self.tables)} governance tables and {len(self.files)} files{stored}")
 
 
 class ProtectedValues:
@@ -156,11 +160,15 @@ def metadata_words(conf_dir: Path) -> set[str]:
     return words
 
 
-def scan(lh, files: Iterable[Path] = ()) -> ScanReport:
+def scan(lh, files: Iterable[Path] = (), stored: bool = True) -> ScanReport:
     """Every governance and quarantine table of ``lh`` and every text file among ``files``
-    (folders are walked) scanned for the protected values."""
+    (folders are walked) scanned for the protected values; with ``stored``, every byte stored
+    under the lakehouse root and the backup root too (``stored_bytes``)."""
     values = protected_values(lh)
     report = ScanReport(values=len(values))
+    if stored:
+        report.stored = scan_stored(values, [lh.settings.root, lh.settings.backups])
+        report.leaks += report.stored.leaks
     engine = lh.engine
     for spec in lh.tables():
         if spec.zone != Zone.GOVERNANCE or not engine.table_exists(spec):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lakehouse.security.at_rest import stats_columns
+from lakehouse.security.column_levels import source_levels
 from lakehouse.zones import Zone, zone_path
 from lakehouse.zones.tables import Column, TableSpec, load_layout
 
@@ -20,6 +22,7 @@ def near_source_spec(contract, root: str) -> TableSpec:
     ]
     extra, partition_by, storage = load_layout(contract.load_type)
     columns += extra
+    stats = stats_columns(source_levels(contract), [(c.name, c.spark_type) for c in columns], partition_by)
     return TableSpec(
         name=contract.table_name,
         zone=Zone.STANDARD.value,
@@ -37,5 +40,6 @@ def near_source_spec(contract, root: str) -> TableSpec:
             "lakehouse.load_type": contract.load_type,
             "lakehouse.keys": ",".join(contract.keys),
             **storage,
+            **stats,
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -12,6 +13,8 @@ import pyarrow as pa
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.demo.delivery_writer import write_delivery
+
+from ..conftest import ROOT
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 
@@ -169,7 +172,19 @@ def test_load_log_and_raw_manifest_record_the_load(lakehouse):
 
 
 @pytest.mark.slow  # a second reader (deltalake) over every load type
-def test_tables_are_readable_by_another_delta_reader(lakehouse):
+def test_tables_are_readable_by_another_delta_reader(project, engine, registered_root):
+    # delta-rs reads no Parquet modular encryption: a lakehouse written in clear
+    from .test_encryption_at_rest import unencrypted
+
+    shutil.copytree(registered_root, project / ROOT)
+    lakehouse, before = unencrypted(project, engine), engine._encryption
+    try:
+        _read_by_delta_rs(lakehouse)
+    finally:
+        engine.encrypt_at_rest(*before)
+
+
+def _read_by_delta_rs(lakehouse):
     deliver(lakehouse, "cbs.customer", D1, [customer("C1"), customer("C2")])
     load(lakehouse, "cbs.customer", D1)
     deliver(lakehouse, "cbs.customer", D2, [customer("C1", "13900000009")])

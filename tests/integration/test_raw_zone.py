@@ -1,7 +1,9 @@
-"""The raw zone keeps every distinct delivery byte for byte; identical re-delivery is a no-op."""
+"""The raw zone keeps every distinct delivery (encrypted, as delivered once decrypted); identical
+re-delivery is a no-op."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +12,8 @@ from typer.testing import CliRunner
 from lakehouse.filters import where
 from lakehouse.governance import tables as governance
 from lakehouse.demo.delivery_writer import write_delivery
+from lakehouse.security import at_rest
+from lakehouse.zones import raw_zone
 
 from .test_near_source_loads import account
 
@@ -29,8 +33,12 @@ def test_redelivery_identical_is_noop_and_changed_is_a_new_version(lakehouse):
     folder = Path(lakehouse.root) / "raw/cbs/account/data_date=2026-11-01"
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.csv")) == [
         "v1/account_20261101.csv", "v2/account_20261101.csv"]
-    assert (folder / "v1/account_20261101.csv").read_bytes() == first_bytes
-    assert (folder / "v2/account_20261101.csv").read_bytes() == path.read_bytes()
+    # stored encrypted (4.2.2.2 c), read back as delivered, the delivered checksum beside
+    kek = at_rest.raw_kek(lakehouse.project)
+    assert raw_zone.delivered_bytes(str(folder / "v1/account_20261101.csv"), kek) == first_bytes
+    assert raw_zone.delivered_bytes(str(folder / "v2/account_20261101.csv"), kek) == path.read_bytes()
+    assert (folder / "v1/account_20261101.csv").read_bytes() != first_bytes
+    assert (folder / "v1/account_20261101.csv.sha256").read_text() == hashlib.sha256(first_bytes).hexdigest()
 
     manifest = lakehouse.engine.rows(governance.raw_manifest(lakehouse.root),
                                      where(role="data"), order_by=["version"])

@@ -207,3 +207,16 @@ def test_history_move_refuses_a_table_without_a_hot_window_before_spark_starts()
     err = " ".join(done.stderr.split())
     assert "near_source.cbs_customer does not move to the history zone" in err
     assert "zipper tables are history already" in err and "history.yaml" in err
+
+
+def test_keys_rotate_replaces_the_master_key_keeps_the_secrets_and_prints_no_key(tmp_path):
+    from lakehouse.security.keys import KeyFile, create_key_file
+
+    key = tmp_path / "master.key"
+    create_key_file(key)
+    before, pseudonym = key.read_bytes(), KeyFile(key).secret("pseudonym")
+    done = lakehouse("keys", "rotate", env={"LAKEHOUSE_KEY_FILE": str(key)})
+    assert done.returncode == 0, done.stderr
+    assert "master key rotated" in done.stdout and "no data file rewritten" in done.stdout
+    assert key.read_bytes() != before and KeyFile(key).secret("pseudonym") == pseudonym
+    assert before.hex() not in done.stdout and key.read_bytes().hex() not in done.stdout

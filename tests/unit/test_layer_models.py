@@ -573,7 +573,9 @@ def test_model_spec_of_a_zipper_model(loaded, project):
         "lakehouse.model": "pty_party", "lakehouse.inputs": "cbs_customer,ccs_card",
         "lakehouse.owner": "li.na,wang.fang", "lakehouse.security_level": "3",
         "lakehouse.load_type": "zipper", "lakehouse.keys": "party_id",
-        "delta.enableDeletionVectors": "true"}
+        "delta.enableDeletionVectors": "true",
+        # Delta's per-file min/max statistics (in _delta_log, in clear): below level 3 only
+        "delta.dataSkippingStatsColumns": "party_id,row_hash,start_dt"}
 
 
 def test_model_spec_of_a_snapshot_model(loaded, project):
