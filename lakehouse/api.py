@@ -74,6 +74,14 @@ class QualityReport:
     statuses: list[dict]  # the latest promotion decision per table
 
 
+def _read_without_spark_with_keys_of(project) -> None:
+    """The Delta readers without Spark (data services) decrypt with this project's key."""
+    from lakehouse.engine import delta_rs
+    from lakehouse.security.at_rest import reading_key
+
+    delta_rs.use_parquet_key(lambda: reading_key(project))
+
+
 class Lakehouse:
     """A lakehouse project: its configuration in ``conf_dir`` and its engine.
 
@@ -91,6 +99,7 @@ class Lakehouse:
         self._engine = engine
         self._encryption_set = False
         self._principal = principal
+        _read_without_spark_with_keys_of(self.project)
 
     @staticmethod
     def validate(conf_dir: str | Path = "conf") -> list[Problem]:

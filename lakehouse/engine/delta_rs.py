@@ -1,12 +1,19 @@
 """Delta tables read and appended without Spark (delta-rs), for the processes that must not start
 a JVM: the data services' server (its serving copies, audit records and call statistics) and the
 service commands. Local roots and object-storage URIs alike; tables the engine also writes with
-Spark are the same Delta tables (Delta's commit protocol orders the writers)."""
+Spark are the same Delta tables (Delta's commit protocol orders the writers).
+
+Spark writes its Parquet files encrypted (encryption at rest, 4.2.2.2 c), which delta-rs cannot
+read: a table's files are scanned through pyarrow instead, each encrypted file (footer magic
+``PARE``) with the Parquet master key of :func:`use_parquet_key`, each clear one (delta-rs's own
+appends) as it is. The appends here write clear Parquet: they hold governance records, whose
+values of level 3 and above are masked."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -17,6 +24,55 @@ _DECIMAL = re.compile(r"decimal\((\d+),\s*(\d+)\)")
 _ARRAY = re.compile(r"array<(.+)>")
 _SIMPLE = {"string": pa.string(), "int": pa.int32(), "bigint": pa.int64(), "double": pa.float64(),
            "boolean": pa.bool_(), "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC")}
+
+
+_parquet_key: Callable[[], bytes | None] = lambda: None
+_ENCRYPTED_FOOTER = b"PARE"
+
+
+def use_parquet_key(key: Callable[[], bytes | None]) -> None:
+    """Where the Parquet master key comes from (called when an encrypted file is first met, so a
+    process that reads only clear files never needs the key file)."""
+    global _parquet_key
+    _parquet_key = key
+
+
+def _arrow_table(path: str, version: int | None = None, columns: list[str] | None = None,
+                 filters: list[tuple[str, str, Any]] | None = None) -> pa.Table:
+    """The rows of the table at ``path`` (as of ``version``) whose columns equal the ``filters``'
+    values, encrypted files decrypted."""
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    dataset = DeltaTable(path, version=version).to_pyarrow_dataset()
+    files = list(dataset.get_fragments())
+    encrypted = [f for f in files if _is_encrypted(dataset.filesystem, f.path)]
+    if encrypted:
+        key = _parquet_key()
+        if key is None:
+            raise ValueError(f"{path} holds encrypted Parquet files and no Parquet key is set; fix: "
+                             "read it through a Lakehouse of its project (its key provider)")
+        from lakehouse.security.at_rest import arrow_dataset_decryption
+
+        decrypting = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+            decryption_config=arrow_dataset_decryption(key)))
+        clear = [f for f in files if f not in encrypted]
+        dataset = ds.dataset([ds.FileSystemDataset(
+            [fmt.make_fragment(f.path, dataset.filesystem, partition_expression=f.partition_expression)
+             for f in group], dataset.schema, fmt, dataset.filesystem)
+            for group, fmt in ((encrypted, decrypting), (clear, dataset.format)) if group])
+    condition = None
+    for column, _, value in filters or []:
+        term = ds.field(column) == value
+        condition = term if condition is None else condition & term
+    return dataset.to_table(columns=columns, filter=condition)
+
+
+def _is_encrypted(fs, path: str) -> bool:
+    """Whether the Parquet file at ``path`` has an encrypted footer (its last four bytes)."""
+    with fs.open_input_file(path) as handle:
+        handle.seek(handle.size() - 4)
+        return handle.read(4) == _ENCRYPTED_FOOTER
 
 
 def arrow_type(spark_type: str) -> pa.DataType:
@@ -65,7 +121,7 @@ def rows(path: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
 
     if not DeltaTable.is_deltatable(path):
         return []
-    return DeltaTable(path).to_pyarrow_table(columns=columns).to_pylist()
+    return _arrow_table(path, columns=columns).to_pylist()
 
 
 def partition_dates(path: str, column: str = "data_date") -> tuple[int | None, list[date]]:
@@ -83,10 +139,7 @@ def partition_dates(path: str, column: str = "data_date") -> tuple[int | None, l
 def partition(path: str, column: str, value: date, columns: list[str], version: int | None = None
               ) -> pa.Table:
     """The ``columns`` of the rows of partition ``column`` = ``value`` (as of ``version``)."""
-    from deltalake import DeltaTable
-
-    table = DeltaTable(path, version=version)
-    return table.to_pyarrow_table(filters=[(column, "=", value)], columns=columns)
+    return _arrow_table(path, version, columns, [(column, "=", value)])
 
 
 def is_latest(path: str, version: int) -> bool:
@@ -103,9 +156,7 @@ def is_latest(path: str, version: int) -> bool:
 
 def rows_where(path: str, column: str, value: Any) -> list[dict[str, Any]]:
     """The rows whose ``column`` equals ``value`` (files skipped by their statistics)."""
-    from deltalake import DeltaTable
-
-    return DeltaTable(path).to_pyarrow_table(filters=[(column, "=", value)]).to_pylist()
+    return _arrow_table(path, filters=[(column, "=", value)]).to_pylist()
 
 
 def max_value(path: str, column: str) -> Any:
@@ -115,5 +166,5 @@ def max_value(path: str, column: str) -> Any:
 
     if not DeltaTable.is_deltatable(path):
         return None
-    values = DeltaTable(path).to_pyarrow_table(columns=[column]).column(column)
+    values = _arrow_table(path, columns=[column]).column(column)
     return pc.max(values).as_py() if len(values) else None

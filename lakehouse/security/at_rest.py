@@ -127,6 +127,17 @@ def arrow_encryption(master: bytes):
     return factory.file_encryption_properties(kms, config)
 
 
+def arrow_dataset_decryption(master: bytes):
+    """pyarrow.dataset's ``decryption_config`` for Parquet files written under ``master`` (what a
+    reader without Spark, such as delta-rs's datasets, scans encrypted files with)."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet.encryption as pe
+
+    factory, kms = _crypto_factory(master)
+    return ds.ParquetDecryptionConfig(factory, kms, pe.DecryptionConfiguration(
+        cache_lifetime=timedelta(minutes=10)))
+
+
 def arrow_decryption(master: bytes):
     """pyarrow's ``decryption_properties`` for Parquet files written under ``master``."""
     import pyarrow.parquet.encryption as pe

@@ -17,6 +17,7 @@ from lakehouse.governance.records import ServiceCallsRecord, spec_of
 from lakehouse.layers.model_tables import model_spec
 from lakehouse.security.access import AccessRefused, Clearance, clearance
 from lakehouse.security.audit import AccessedColumn
+from lakehouse.security.at_rest import reading_key
 from lakehouse.security.column_levels import table_levels, table_masks
 from lakehouse.security.guarded_query import ColumnRead, refusal
 from lakehouse.security.masking import DEFAULT_RULE, MaskRule
@@ -57,6 +58,7 @@ class Runtime:
 
     def __init__(self, project, timings: Timings = Timings()):
         self.project, self.timings = project, timings
+        delta_rs.use_parquet_key(lambda: reading_key(project))  # Spark writes its files encrypted
         self.registry = ServiceRegistry(project)
         self.levels, self.masks = table_levels(project), table_masks(project)
         self.paths = {f"{m.layer}.{m.name}": model_spec(project, m).path for m in project.models.values()}
