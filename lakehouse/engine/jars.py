@@ -19,7 +19,8 @@ from lakehouse.engine.object_store import s3a_packages
 from lakehouse.engine.session import _resolved_jars, delta_packages
 
 PROBE = """
-import sys
+import os, sys
+os.environ["LAKEHOUSE_RESOLVING_JARS"] = "1"
 from lakehouse.engine import Engine
 from lakehouse.engine.session import resolved_jars_file
 packages = sys.argv[2].split(",")

@@ -55,6 +55,11 @@ def delta_packages() -> list[str]:
     return [f"io.delta:delta-spark_{spark_minor}_2.13:{delta_version}"]
 
 
+RESOLVING_JARS = "LAKEHOUSE_RESOLVING_JARS"
+"""Set while setup records the jars Spark's resolver found: the session then lists only those in
+``spark.jars`` (not the Parquet key service's, which every other session adds)."""
+
+
 def resolved_jars_file(packages: list[str] | None = None) -> Path:
     """Where setup records the jar files Spark's resolver found for ``packages`` (by default
     ``delta_packages()``; Delta's plus the S3A connector's for an ``s3a://`` root)."""
@@ -63,12 +68,18 @@ def resolved_jars_file(packages: list[str] | None = None) -> Path:
 
 
 def _resolved_jars(packages: list[str]) -> str | None:
-    """The recorded jar files, when all of them are still there (no resolver run, no noise)."""
+    """The recorded jar files, when all of them are still there and each package's own jar is
+    among them (no resolver run, no noise)."""
     try:
         jars = resolved_jars_file(packages).read_text().split(",")
     except OSError:
         return None
-    return ",".join(jars) if jars and all(Path(j).is_file() for j in jars) else None
+    names = {Path(j).name for j in jars}
+    own = [f"{artifact}-{version}.jar" for _, artifact, version in (p.split(":") for p in packages)]
+    if not jars or not all(Path(j).is_file() for j in jars) or not all(
+            any(name.endswith(jar) for name in names) for jar in own):
+        return None
+    return ",".join(jars)
 
 
 def build_session(master: str | None, remote: str | None, conf: dict[str, str],
@@ -105,7 +116,7 @@ def build_session(master: str | None, remote: str | None, conf: dict[str, str],
             else:
                 needed += [p for p in extra.split(",") if p]
                 settings.setdefault("spark.jars.packages", ",".join(needed))
-        if not remote:  # Parquet encryption can be turned on later (engine.encrypt_at_rest)
+        if not remote and not os.environ.get(RESOLVING_JARS):  # encryption can be turned on later
             settings.update(parquet_encryption.session_conf(settings.get("spark.jars")))
         for key, value in settings.items():
             builder = builder.config(key, value)
