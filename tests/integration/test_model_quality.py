@@ -65,9 +65,11 @@ sql: |
 
 def with_models(lh, rules: dict[str, str]) -> Lakehouse:
     """The project reloaded with the three test models above and the rule files ``rules``
-    (model name -> text) in place of the repo's layers and model rule files."""
+    (model name -> text) in place of the repo's layers and model rule files. The demo's data
+    services read the demo's marts, which these models replace, so they go too."""
     project = lh.conf_dir.parent
     shutil.rmtree(project / "layers")
+    (lh.conf_dir / "services.yaml").unlink(missing_ok=True)
     for path, text in MODELS.items():
         (project / "layers" / path).parent.mkdir(parents=True, exist_ok=True)
         (project / "layers" / path).write_text(text, encoding="utf-8")
