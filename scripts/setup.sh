@@ -28,6 +28,6 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
 fi
 
 # the Parquet key service of encryption at rest (compiled once per machine, cached)
-.venv/bin/python -m lakehouse.engine.parquet_encryption
+.venv/bin/python -c 'from lakehouse.engine.parquet_encryption import kms_jar; print(f"Parquet key service: {kms_jar()}")'
 # the local key provider's master key (owner-only; kept when present, never printed)
 .venv/bin/python -m lakehouse.security.keys init .secrets/master.key

@@ -112,7 +112,3 @@ def disable(spark) -> None:
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for key in (*HADOOP_SETTINGS, MASTER_KEYS_SETTING, TOKEN_SETTING):
         hadoop.unset(key)
-
-
-if __name__ == "__main__":  # `make setup`: compile the key service once
-    print(f"Parquet key service: {kms_jar()}")
