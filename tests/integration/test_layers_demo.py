@@ -385,10 +385,12 @@ def test_a_deidentified_copy_holds_no_source_identifier_and_joins_and_measures_a
             condition = fails_sql(rule)
             if "__ref_" in condition or "_received_at" in condition:
                 continue  # reference rules need their lookups: the joins above stand for them
-            query = f"SELECT count_if(f) AS n FROM (SELECT ({condition}) AS f FROM {{}})"
+            def failing(table: str) -> list[dict]:  # the condition may hold braces (patterns)
+                return lh.engine.sql(f"SELECT count_if(f) AS n FROM (SELECT ({condition}) AS f "
+                                     f"FROM {table})")
+
             table = contract.table_name
-            assert lh.engine.sql(query.format(source[table])) == lh.engine.sql(
-                query.format(copied[table])), rule.name
+            assert failing(source[table]) == failing(copied[table]), rule.name
             measured += 1
     assert measured > 50
     audited = lh.as_principal("sun.li").audit_records()
