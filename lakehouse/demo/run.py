@@ -184,6 +184,11 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     console.print(_defects_table(caught(lh, outcome.planted)))
     console.print(_sample_360(lh, last))
     console.print(_same_row(lh, last))
+    backup_began = time.perf_counter()
+    taken = lh.backup()  # the scan below reads the backup root too (4.2.2.2 c, d)
+    outcome.seconds["backup"] = time.perf_counter() - backup_began
+    console.print(f"backup {taken.manifest.backup_id}: {taken.files_copied:,} files copied "
+                  f"({taken.bytes_copied / 2**20:,.1f} MiB) to {taken.backup_root}", highlight=False)
     scan_began = time.perf_counter()
     scanned = lh.as_principal(SCAN_AS).scan_for_leaks()
     outcome.seconds["leak scan"] = time.perf_counter() - scan_began

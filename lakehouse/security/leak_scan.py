@@ -27,6 +27,7 @@ from lakehouse.security.column_levels import table_levels, table_masks
 from lakehouse.security.masking import DEFAULT_RULE, MASK_FROM_LEVEL
 from lakehouse.security.stored_bytes import StoredScan, scan_stored
 from lakehouse.zones import Zone
+from lakehouse.zones.history import history_path, history_spec
 from lakehouse.zones.near_source import LAYER as NEAR_SOURCE
 
 MIN_LENGTH = 6
@@ -125,21 +126,24 @@ def distinctive(value: str) -> bool:
 
 
 def protected_values(lh) -> ProtectedValues:
-    """The level-3+ values of every near-source table of ``lh`` (read in clear by the scan,
-    which reports them only masked)."""
+    """The level-3+ values of every near-source table of ``lh``, and of the rows of it that
+    moved to the history zone (read in clear by the scan, which reports them only masked)."""
     values = ProtectedValues(metadata_words(lh.project.conf_dir))
     levels, masks = table_levels(lh.project), table_masks(lh.project)
     engine = lh.engine
-    for spec in lh.tables():
-        if spec.layer != NEAR_SOURCE or not engine.table_exists(spec):
+    near_source = [spec for spec in lh.tables() if spec.layer == NEAR_SOURCE]
+    stored = [(spec, spec) for spec in near_source] + [
+        (spec, history_spec(spec)) for spec in near_source if history_path(spec)]
+    for spec, table in stored:
+        if not engine.table_exists(table):
             continue
         name = spec.qualified_name
-        types = dict(engine.table_layout(spec).types)
+        types = dict(engine.table_layout(table).types)
         columns = [c for c, level in levels.get(name, {}).items()
                    if level >= MASK_FROM_LEVEL and types.get(c, "").startswith(_SCANNED_TYPES)]
         if not columns:
             continue
-        for column, found in engine.distinct_values(spec, columns).items():
+        for column, found in engine.distinct_values(table, columns).items():
             belongs_to = f"{name}.{column} (level {levels[name][column]})"
             rule = masks.get(name, {}).get(column)
             for value in found:

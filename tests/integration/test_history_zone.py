@@ -12,6 +12,8 @@ import pytest
 from lakehouse.governance.records import HistoryLogRecord
 from lakehouse.governance.store import GovernanceStore
 from lakehouse.lifecycle import backup
+from lakehouse.security.leak_scan import protected_values
+from lakehouse.security.stored_bytes import scan_stored
 from lakehouse.governance.records import AccessAuditRecord
 from lakehouse.zones.history import history_spec
 
@@ -121,3 +123,10 @@ def test_a_move_whose_record_was_lost_is_recorded_by_the_next_and_backups_hold_h
     taken = backup.take(lh.root, lh.conf_dir.resolve().parent, str(tmp_path / "backups"))
     history = history_spec(spec)
     assert taken.manifest.tables["history/near_source/cbs_transaction"] == lh.engine.version(history)
+
+    # no protected value of the rows that moved is in clear in any stored byte: hot, history, backup
+    values = protected_values(lh)
+    assert {row["account_id"] for day in DATES[:4] for row in transactions(day)} <= set(values.owner)
+    found = scan_stored(values, [lh.root, str(tmp_path / "backups")])
+    assert found.leaks == [], [leak.render() for leak in found.leaks]
+    assert found.encrypted > 0
