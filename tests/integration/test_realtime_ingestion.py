@@ -4,6 +4,8 @@ reason, exactly once across a SIGKILL in the middle of a micro-batch."""
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -74,17 +76,23 @@ def _mid_batch(checkpoint: Path) -> int | None:
 def test_sigkill_mid_batch_then_restart_yields_every_event_exactly_once(lakehouse, project):
     landing = _landing(lakehouse)
     written: list[dict] = []
-    files = 40
+    files, per_file = 40, 100
+    status = Path(lakehouse.root) / "realtime" / "_status" / f"{FEED}.json"
 
     def source_system():
+        """Drops a file a second once the stream runs, so that it takes many micro-batches."""
+        while not status.exists() and time.time() < deadline:
+            time.sleep(0.2)
         for n in range(files):
-            events = [card_txn(n * 250 + i, START + timedelta(seconds=n * 250 + i)) for i in range(250)]
+            events = [card_txn(n * per_file + i, START + timedelta(seconds=n * per_file + i))
+                      for i in range(per_file)]
             written.extend(events)
             # a resent event of the previous file, as at-least-once publishers do
-            resent = [written[-260]] if n else []
+            resent = [written[-per_file - 10]] if n else []
             drop_file(landing, f"txn_{n:03d}.jsonl", as_lines(events + resent))
-            time.sleep(0.4)
+            time.sleep(1.0)
 
+    deadline = time.time() + 300
     writer = threading.Thread(target=source_system)
     writer.start()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -94,13 +102,19 @@ def test_sigkill_mid_batch_then_restart_yields_every_event_exactly_once(lakehous
         stderr=subprocess.DEVNULL)
     checkpoint = Path(checkpoint_path(lakehouse.contract(FEED), lakehouse.root))
     killed_in = None
-    deadline = time.time() + 300
     try:
         while time.time() < deadline and killed_in is None:
             batch = _mid_batch(checkpoint) if checkpoint.exists() else None
             if batch is not None and batch >= 2:
+                time.sleep(random.uniform(0, 1.5))  # somewhere inside the batch
+                if (checkpoint / "commits" / str(batch)).exists():
+                    continue  # it finished meanwhile: wait for the next one
                 os.killpg(runner.pid, signal.SIGKILL)
                 killed_in = batch
+                events_log = Path(events_spec(lakehouse.contract(FEED), lakehouse.root).path) / "_delta_log"
+                written_before_kill = any(re.search(rf"batch_id\W+{batch}\b", p.read_text())
+                                          for p in events_log.glob("*.json"))
+                print(f"killed in batch {batch}, its events commit {'done' if written_before_kill else 'not yet'}")
             time.sleep(0.02)
     finally:
         if killed_in is None:
@@ -114,6 +128,6 @@ def test_sigkill_mid_batch_then_restart_yields_every_event_exactly_once(lakehous
     assert feed.outcomes[0].batch_id == killed_in  # the killed batch is replayed first
     admitted = _admitted(lakehouse)
     assert checksum(admitted) == checksum(written)
-    assert len({e["txn_id"] for e in admitted}) == len(written) == files * 250
+    assert len({e["txn_id"] for e in admitted}) == len(written) == files * per_file
     duplicates = [q for q in _quarantined(lakehouse) if q["stage"] == "duplicate"]
     assert len(duplicates) == files - 1  # each resent event quarantined exactly once
