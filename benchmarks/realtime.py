@@ -105,6 +105,7 @@ def latency(start_query, seen, folder: Path, first: int, args) -> tuple[list[flo
             time.sleep(args.interval)
         done.set()
 
+    folder.mkdir(parents=True, exist_ok=True)
     query = start_query()
     time.sleep(args.warmup)
     thread = threading.Thread(target=writer)
@@ -199,6 +200,8 @@ def main() -> None:
             lambda ids: {r["txn_id"] for r in fusion.current_state(
                 lh, FEED, where="txn_id IN (" + ",".join(f"'{i}'" for i in ids) + ")")},
             ours_dir, first, args)
+        print(f"latency ours: {len(ours_lat)} of {ours_n} events seen, p50 {pct(ours_lat, 50):.2f} s, "
+              f"p99 {pct(ours_lat, 99):.2f} s")
         plain_lat_job = Plain(spark, contract, work / "landing" / "plain_lat", work / "plain" / "table_lat",
                               work / "plain" / "checkpoint_lat")
         plain_lat, plain_n = latency(lambda: plain_lat_job.start(False, args.trigger), plain_lat_job.seen,

@@ -32,15 +32,22 @@ def stream_run(
     conf: Path = CONF,
 ) -> None:
     """Admit the feed and stream its events into the real-time zone, exactly once."""
+    from lakehouse.realtime import apps as realtime_apps
     from lakehouse.realtime import ingestion
 
     lh = _lakehouse(conf)
-    feed = ingestion.run(lh, source, available_now=until_idle, seconds=seconds)
+    running = []
+    if apps and not until_idle:  # the apps stream beside the feed
+        running = [realtime_apps.start(lh, app) for app in realtime_apps.apps_of(lh).values()
+                   if app.input == source]
+    try:
+        feed = ingestion.run(lh, source, available_now=until_idle, seconds=seconds)
+    finally:
+        for query in running:
+            query.stop()
     rows = sum(max(o.rows_in, 0) for o in feed.outcomes)
     loaded = sum(max(o.loaded, 0) for o in feed.outcomes)
-    if apps:
-        from lakehouse.realtime import apps as realtime_apps
-
+    if apps and until_idle:
         for result in realtime_apps.run_for_feed(lh, source):
             stdout().print(f"{result.name}: {result.rows} row(s) in {result.table}")
     stdout().print(f"{source}: {len(feed.outcomes)} batch(es), {rows} event(s) read, {loaded} admitted, "

@@ -179,6 +179,8 @@ class FeedBatches:
         first = Window.partitionBy("event_id").orderBy(F.col(REASON).isNotNull(), "source_file", VALUE)
         classified = classified.withColumn(REASON, F.coalesce(REASON, F.when(
             F.row_number().over(first) > 1, F.lit("duplicate: its event id came twice in one batch"))))
+        parsed = classified.persist()  # parsed once for the dates, the counts and the writes
+        held = [parsed]
         if delta.exists(events.path):
             dates = [r[0] for r in classified.filter(F.col(REASON).isNull())
                      .select("data_date").distinct().collect()]
@@ -194,6 +196,7 @@ class FeedBatches:
                     f"late: its event time is before the watermark {bound} (the newest event "
                     f"time seen less {plan.watermark_seconds} s)"))))
         classified = classified.persist()
+        held.append(classified)
         try:
             rows_in = classified.count()
             rejected = [r.asDict() for r in classified.filter(F.col(REASON).isNotNull()).collect()]
@@ -218,7 +221,8 @@ class FeedBatches:
                         "max_event_time": outcome.max_event_time, "watermark": outcome.watermark}
             self._append(admitted, events, app_id, batch_id, metadata)
         finally:
-            classified.unpersist()
+            for frame in held:
+                frame.unpersist()
         if newest is not None and (self._newest is None or newest > self._newest):
             self._newest = newest
         outcome.finished = time.time()

@@ -3,8 +3,8 @@
 A feed is admitted like a delivery before its query starts (owner, standard, certified source,
 classification, metadata: the static checks of the contract), and its quality is measured per
 micro-batch: every event that is malformed (validity, completeness), a duplicate (uniqueness)
-or late (timeliness) goes to the feed's quarantine with its reason, level-3+ values masked (a
-line that cannot be parsed, so cannot be masked, is sealed), never dropped silently.
+or late (timeliness) goes to the feed's quarantine with its reason, level-3+ values masked
+and the line as it arrived kept sealed, never dropped silently.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def admit_feed(lakehouse, contract) -> admission.Decision:
 @dataclass
 class Quarantiner:
     """Turns a batch's rejected events into quarantine records: the event's values as JSON with
-    level-3+ attributes masked, or the line sealed when it could not be parsed."""
+    level-3+ attributes masked (none when it could not be parsed), and the line as it arrived,
+    sealed, so that nothing is lost and nothing of level 3+ is kept in clear."""
 
     lakehouse: object
     contract: object
@@ -103,7 +104,7 @@ class Quarantiner:
                 source=contract.name, table_name=table, data_date=event.get("data_date"),
                 run_id=f"batch {batch_id}", file_name=event.get("source_file"), line=None,
                 stage=stage, rule=None, dimension=DIMENSIONS[stage], reason=reason, raw_line=None,
-                sealed_line=None if parsed else seal(keys, QUARANTINE_LINE, event[VALUE] or "", table),
+                sealed_line=seal(keys, QUARANTINE_LINE, event[VALUE] or "", table),
                 row_json=json.dumps({"event_id": event.get("event_id"), **mask_row(values, masked)},
                                     default=str, ensure_ascii=False) if parsed else None,
                 key_hash=None, quarantined_at=now, readmitted_run=None).as_row())

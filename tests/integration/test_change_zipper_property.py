@@ -111,6 +111,7 @@ def test_change_events_applied_in_any_date_order_match_the_oracle(engine, case):
         z.close()
 
 
+@pytest.mark.slow
 def test_out_of_order_change_events_equal_in_order_and_delete_closes_the_row(engine):
     d1, d2, d3 = DATES[:3]
     changes = {

@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from lakehouse.filters import where
 from lakehouse.governance.records import ReconciliationRecord
 from lakehouse.realtime import fusion, ingestion
@@ -24,6 +26,7 @@ def _row(event: dict, data_date: date) -> dict:
             "amount": Decimal(event["amount"]), "data_date": data_date}
 
 
+@pytest.mark.slow
 def test_t1_batch_reconciles_the_days_events_and_the_current_state_becomes_the_batch(lakehouse):
     contract = lakehouse.contract(FEED)
     batch = near_source_spec(contract, lakehouse.root)
