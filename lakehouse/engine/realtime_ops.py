@@ -28,25 +28,6 @@ class RealtimeOps:
         self.delta.ensure(plan.quarantine)
         return streams.start_feed(self.spark, plan, on_rejected, on_batch, available_now)
 
-    def batch_commits(self, spec: TableSpec, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest ``limit`` commits of an events table that recorded a micro-batch: the
-        batch's counts with the commit's time, newest first."""
-        from delta.tables import DeltaTable
-        import json
-
-        if not self.delta.exists(spec.path):
-            return []
-        history = DeltaTable.forPath(self.spark, spec.path).history(limit)
-        found = []
-        for row in history.select("version", "timestamp", "userMetadata").collect():
-            try:
-                meta = json.loads(row["userMetadata"] or "{}").get("lakehouse") or {}
-            except ValueError:
-                continue
-            if "batch_id" in meta:
-                found.append({**meta, "version": int(row["version"]), "committed_at": row["timestamp"]})
-        return found
-
     def event_counts(self, spec: TableSpec, where: str | None = None) -> tuple[int, int]:
         """Rows and an order-independent checksum of the events' ids and attribute values."""
         frame = self.delta.read(spec.path)
@@ -55,11 +36,6 @@ class RealtimeOps:
         columns = [c for c in spec.column_names if c not in ("ingest_batch", "ingested_at", "source_file")]
         row = frame.select(F.count(F.lit(1)), F.sum(F.xxhash64(*columns).cast("decimal(38,0)"))).first()
         return int(row[0]), int(row[1] or 0)
-
-    def dates_of(self, spec: TableSpec) -> list[date]:
-        if not self.delta.exists(spec.path):
-            return []
-        return sorted(r[0] for r in self.delta.read(spec.path).select("data_date").distinct().collect())
 
     # -- log-based incremental loads (6.3.1.1 c) ---------------------------------------------
     def stage_state_from_changes(self, events_path: str, keys: list[str],
@@ -76,18 +52,6 @@ class RealtimeOps:
             .filter(F.col("op") != "d").select(*[F.col(name).cast(kind).alias(name)
                                                   for name, kind in attributes])
         state.write.mode("overwrite").parquet(out_path)
-        return self.spark.read.parquet(out_path).count()
-
-    def stage_changed_since(self, table_path: str, column: str, after: Any, upto: Any,
-                            attributes: list[tuple[str, str]], out_path: str) -> int:
-        """Write to ``out_path`` the rows of the extract at ``table_path`` (a Delta table or
-        Parquet) whose ``column`` is after ``after`` (None: any) and at most ``upto``."""
-        frame = self.delta.read(table_path) if self.delta.exists(table_path) \
-            else self.spark.read.parquet(table_path)
-        if after is not None:
-            frame = frame.filter(F.col(column) > F.lit(after))
-        frame = frame.filter(F.col(column) <= F.lit(upto))
-        frame.select(*[F.col(n).cast(k).alias(n) for n, k in attributes]).write.mode("overwrite").parquet(out_path)
         return self.spark.read.parquet(out_path).count()
 
     # -- stream/batch fusion (6.2.3 c) -------------------------------------------------------

@@ -179,13 +179,12 @@ class FeedBatches:
         first = Window.partitionBy("event_id").orderBy(F.col(REASON).isNotNull(), "source_file", VALUE)
         classified = classified.withColumn(REASON, F.coalesce(REASON, F.when(
             F.row_number().over(first) > 1, F.lit("duplicate: its event id came twice in one batch"))))
-        parsed = classified.persist()  # parsed once for the dates, the counts and the writes
-        held = [parsed]
         if delta.exists(events.path):
-            dates = [r[0] for r in classified.filter(F.col(REASON).isNull())
-                     .select("data_date").distinct().collect()]
-            seen = delta.read(events.path).filter(F.col("data_date").isin(dates)) \
-                .filter(F.col("ingest_batch") < batch_id).select("event_id", F.lit(True).alias("_seen"))
+            # an event before the watermark is late whatever it is: the dates before it need no look
+            seen = delta.read(events.path).filter(F.col("ingest_batch") < batch_id)
+            if watermark is not None:
+                seen = seen.filter(F.col("data_date") >= F.lit(watermark.date()))
+            seen = seen.select("event_id", F.lit(True).alias("_seen"))
             classified = classified.join(seen, "event_id", "left").withColumn(REASON, F.coalesce(
                 REASON, F.when(F.col("_seen"), F.lit("duplicate: an event of this id was admitted "
                                                      "by an earlier batch")))).drop("_seen")
@@ -195,15 +194,17 @@ class FeedBatches:
                 F.col("event_time") < F.lit(bound).cast("timestamp_ntz"), F.lit(
                     f"late: its event time is before the watermark {bound} (the newest event "
                     f"time seen less {plan.watermark_seconds} s)"))))
-        classified = classified.persist()
-        held.append(classified)
+        classified = classified.persist()  # parsed and checked once for the counts and the writes
+        held = [classified]
         try:
-            rows_in = classified.count()
-            rejected = [r.asDict() for r in classified.filter(F.col(REASON).isNotNull()).collect()]
-            admitted = classified.filter(F.col(REASON).isNull()).drop(REASON, VALUE) \
+            ok = F.col(REASON).isNull()
+            totals = classified.agg(F.count(F.lit(1)), F.count(F.when(~ok, 1)),
+                                    F.max(F.when(ok, F.col("event_time")))).first()
+            rows_in, newest = int(totals[0]), totals[2]
+            rejected = [r.asDict() for r in classified.filter(~ok).collect()] if totals[1] else []
+            admitted = classified.filter(ok).drop(REASON, VALUE) \
                 .withColumn("ingest_batch", F.lit(batch_id).cast("bigint")) \
                 .withColumn("ingested_at", F.current_timestamp())
-            newest = admitted.agg(F.max("event_time")).first()[0]
             by_stage: dict[str, int] = {}
             for row in rejected:
                 stage = row[REASON].split(":")[0] if row[REASON].startswith(("late", "duplicate")) \
