@@ -190,11 +190,13 @@ def _realtime_dag(manifest: dict, path: str, tz, defaults: dict) -> DAG | None:
         dag_id="lakehouse_realtime", description="start and watch the real-time feeds' streams",
         schedule=CronTriggerTimetable(REALTIME_WATCH_CRON, timezone=manifest["timezone"]),
         start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
+        is_paused_upon_creation=True,  # it starts long-running processes: a deployment opts in
         default_args=defaults, tags=["lakehouse", "realtime"],
         doc_md="Every 5 minutes, per real-time feed: its lag (files not read yet, age of the "
         "oldest), throughput, last micro-batch and last error (`lakehouse stream status`); a "
         "stream that is not running (never started, failed, its process gone) is started again "
-        "(`lakehouse stream run SOURCE --apps`), from its checkpoint: no event is lost or doubled.")
+        "(`lakehouse stream run SOURCE --apps`), from its checkpoint: no event is lost or doubled. "
+        "Paused when first deployed: unpause it to have Airflow run the streams.")
     with dag:
         for feed in feeds:
             StreamWatchOperator(task_id=f"watch_{feed['name'].replace('.', '_')}", feed=feed,

@@ -95,6 +95,7 @@ def test_manifest_and_dags_reconcile_after_the_load_and_watch_the_feeds():
     t1 = dags["t1_ccs"]
     assert t1.get_task("reconcile_card_txn").upstream_task_ids == {"load_card_txn"}
     assert [t.task_id for t in dags["lakehouse_realtime"].tasks] == ["watch_ccs_card_txn"]
+    assert dags["lakehouse_realtime"].is_paused_upon_creation  # it starts processes: opt in
 
 
 def test_applying_a_date_refolds_it_and_every_applied_date_after_it():
