@@ -49,7 +49,7 @@ def engine(tmp_path_factory):
     eng.spark.stop()
 
 
-PROJECT_FOLDERS = ("conf", "quality_rules", "layers")
+PROJECT_FOLDERS = ("conf", "quality_rules", "layers", "realtime")
 PATH_VARIABLES = ("LAKEHOUSE_ROOT", "LAKEHOUSE_LANDING", "LAKEHOUSE_REPORTS", "LAKEHOUSE_CONF")
 ROOT = "lakehouse_data"
 """The lakehouse root of a test project: conf/lakehouse.yaml's ``./lakehouse_data``."""

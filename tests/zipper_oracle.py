@@ -109,3 +109,23 @@ def to_rows(records: list[dict[str, Any]], keys: list[str], attributes: list[str
         for r in records
     ]
 
+
+
+#: one change event: (log position, op, key, values); op c/u/r sets the key, d deletes it
+Change = tuple[int, str, tuple, tuple | None]
+
+
+def states_from_changes(changes: Mapping[date, list[Change]]) -> dict[date, dict[tuple, tuple]]:
+    """The state at the end of each date of ``changes``: every change of that date and the dates
+    before it applied in log order (a delete removes its key). Feeding these states to
+    ``expected_zipper`` gives the zipper table change events must produce."""
+    state: dict[tuple, tuple] = {}
+    states = {}
+    for day in sorted(changes):
+        for _, op, key, values in sorted(changes[day], key=lambda c: c[0]):
+            if op == "d":
+                state.pop(key, None)
+            else:
+                state[key] = values
+        states[day] = dict(state)
+    return states

@@ -428,6 +428,9 @@ dags_app = typer.Typer(no_args_is_help=True, help="Data engineers: the Airflow D
 engine_app = typer.Typer(no_args_is_help=True, help="The resident Spark engine Airflow tasks use.")
 app.add_typer(dags_app, name="dags")
 app.add_typer(engine_app, name="engine")
+from lakehouse.cli.stream_commands import stream_app  # noqa: E402 - the real-time zone's commands
+
+app.add_typer(stream_app, name="stream")
 
 
 @dags_app.command("compile")

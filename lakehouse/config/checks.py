@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from .attribute_types import try_parse_type
 from .findings import Finding, did_you_mean, one_of
+from .realtime_feeds import feed_findings
 
 FORMATS = ("csv", "json", "parquet", "fixed-width")
 KEYED_LOAD_TYPES = ("snapshot", "zipper")
@@ -32,6 +33,7 @@ def contract_findings(contract: Mapping) -> list[Finding]:
         *_key_findings(contract, attributes),
         *_width_findings(delivery, attributes),
         *_amount_findings(delivery, attributes),
+        *feed_findings(contract),
     ]
 
 

@@ -36,6 +36,7 @@ from .fields import (
     dated_path,
 )
 from .findings import Finding, did_you_mean, invalid, key_path
+from .realtime_feeds import RealtimeFeed
 
 DEFER_CHECKS = "defer_checks"
 """Validation-context flag: the loader runs the cross-field checks itself, with locations."""
@@ -250,6 +251,8 @@ class SourceContract(_Model):
     keys: list[str] = Field(default_factory=list, description="attributes that identify a row")
     delivery: Delivery = Field(description="format, encoding and path of the delivered files")
     attributes: list[Attribute] = Field(min_length=1, description="the entity's columns")
+    realtime: RealtimeFeed | None = Field(None, description="the entity's real-time feed (business "
+                                          "events or change events), see README, Real-time zone")
 
     _source_file: Path | None = PrivateAttr(None)
     _line_of: Callable[[tuple], int | None] | None = PrivateAttr(None)
@@ -289,8 +292,11 @@ class SourceContract(_Model):
     @property
     def content_hash(self) -> str:
         """sha256 of the contract's canonical JSON; changes whenever the contract does."""
+        dumped = self.model_dump(mode="json")
+        if dumped.get("realtime") is None:  # contracts without a feed keep their hash
+            dumped.pop("realtime", None)
         canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+            dumped, sort_keys=True, ensure_ascii=False, separators=(",", ":")
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -195,6 +195,11 @@ def run_demo(lh, customers: int, days: int, start: date, seed: int, console: Con
     for leak in scanned.leaks:
         console.print(f"[red]{leak.render()}[/red]", highlight=False)
     console.print(f"{scanned.summary()} (as {SCAN_AS})", highlight=False)
+    feed_began = time.perf_counter()
+    from lakehouse.demo.realtime_feed import run_feed_demo
+
+    run_feed_demo(lh, last, console)
+    outcome.seconds["real-time feed, reconciliation, apps"] = time.perf_counter() - feed_began
     services_began = time.perf_counter()
     publish_demo_services(lh, console)
     outcome.seconds["data services published"] = time.perf_counter() - services_began

@@ -129,6 +129,14 @@ class Engine:
         """Start the Spark session now (the first piece of work would otherwise pay for it)."""
         self.spark  # noqa: B018 - the property starts the session
 
+    @property
+    def realtime(self):
+        """The real-time zone's Spark work (streaming feeds, change events, current state,
+        reconciliation): ``lakehouse.engine.realtime_ops.RealtimeOps`` on this engine's session."""
+        from lakehouse.engine.realtime_ops import RealtimeOps
+
+        return RealtimeOps(self.spark, self.delta)
+
     def ping(self) -> None:
         """Run a trivial Spark job: the session answers."""
         self.spark.range(1).count()

@@ -547,11 +547,32 @@ class HistoryLogRecord(GovernanceRecord):
     moved_at: datetime | None = column('timestamp', 'when')
 
 
+@record('reconciliation', "Each reconciliation of a real-time feed's events of a data date against "
+        'the T-1 batch of that date, which is authoritative (6.2.3 c)')
+class ReconciliationRecord(GovernanceRecord):
+    run_id: str | None = column('string', 'run that reconciled')
+    source: str | None = column('string', 'source contract, system.entity')
+    data_date: date | None = column('date', 'data date reconciled')
+    events_table: str | None = column('string', 'the real-time events table, schema.name')
+    batch_table: str | None = column('string', 'the near-source table of the T-1 batch')
+    events: int | None = column('bigint', "the feed's events of the date (change events: keys they changed)")
+    batch_rows: int | None = column('bigint', "the batch's rows of the date (zipper: the rows of those keys)")
+    only_in_events: int | None = column('bigint', 'keys the stream has and the batch does not')
+    only_in_batch: int | None = column('bigint', 'keys the batch has and the stream does not')
+    differing: int | None = column('bigint', 'keys in both whose values differ')
+    events_amount: str | None = column('string', "total of the feed's amount attribute over the events (exact decimal)")
+    batch_amount: str | None = column('string', "total of the amount attribute over the batch's rows (exact decimal)")
+    sample_keys: str | None = column('string', 'up to 5 keys of each kind of difference (JSON), security level 3 and above masked')
+    status: str | None = column('string', 'matched, or differences')
+    events_retired: int | None = column('bigint', 'events removed from the real-time zone, now covered by the batch')
+    reconciled_at: datetime | None = column('timestamp', 'when')
+
+
 RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
     RawManifestRecord, LoadLogRecord, AdmissionLogRecord, RegistrationsRecord, CatalogRecord,
     LevelChangesRecord, SystemEventsRecord, QualityResultsRecord, QualitySamplesRecord,
     QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
     RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord, BackupLogRecord, ServiceEventsRecord,
     ServiceKeysRecord, ServiceCallsRecord,
-    HistoryLogRecord)
+    HistoryLogRecord, ReconciliationRecord)
 """Every governance table kept once per lakehouse (the quarantine is kept per table)."""

@@ -12,6 +12,10 @@ the backup, retention and history DAGs.
   every table the layer reads has published D (``PartitionedAssetTimetable`` over ``AssetAll``);
   the run's partition key is D. ``data_dates`` plans D, then ``build_<model>`` builds it and
   publishes the model's asset for D in turn.
+* A source with a real-time feed gets ``reconcile_<entity>`` after its load: its events of D
+  reconciled against the batch (``governance.reconciliation``), the events it covers retired.
+* ``lakehouse_realtime``: every 5 minutes, ``watch_<system>_<entity>`` per real-time feed: lag,
+  last batch, last error; a stream that is down is started again from its checkpoint.
 * ``lakehouse_backup``: on ``orchestration.backup_schedule``; takes an incremental backup and
   verifies that it restores as taken.
 * ``lakehouse_retention``: on ``schedule`` of ``conf/retention.yaml``; removes expired data
@@ -143,6 +147,63 @@ class HousekeepingOperator(_LakehouseTask, BaseOperator):
         return getattr(task_runtime, self.job)(self._conf(), began)
 
 
+class ReconcileOperator(_LakehouseTask, BaseOperator):
+    """Reconciles a source's real-time events of the run's data date against its batch."""
+
+    ui_color = "#c8f5e6"
+
+    def __init__(self, *, source: dict, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.source, self.manifest, self.manifest_path = source, manifest, manifest_path
+
+    def execute(self, context):
+        began = time.time()
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.reconcile(self._conf(), self.source, self.manifest["timezone"], context, began)
+
+
+class StreamWatchOperator(_LakehouseTask, BaseOperator):
+    """Reads a real-time feed's lag and last batch; starts its stream again when it is down."""
+
+    ui_color = "#f5c8e6"
+
+    def __init__(self, *, feed: dict, manifest: dict, manifest_path: str, **kwargs):
+        super().__init__(**kwargs)
+        self.feed, self.manifest, self.manifest_path = feed, manifest, manifest_path
+
+    def execute(self, context):
+        from lakehouse.orchestration import task_runtime
+
+        return task_runtime.watch_feed(self._conf(), self.feed)
+
+
+REALTIME_WATCH_CRON = "*/5 * * * *"
+
+
+def _realtime_dag(manifest: dict, path: str, tz, defaults: dict) -> DAG | None:
+    """``lakehouse_realtime``: every 5 minutes, one watch task per real-time feed."""
+    feeds = manifest.get("realtime_feeds") or []
+    if not feeds:
+        return None
+    dag = DAG(
+        dag_id="lakehouse_realtime", description="start and watch the real-time feeds' streams",
+        schedule=CronTriggerTimetable(REALTIME_WATCH_CRON, timezone=manifest["timezone"]),
+        start_date=START.replace(tzinfo=tz), catchup=False, max_active_runs=1,
+        is_paused_upon_creation=True,  # it starts long-running processes: a deployment opts in
+        default_args=defaults, tags=["lakehouse", "realtime"],
+        doc_md="Every 5 minutes, per real-time feed: its lag (files not read yet, age of the "
+        "oldest), throughput, last micro-batch and last error (`lakehouse stream status`); a "
+        "stream that is not running (never started, failed, its process gone) is started again "
+        "(`lakehouse stream run SOURCE --apps`), from its checkpoint: no event is lost or doubled. "
+        "Paused when first deployed: unpause it to have Airflow run the streams.")
+    with dag:
+        for feed in feeds:
+            StreamWatchOperator(task_id=f"watch_{feed['name'].replace('.', '_')}", feed=feed,
+                                manifest=manifest, manifest_path=path, owner=feed["owner"], retries=0)
+    return dag
+
+
 HOUSEKEEPING = (
     # DAG id, manifest key of its cron, job, task id, description, documentation
     ("lakehouse_backup", "backup_cron", "backup", "backup_and_verify",
@@ -192,6 +253,14 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
                     manifest_path=path, outlets=[asset], inlets=[asset], owner=source["owner"])
                 wait >> loads[source["name"]]
             for source in system["sources"]:
+                if source.get("realtime"):
+                    loads[source["name"]] >> ReconcileOperator(
+                        task_id=f"reconcile_{source['entity']}", source=source, manifest=manifest,
+                        manifest_path=path, owner=source["owner"],
+                        doc_md="Reconciles the day's real-time events against the batch just "
+                        "loaded (key sets, counts, amount totals) into `governance.reconciliation`, "
+                        "and retires the events it covers.")
+            for source in system["sources"]:
                 for first in source["after"]:
                     loads[first] >> loads[source["name"]]
                 for other in source["waits_for"]:
@@ -232,6 +301,9 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
                 for first in m["after"]:
                     tasks[first] >> tasks[m["name"]]
         dags[dag.dag_id] = dag
+    realtime = _realtime_dag(manifest, path, tz, defaults)
+    if realtime is not None:
+        dags[realtime.dag_id] = realtime
     for dag_id, cron, job, task_id, description, doc in HOUSEKEEPING:
         if not manifest.get(cron):
             continue

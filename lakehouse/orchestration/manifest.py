@@ -65,7 +65,7 @@ def compile_manifest(project: Project, path: Path) -> dict:
             "path": delivery.path, "path_date_format": delivery.path_date_format,
             "control": delivery.control.path if delivery.control else None,
             "expected_by": delivery.expected_by.strftime("%H:%M") if delivery.expected_by else None,
-            "after": after, "waits_for": waits_for})
+            "after": after, "waits_for": waits_for, "realtime": contract.realtime is not None})
     layers: dict[str, list[dict]] = {}
     for name in build_order(project):
         model = project.models[name]
@@ -88,6 +88,8 @@ def compile_manifest(project: Project, path: Path) -> dict:
         "history_cron": None if project.history.schedule is None else cron_of(project.history.schedule),
         "systems": dict(sorted(systems.items())),
         "layers": {layer: layers[layer] for layer in ("integrated", "common", "mart") if layer in layers},
+        "realtime_feeds": [{"name": c.name, "kind": c.realtime.kind, "transport": c.realtime.transport,
+                            "owner": c.owner} for c in project.sources.values() if c.realtime is not None],
     }
 
 

@@ -233,5 +233,15 @@ def _history(request: dict) -> tuple[dict, float]:
                        "recovered": [r.move_id for r in m.recovered]} for m in moves]}, started
 
 
-_OPS = {"ping": _ping, "load": _load, "build": _build, "backup": _backup, "retention": _retention,
+def _reconcile(request: dict) -> tuple[dict, float]:
+    """Reconcile a real-time feed's events of a date against its T-1 batch (README, Real-time zone)."""
+    from lakehouse.realtime.supervision import reconcile
+
+    with _lakehouse(request) as lakehouse:
+        started = time.time()
+        result = reconcile(lakehouse, request["source"], date.fromisoformat(request["data_date"]))
+    return result, started
+
+
+_OPS = {"reconcile": _reconcile, "ping": _ping, "load": _load, "build": _build, "backup": _backup, "retention": _retention,
         "history": _history}

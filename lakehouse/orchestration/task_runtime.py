@@ -259,3 +259,29 @@ def move_to_history(conf: Path, task_started: float) -> dict:
                      move["rows"], len(move["data_dates"]), move["move_id"],
                      f"; recorded {len(move['recovered'])} unrecorded move(s)" if move["recovered"] else "")
     return result
+
+
+# -- the real-time zone ------------------------------------------------------------------------
+
+def reconcile(conf: Path, source: dict, timezone: str, context, task_started: float) -> dict:
+    """Reconcile the source's real-time events of the run's data date against its loaded batch."""
+    data_date = run_data_date(context, timezone)
+    result = call_engine(conf, {"op": "reconcile", "source": source["name"],
+                                "data_date": data_date.isoformat()}, task_started)
+    log.info("%s for %s reconciled: %s (%s events, %s batch rows, %s only in events, %s only in "
+             "batch, %s differing; %s retired)", source["name"], data_date, result["status"],
+             result["events"], result["batch_rows"], result["only_in_events"],
+             result["only_in_batch"], result["differing"], result["events_retired"])
+    return result
+
+
+def watch_feed(conf: Path, feed: dict) -> dict:
+    """A feed's lag, last batch and last error; its stream started again when it is not running."""
+    from lakehouse.realtime.supervision import watch
+
+    summary = watch(conf, feed["name"])
+    log.info("%s: %s, %s file(s) pending, lag %s s, %s events/s, last batch %s s ago%s",
+             feed["name"], summary["state"], summary["pending_files"], summary["lag_seconds"],
+             summary["events_per_second"], summary["last_batch_age_seconds"],
+             f", restarted as process {summary['restarted_pid']}" if summary["restarted"] else "")
+    return summary

@@ -126,8 +126,9 @@ def now() -> datetime:
 
 
 def test_every_dag_file_imports_with_the_expected_dags(dags):
-    assert sorted(dags) == ["lakehouse_backup", "lakehouse_history", "lakehouse_retention", "layer_common",
-                            "layer_integrated", "layer_mart", "t1_cbs", "t1_ccs", "t1_lns", "t1_ref"]
+    assert sorted(dags) == ["lakehouse_backup", "lakehouse_history", "lakehouse_realtime",
+                            "lakehouse_retention", "layer_common", "layer_integrated", "layer_mart",
+                            "t1_cbs", "t1_ccs", "t1_lns", "t1_ref"]
     cbs = dags["t1_cbs"]
     assert cbs.max_active_runs == 1  # one date at a time: a backfill loads in date order
     assert {t.task_id for t in cbs.tasks} == {f"{step}_{e}" for step in ("wait", "load")

@@ -1,0 +1,59 @@
+"""Real-time applications (6.2.3 c, 6.4.2.2 d, 6.4.5): the risk warnings and customer tags of
+``realtime/*.yaml``, each a streaming query over its feed's events table, upserting its rows
+into ``realtime.<name>`` within seconds of the events arriving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.config.realtime_apps import RealtimeApp, load_apps
+from lakehouse.realtime.ingestion import feed_contract
+from lakehouse.realtime.tables import events_spec
+from lakehouse.zones import Zone, zone_path
+
+
+@dataclass
+class AppResult:
+    name: str
+    table: str
+    rows: int
+
+
+def apps_of(lakehouse) -> dict[str, RealtimeApp]:
+    """The project's real-time apps (``realtime/`` beside ``conf/``)."""
+    return load_apps(Path(lakehouse.conf_dir).parent, lakehouse.project.sources)
+
+
+def output_path(lakehouse, app: RealtimeApp) -> str:
+    return zone_path(lakehouse.root, Zone.REALTIME, app.name)
+
+
+def start(lakehouse, app: RealtimeApp, available_now: bool = False):
+    """Start ``app``'s streaming query; its handle (``wait``, ``stop``, ``outcomes``)."""
+    contract = feed_contract(lakehouse, app.input)
+    root = lakehouse.root
+    return lakehouse.engine.realtime.start_app(
+        app.name, events_spec(contract, root), [a.name for a in contract.attributes], app.bound_sql(),
+        list(app.keys), output_path(lakehouse, app),
+        zone_path(root, Zone.REALTIME, "_checkpoints", f"app_{app.name}"),
+        app.watermark_seconds, app.trigger_seconds,
+        {"lakehouse.app": app.kind, "lakehouse.source": app.input,
+         "lakehouse.security_level": str(contract.table_level)},
+        available_now)
+
+
+def run_for_feed(lakehouse, source: str) -> list[AppResult]:
+    """Run every app reading ``source`` over the events there now, then stop it."""
+    results = []
+    for app in apps_of(lakehouse).values():
+        if app.input != source:
+            continue
+        start(lakehouse, app, available_now=True).wait()
+        results.append(AppResult(app.name, f"realtime.{app.name}",
+                                 len(lakehouse.engine.realtime.table_rows(output_path(lakehouse, app)))))
+    return results
+
+
+def rows(lakehouse, name: str) -> list[dict]:
+    return lakehouse.engine.realtime.table_rows(output_path(lakehouse, apps_of(lakehouse)[name]))
