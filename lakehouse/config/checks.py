@@ -13,8 +13,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from .attribute_types import try_parse_type
 from .findings import Finding, did_you_mean, one_of
+from .record_layouts import layout_findings
 
-FORMATS = ("csv", "json", "parquet", "fixed-width")
+FORMATS = ("csv", "json", "parquet", "fixed-width", "xml", "fixed-width-multi")
 KEYED_LOAD_TYPES = ("snapshot", "zipper")
 AMOUNT_KINDS = ("integer", "decimal")
 _BOOL = TypeAdapter(bool)
@@ -32,6 +33,7 @@ def contract_findings(contract: Mapping) -> list[Finding]:
         *_key_findings(contract, attributes),
         *_width_findings(delivery, attributes),
         *_amount_findings(delivery, attributes),
+        *layout_findings(contract),
     ]
 
 
