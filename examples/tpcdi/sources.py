@@ -3,6 +3,7 @@ pipe-delimited, XML, multi-record fixed-width), malformed rows kept with their r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -22,6 +23,7 @@ INCREMENTAL = ("prospect", "customer_cdc", "account_cdc", "trade_cdc", "cash_tra
                "holding_history_cdc", "daily_market_cdc", "watch_history_cdc")
 
 
+@functools.cache
 def contracts() -> dict[str, SourceContract]:
     found = {}
     for path in sorted(CONTRACTS.glob("*.yaml")):

@@ -67,12 +67,15 @@ def main(source: Path, target: Path) -> None:
 
     trades = [r for r in pipe(b1 / "Trade.txt") if r[8] in accounts][:TRADES]
     symbols = {r[5] for r in trades}
+    trade_ids = {r[0] for r in trades}
+    known = set(trade_ids)  # an update only of a trade the slice holds
     for batch in (2, 3):
         src = source / f"Batch{batch}"
-        rows = [r for r in pipe(src / "Trade.txt") if r[10] in accounts]
+        rows = [r for r in pipe(src / "Trade.txt")
+                if r[10] in accounts and (r[0] == "I" or r[2] in known)]
+        known |= {r[2] for r in rows}
         symbols |= {r[7] for r in rows}
         write(target / f"Batch{batch}" / "Trade.txt", rows)
-    trade_ids = {r[0] for r in trades}
     write(out1 / "Trade.txt", trades)
     write(out1 / "TradeHistory.txt", [r for r in pipe(b1 / "TradeHistory.txt") if r[0] in trade_ids])
     write(out1 / "HoldingHistory.txt",
