@@ -44,6 +44,8 @@ def main() -> int:
     parser.add_argument("--no-figures", action="store_true",
                         help="skip the checks against the generator's audit figures (a slice)")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--audit-only", action="store_true",
+                        help="audit the warehouse a --keep run left under --work")
     args = parser.parse_args()
 
     from examples.tpcdi.audit import audit, report
@@ -58,6 +60,16 @@ def main() -> int:
                                         "spark.sql.execution.arrow.pyspark.enabled": "true"})
     spark = engine.spark
     started = time.perf_counter()
+    if args.audit_only:
+        from examples.tpcdi.warehouse import TABLES, Warehouse
+
+        wh = Warehouse(spark, work / "warehouse")
+        for table in TABLES:
+            if wh.exists(table):
+                wh.view(table)
+        print("TPC-DI audit\n" + report(audit(spark, data)))
+        spark.stop()
+        return 0
     try:
         runs = run(spark, data, work / "warehouse")
         total = time.perf_counter() - started

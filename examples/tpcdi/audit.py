@@ -110,8 +110,10 @@ def audit(spark, data_dir: Path, batches: int = 3) -> list[Check]:
               total("FactMarketHistory", "DM_RECORDS"), count("FactMarketHistory")),
         Check("FactMarketHistory", "every row has its security", 0,
               count("FactMarketHistory", "SK_SecurityID IS NULL")),
-        Check("FactWatches", "active watches = WH_ACTIVE", total("FactWatches", "WH_ACTIVE"),
-              count("FactWatches", "SK_DateID_DateRemoved IS NULL")),
+        Check("FactWatches", "row count = WH_ACTIVE (watches placed)",
+              total("FactWatches", "WH_ACTIVE"), count("FactWatches")),
+        Check("FactWatches", "every watch has its customer and security", 0,
+              count("FactWatches", "SK_CustomerID IS NULL OR SK_SecurityID IS NULL")),
         Check("FactCashBalances", "one balance per account and day", 0,
               one("SELECT COUNT(*) FROM (SELECT SK_AccountID, SK_DateID FROM FactCashBalances "
                   "GROUP BY SK_AccountID, SK_DateID HAVING COUNT(*) > 1)")),
