@@ -217,7 +217,10 @@ def _customer_rows(view: str) -> str:
         FROM {view} c LEFT JOIN StatusType st ON st.st_id = c.c_st_id"""
 
 
-def _dim_customer(wh: Warehouse, versions: DataFrame, batch: int, batch_date: date) -> None:
+def _dim_customer(wh: Warehouse, versions: DataFrame, batch: int, batch_date: date,
+                  delivered: str) -> None:
+    """DimCustomer from its versions; the tier and age alerts are raised on the customer rows
+    the batch delivered in full (``delivered``: a query of c_id, c_tier, c_dob)."""
     versions.drop("start_ts", "end_ts", "action_ts").createOrReplaceTempView("customer_versions")
     wh.write("DimCustomer", wh.sql(f"""
         SELECT v.*, v.end_dt = {OPEN} AS IsCurrent,
@@ -232,11 +235,11 @@ def _dim_customer(wh: Warehouse, versions: DataFrame, batch: int, batch_date: da
         SELECT 'DimCustomer' AS MessageSource, 'Invalid customer tier' AS MessageText,
                CONCAT('C_ID = ', c_id, ', C_TIER = ', COALESCE(CAST(c_tier AS STRING), 'null'))
                  AS MessageData
-        FROM DimCustomer WHERE BatchID = {batch} AND (c_tier IS NULL OR c_tier NOT IN (1, 2, 3))
+        FROM ({delivered}) WHERE c_tier IS NULL OR c_tier NOT IN (1, 2, 3)
         UNION ALL
         SELECT 'DimCustomer', 'DOB out of range', CONCAT('C_ID = ', c_id, ', C_DOB = ', c_dob)
-        FROM DimCustomer WHERE BatchID = {batch}
-          AND (c_dob < ADD_MONTHS(DATE'{batch_date}', -1200) OR c_dob > DATE'{batch_date}')"""))
+        FROM ({delivered})
+        WHERE c_dob < ADD_MONTHS(DATE'{batch_date}', -1200) OR c_dob > DATE'{batch_date}'"""))
 
 
 def _customers_historical(wh: Warehouse, batch_date: date) -> None:
@@ -252,7 +255,9 @@ def _customers_historical(wh: Warehouse, batch_date: date) -> None:
     versions = apply_changes(None, actions, spec, batch_date)
     versions.createOrReplaceTempView("raw_customer_versions")
     versions = wh.sql(_customer_rows("raw_customer_versions")).withColumn("BatchID", F.lit(1))
-    _dim_customer(wh, versions, 1, batch_date)
+    # an update carries the tier it leaves out: the alerts look at the new customers' rows
+    _dim_customer(wh, versions, 1, batch_date,
+                  "SELECT c_id, c_tier, c_dob FROM s_customer_mgmt WHERE action_type = 'NEW'")
 
 
 def _dim_account(wh: Warehouse, versions: DataFrame, batch: int) -> None:
@@ -458,7 +463,7 @@ def _prospects(wh: Warehouse, batch_date: date, batch: int) -> None:
     wh.write("Prospect", wh.sql(f"""
         WITH cur AS (SELECT DISTINCT {_person_key("c_l_name", "c_f_name", "c_adline1",
                                                    "c_adline2", "c_zipcode")} AS k
-                     FROM DimCustomer WHERE end_dt = {OPEN} AND status = 'Active')
+                     FROM DimCustomer WHERE end_dt = {OPEN})
         SELECT p.agency_id AS AgencyID, {_date_id(f"DATE'{batch_date}'")} AS SK_RecordDateID,
                {_date_id(f"DATE'{batch_date}'")} AS SK_UpdateDateID, {batch} AS BatchID,
                cur.k IS NOT NULL AS IsCustomer,
@@ -497,7 +502,8 @@ def incremental(wh: Warehouse, batch: int, batch_date: date) -> None:
     versions.createOrReplaceTempView("raw_customer_versions")
     old = current.select("SK_CustomerID", "BatchID")
     versions = s(_customer_rows("raw_customer_versions")).join(old, "SK_CustomerID", "left")
-    _dim_customer(wh, versions.localCheckpoint(), batch, batch_date)
+    _dim_customer(wh, versions.localCheckpoint(), batch, batch_date,
+                  "SELECT c_id, c_tier, c_dob FROM s_customer_cdc")
 
     current = wh.read("DimAccount").localCheckpoint()
     spec = ChangeSpec(("ca_id",), "cdc_flag", "cdc_dsn", surrogate_key="SK_AccountID")
