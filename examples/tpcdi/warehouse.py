@@ -242,27 +242,6 @@ def _dim_customer(wh: Warehouse, versions: DataFrame, batch: int, batch_date: da
         WHERE c_dob < ADD_MONTHS(DATE'{batch_date}', -1200) OR c_dob > DATE'{batch_date}'"""))
 
 
-# an UPDCUST delivers a changed group of elements whole: an empty element in it clears the field
-CUSTOMER_GROUPS = (("c_l_name", "c_f_name", "c_m_name"),
-                   ("c_adline1", "c_adline2", "c_zipcode", "c_city", "c_state_prov", "c_ctry"),
-                   ("c_email_1", "c_email_2"),
-                   *[tuple(f"c_{p}_{n}" for p in ("ctry", "area", "local", "ext")) for n in (1, 2, 3)],
-                   ("c_lcl_tx_id", "c_nat_tx_id"))
-
-
-def _cleared_in_groups(frame: DataFrame) -> DataFrame:
-    """'' for the empty fields of a group an update delivers (kept through the partial update,
-    turned back into null after it)."""
-    for group in CUSTOMER_GROUPS:
-        delivered = F.lit(False)
-        for column in group:
-            delivered = delivered | F.col(column).isNotNull()
-        for column in group:
-            frame = frame.withColumn(column, F.when(delivered & F.col(column).isNull(), F.lit(""))
-                                     .otherwise(F.col(column)))
-    return frame
-
-
 def _customers_historical(wh: Warehouse, batch_date: date) -> None:
     actions = wh.sql("""
         SELECT CASE WHEN action_type = 'NEW' THEN 'I' ELSE 'U' END AS op, _line AS seq,
@@ -273,10 +252,7 @@ def _customers_historical(wh: Warehouse, batch_date: date) -> None:
         FROM s_customer_mgmt WHERE action_type IN ('NEW', 'UPDCUST', 'INACT')""")
     spec = ChangeSpec(("c_id",), "op", "seq", effective_column="action_ts",
                       surrogate_key="SK_CustomerID", partial_updates=True)
-    versions = apply_changes(None, _cleared_in_groups(actions), spec, batch_date)
-    for group in CUSTOMER_GROUPS:
-        for column in group:
-            versions = versions.withColumn(column, F.expr(f"NULLIF({column}, '')"))
+    versions = apply_changes(None, actions, spec, batch_date)
     versions.createOrReplaceTempView("raw_customer_versions")
     versions = wh.sql(_customer_rows("raw_customer_versions")).withColumn("BatchID", F.lit(1))
     # an update carries the tier it leaves out: the alerts look at the new customers' rows
