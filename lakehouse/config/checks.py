@@ -14,8 +14,9 @@ from pydantic import TypeAdapter, ValidationError
 from .attribute_types import try_parse_type
 from .findings import Finding, did_you_mean, one_of
 from .realtime_feeds import feed_findings
+from .record_layouts import layout_findings
 
-FORMATS = ("csv", "json", "parquet", "fixed-width")
+FORMATS = ("csv", "json", "parquet", "fixed-width", "xml", "fixed-width-multi")
 KEYED_LOAD_TYPES = ("snapshot", "zipper")
 AMOUNT_KINDS = ("integer", "decimal")
 _BOOL = TypeAdapter(bool)
@@ -34,6 +35,7 @@ def contract_findings(contract: Mapping) -> list[Finding]:
         *_width_findings(delivery, attributes),
         *_amount_findings(delivery, attributes),
         *feed_findings(contract),
+        *layout_findings(contract),
     ]
 
 

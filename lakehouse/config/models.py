@@ -37,6 +37,7 @@ from .fields import (
 )
 from .findings import Finding, did_you_mean, invalid, key_path
 from .realtime_feeds import RealtimeFeed
+from .record_layouts import ChangeCapture, RecordLayouts, XmlRecords
 
 DEFER_CHECKS = "defer_checks"
 """Validation-context flag: the loader runs the cross-field checks itself, with locations."""
@@ -185,7 +186,8 @@ class ControlSpec(_Model):
 class Delivery(_Model):
     """How and where a source delivers its extract files."""
 
-    format: Literal["csv", "json", "parquet", "fixed-width"] = Field(description="csv, json, parquet or fixed-width")
+    format: Literal["csv", "json", "parquet", "fixed-width", "xml", "fixed-width-multi"] = Field(
+        description="csv, json, parquet, fixed-width, xml or fixed-width-multi")
     encoding: Literal["utf-8", "gbk"] = "utf-8"
     delimiter: str = ","
     quote: str = '"'
@@ -195,6 +197,11 @@ class Delivery(_Model):
     date_format: DateFormat = "%Y-%m-%d"
     timestamp_format: DateFormat = "%Y-%m-%d %H:%M:%S"
     control: ControlSpec | None = None
+    xml: XmlRecords | None = Field(None, description="format xml: the record path and field paths")
+    records: RecordLayouts | None = Field(None, description="format fixed-width-multi: the record "
+                                          "type's position and one layout per record type")
+    cdc: ChangeCapture | None = Field(None, description="change-data-capture rows: operation flag "
+                                      "and sequence columns, applied to the zipper table")
     expected_by: dt.time | None = Field(None, description="HH:MM the day after the data date by "
                                         "which the delivery is due (timeliness)")
     schedule: Schedule = Field("daily", description="when the T-1 batch starts waiting for the "

@@ -27,7 +27,9 @@ import pyarrow.parquet as pq
 from lakehouse.errors import DeliveryError, Problem
 from lakehouse.ingestion.csv_records import csv_records
 from lakehouse.ingestion.decoding import MAX_LISTED, decode, shown, without_bom
+from lakehouse.ingestion.fixed_width_records import multi_record_fixed_width
 from lakehouse.ingestion.text_values import BadValue, arrow_type, converter, exact_sum
+from lakehouse.ingestion.xml_records import xml_records
 from lakehouse.security.masking import Masked, masked_columns, masked_value
 
 
@@ -88,6 +90,10 @@ def parse_extract(path: Path, contract, masked: Masked | None = None) -> ParsedE
         records = _csv_records(text, contract, file)
     elif delivery.format == "json":
         records = _json_records(text, contract, file)
+    elif delivery.format == "xml":
+        records = xml_records(data, contract, file)
+    elif delivery.format == "fixed-width-multi":
+        records = multi_record_fixed_width(data, contract, file)
     else:
         records = _fixed_width_records(data, contract, file)
     return _typed(records, contract, file, masked)
@@ -306,6 +312,8 @@ def _masked_line(contract, raw: str, record: list[str] | dict, masked: Masked) -
     delivery = contract.delivery
     if not masked:
         return raw
+    if delivery.format in ("xml", "fixed-width-multi"):
+        return None  # not re-laid out masked: shown as the reason and key only
     if isinstance(record, dict):
         return json.dumps({k: masked_value(masked, k, v) for k, v in record.items()},
                           ensure_ascii=False, default=str)

@@ -197,7 +197,7 @@ def test_broken_project_reports_every_problem_with_its_location(tmp_path):
     assert problems[account, None].column == 8
     assert problems[customer, "delivery.delimter"].fix == (
         "remove it or use one of: format, encoding, delimiter, quote, header, path, "
-        "path_date_format, date_format, timestamp_format, control, expected_by, schedule (did you mean 'delimiter'?)"
+        "path_date_format, date_format, timestamp_format, control, xml, records, cdc, expected_by, schedule (did you mean 'delimiter'?)"
     )
     assert problems[customer, "delivery.delimter"].value == "|"
     assert problems[customer, "keys[1]"].fix == "use one of the attribute names: customer_id, balance"

@@ -1,0 +1,1 @@
+"""Example projects run on the framework."""
