@@ -41,6 +41,7 @@ class AuditJournal:
         self.folder = journal_folder(root)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._committing = threading.Lock()  # one commit at a time, each finished when it returns
         self._pending: list[tuple[int, dict]] = []  # journal number, record fields
         self._head: tuple[int, AccessAuditRecord] | None = None
         self._spec = spec_of(AccessAuditRecord, self.root)
@@ -83,7 +84,13 @@ class AuditJournal:
 
     def commit(self) -> int:
         """Move the journalled records into ``governance.access_audit``; the records committed.
-        On failure they stay journalled (``last_error`` says why) for the next commit."""
+        On failure they stay journalled (``last_error`` says why) for the next commit. A commit
+        called while another runs waits for it, so every record journalled before the call is in
+        the table when it returns."""
+        with self._committing:
+            return self._commit()
+
+    def _commit(self) -> int:
         with self._lock:
             batch, self._pending = self._pending, []
             if not batch:
