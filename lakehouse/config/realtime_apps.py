@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ConfigError, Problem
 from .fields import ConfValue, Identifier, Text
-from .findings import invalid, key_path
+from .findings import key_path
 from .messages import findings_from
 from .models import BusinessName
-from .realtime_feeds import duration_seconds
+from .realtime_feeds import checked_watermark, duration_seconds
 from .yaml_source import read_yaml
 
 APPS_DIR = "realtime"
@@ -47,11 +47,7 @@ class RealtimeApp(BaseModel):
     @field_validator("watermark")
     @classmethod
     def _duration(cls, value: str) -> str:
-        try:
-            duration_seconds(value)
-        except ValueError:
-            raise invalid(f"watermark {value!r} is not a duration", 'write e.g. "10 minutes"') from None
-        return value
+        return checked_watermark(value)
 
     @property
     def watermark_seconds(self) -> int:

@@ -29,6 +29,16 @@ def duration_seconds(text: str) -> int:
     return int(match[1]) * _UNIT_SECONDS[match[2].rstrip("s")]
 
 
+def checked_watermark(value: str) -> str:
+    """``value``, a watermark of a feed or an app, when it is a duration; else the error."""
+    try:
+        duration_seconds(value)
+    except ValueError:
+        raise invalid(f"watermark {value!r} is not a duration",
+                      'write a number and a unit, e.g. "10 minutes", "30 seconds", "2 hours"') from None
+    return value
+
+
 class KafkaTransport(BaseModel):
     """Where the feed's events are read from when the transport is Kafka."""
 
@@ -67,12 +77,7 @@ class RealtimeFeed(BaseModel):
     @field_validator("watermark")
     @classmethod
     def _duration(cls, value: str) -> str:
-        try:
-            duration_seconds(value)
-        except ValueError:
-            raise invalid(f"watermark {value!r} is not a duration",
-                          'write a number and a unit, e.g. "10 minutes", "30 seconds", "2 hours"') from None
-        return value
+        return checked_watermark(value)
 
     @field_validator("path")
     @classmethod
