@@ -172,18 +172,8 @@ def main() -> None:
 
     with workdir(ap, args, "bench-services-") as work:
         began = time.perf_counter()
-        project = make_project(work, args.customers, [DATA_DATE], retired=False)
-        # the benchmark's consumer may call as fast as the generator can
-        services = project.conf_dir / "services.yaml"
-        services.write_text(services.read_text().replace(
-            "limits: {rate_per_second: 200, burst: 400,", "limits: {rate_per_second: 1000000, burst: 1000000,"))
-        from lakehouse.config import load_project
-        from lakehouse.demo.services import publish_demo_services
-        from lakehouse.api import Lakehouse
-        from rich.console import Console
-
-        project = load_project(project.conf_dir)
-        publish_demo_services(Lakehouse(project.conf_dir), Console(file=open(os.devnull, "w")))
+        # the benchmark's consumer may call as fast as the generator can (no 429s)
+        project = make_project(work, args.customers, [DATA_DATE], retired=False, unlimited=True)
         key = issue_keys(project, "app.customer_desk")["app.customer_desk"]
         print(f"prepared {args.customers:,} customers in {time.perf_counter() - began:.1f} s")
         port = free_port()
@@ -233,8 +223,11 @@ def main() -> None:
     figures["latency_ratio_p50"] = round(p["p50_ms"] / s["p50_ms"], 1) if s["p50_ms"] else None
     figures["throughput_ratio"] = round(rps / spark_rps, 1) if spark_rps else None
     at_goal = figures["service_at_goal_rate"] or s
+    all_answered = set(s["statuses"]) == {200} and (held is None or set(held["statuses"]) == {200})
+    figures["all_answered_200"] = all_answered  # a 429 or 5xx is fast and would flatter the figures
     figures["goal_met"] = bool(at_goal["p99_ms"] is not None and at_goal["p99_ms"] <= GOAL_P99_MS
-                               and rps >= GOAL_RPS and at_goal["requests_per_s"] >= 0.95 * GOAL_RPS)
+                               and rps >= GOAL_RPS and at_goal["requests_per_s"] >= 0.95 * GOAL_RPS
+                               and all_answered)
     print(f"service ({figures['generator']}): {s['requests']} requests {s['statuses']}, "
           f"{s['requests_per_s']} requests/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms")
     if figures["service_at_goal_rate"]:

@@ -26,8 +26,15 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing chromium for the tests of the data services' pages" >&2
   apt-get update -qq && apt-get install -y -qq chromium
 fi
+# benchmarks/services.py drives the data services with hey (an HTTP load generator; without it
+# the benchmark falls back to a Python client that competes with the server for the 2 cores)
+if ! command -v hey >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing hey for the data services' benchmark" >&2
+  apt-get install -y -qq hey || (apt-get update -qq && apt-get install -y -qq hey) || \
+    echo "setup: hey not installed; benchmarks/services.py uses its Python client" >&2
+fi
 
 # the Parquet key service of encryption at rest (compiled once per machine, cached)
-.venv/bin/python -c 'from lakehouse.engine.parquet_encryption import kms_jar; print(f"Parquet key service: {kms_jar()}")'
+.venv/bin/python -c 'from lakehouse.engine.parquet_encryption import jvm_jar; print(f"Parquet key service and checkpoint encryption: {jvm_jar()}")'
 # the local key provider's master key (owner-only; kept when present, never printed)
 .venv/bin/python -m lakehouse.security.keys init .secrets/master.key

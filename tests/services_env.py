@@ -84,10 +84,16 @@ def write_date(project, data_date: date, parties: int) -> None:
     delta_rs.append(mart_spec(project, "mart_risk_warning", RISK_WARNING), warning_rows(data_date, parties))
 
 
-def make_project(folder: Path, parties: int, dates: list[date], retired: bool = True):
+CUSTOMER_360_LIMITS = "limits: {rate_per_second: 200, burst: 400,"
+"""customer_360's rate limit in conf/services.yaml (the benchmark lifts it)."""
+
+
+def make_project(folder: Path, parties: int, dates: list[date], retired: bool = True,
+                 unlimited: bool = False):
     """A project in ``folder`` (the repo's conf, layers and rules; root inside ``folder``) with the
     marts written for ``dates``, the demo services published (risk_warning's limit lowered to 3
-    calls, then 1 per 2 s) and, with ``retired``, a retired service ``customer_basic``."""
+    calls, then 1 per 2 s), with ``retired`` a retired service ``customer_basic``, and with
+    ``unlimited`` customer_360 callable as fast as a load generator goes."""
     import shutil
 
     repo = Path(__file__).resolve().parent.parent
@@ -95,6 +101,9 @@ def make_project(folder: Path, parties: int, dates: list[date], retired: bool = 
         shutil.copytree(repo / name, folder / name)
     services = (folder / "conf" / "services.yaml")
     text = services.read_text().replace(*TEST_LIMITS)
+    if unlimited:
+        assert CUSTOMER_360_LIMITS in text, "conf/services.yaml: customer_360's limits changed"
+        text = text.replace(CUSTOMER_360_LIMITS, "limits: {rate_per_second: 1000000, burst: 1000000,")
     services.write_text(text + (RETIRED if retired else ""))
     settings = (folder / "conf" / "lakehouse.yaml")
     settings.write_text(settings.read_text().replace("./lakehouse_data", str(folder / "lakehouse_data")))

@@ -1,12 +1,19 @@
 """Parquet modular encryption for every Parquet file Spark writes (4.2.2.2 c), transparent to
-every Spark reader.
+every Spark reader, and encrypted Structured Streaming checkpoints.
 
 Each file gets its own data keys; Parquet wraps them with a key-encryption key, which our key
-service (``kms/LakehouseKms.java``) wraps with the lakehouse's Parquet master key (AES-256-GCM).
+service (``jvm/LakehouseKms.java``) wraps with the lakehouse's Parquet master key (AES-256-GCM).
 The master key comes from the key provider at run time and is put into the Hadoop settings of
 the running Spark only (never into Spark's settings, plans or logs; ``spark.redaction.regex``
-hides it should a tool list the Hadoop settings). The key service's class is compiled once per
-machine from its source into ``~/.cache/lakehouse`` (``javac`` 17, Spark's jars on the class path).
+hides it should a tool list the Hadoop settings).
+
+A streaming query's checkpoint is not Parquet: its state store keeps the grouping keys and
+aggregates of a stateful query (a real-time app's card numbers and sums) in Spark's own files.
+``jvm/EncryptedCheckpointFileManager.java``, Spark's checkpoint file manager, seals each
+state-store file with AES-256-GCM under a key derived from the Parquet master key.
+
+The classes are compiled once per machine from their sources into one jar in
+``~/.cache/lakehouse`` (``javac`` 17, Spark's jars on the class path).
 """
 
 from __future__ import annotations
@@ -25,8 +32,12 @@ from lakehouse.errors import ConfigError, Problem
 
 log = logging.getLogger(__name__)
 
-KMS_SOURCE = Path(__file__).parent / "kms" / "LakehouseKms.java"
+JVM_SOURCES = Path(__file__).parent / "jvm"
 KMS_CLASS = "lakehouse.parquet.LakehouseKms"
+CHECKPOINT_MANAGER_SETTING = "spark.sql.streaming.checkpointFileManagerClass"
+CHECKPOINT_MANAGER_CLASS = "lakehouse.checkpoint.EncryptedCheckpointFileManager"
+CHECKPOINT_SECRET_SETTING = "lakehouse.checkpoint.secret"
+CHECKPOINT_WRITE_SETTING = "lakehouse.checkpoint.encrypt"
 MASTER_KEYS_SETTING = "lakehouse.parquet.master.keys"
 MASTER_KEY_ID = "lakehouse_parquet_v1"
 TOKEN_SETTING = "parquet.encryption.key.access.token"
@@ -43,14 +54,15 @@ HADOOP_SETTINGS = {
 }
 
 
-_BUILD_PROBLEM: list[ConfigError] = []  # why the key service could not be built, if it could not
+_BUILD_PROBLEM: list[ConfigError] = []  # why the classes could not be built, if they could not
 
 
-def kms_jar() -> Path:
-    """The key service's jar, compiled from its source on first use (cached by content);
-    ``ConfigError`` when it cannot be compiled."""
-    source = KMS_SOURCE.read_bytes()
-    jar = Path.home() / ".cache" / "lakehouse" / f"lakehouse-kms-{hashlib.sha256(source).hexdigest()[:16]}.jar"
+def jvm_jar() -> Path:
+    """The jar of the key service and the checkpoint file manager, compiled from their sources
+    on first use (cached by content); ``ConfigError`` when they cannot be compiled."""
+    sources = sorted(JVM_SOURCES.glob("*.java"))
+    digest = hashlib.sha256(b"".join(source.read_bytes() for source in sources)).hexdigest()[:16]
+    jar = Path.home() / ".cache" / "lakehouse" / f"lakehouse-jvm-{digest}.jar"
     if jar.is_file():
         return jar
     import pyspark
@@ -59,13 +71,13 @@ def kms_jar() -> Path:
     with tempfile.TemporaryDirectory() as build:
         try:
             done = subprocess.run(["javac", "--release", "17", "-d", build, "-cp", f"{spark_jars}/*",
-                                   str(KMS_SOURCE)], capture_output=True, text=True)
+                                   *map(str, sources)], capture_output=True, text=True)
             failure = done.stderr.strip()[-1500:] if done.returncode else None
         except OSError as exc:  # no javac
             failure = str(exc)
         if failure is not None:
             raise ConfigError("could not compile the Parquet key service", [Problem(
-                failure or "javac failed", str(KMS_SOURCE),
+                failure or "javac failed", str(JVM_SOURCES),
                 fix="install a JDK 17 (javac; `make setup` does), or set encrypt_at_rest: false "
                     "in conf/lakehouse.yaml")])
         jar.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +94,7 @@ def session_conf(jars: str | None = None) -> dict[str, str]:
     key service's jar, so that encryption can be turned on at any time, and the redaction of
     its key setting. Without a JDK the jar is left out and ``enable`` says why."""
     try:
-        jar = str(kms_jar())
+        jar = str(jvm_jar())
     except ConfigError as problem:
         _BUILD_PROBLEM[:] = [problem]
         log.warning("Parquet encryption is unavailable: %s", problem.render())
@@ -91,8 +103,9 @@ def session_conf(jars: str | None = None) -> dict[str, str]:
 
 
 def enable(spark, master_key: bytes, write: bool = True) -> None:
-    """Decrypt the Parquet files ``spark`` reads and, with ``write``, encrypt every one it
-    writes from now on (without: new files in clear, the encrypted ones still readable)."""
+    """Decrypt the Parquet and checkpoint files ``spark`` reads and, with ``write``, encrypt
+    every one it writes from now on (without: new files in clear, the encrypted ones still
+    readable)."""
     if _BUILD_PROBLEM:
         raise _BUILD_PROBLEM[0]
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
@@ -105,10 +118,16 @@ def enable(spark, master_key: bytes, write: bool = True) -> None:
     # Parquet caches key services and wrapped keys per access token: one token per master key,
     # so that a process that changes key (another lakehouse, a test) never uses a stale one
     hadoop.set(TOKEN_SETTING, hmac.new(master_key, b"lakehouse parquet token", hashlib.sha256).hexdigest()[:32])
+    # kept after ``disable``: the manager reads clear checkpoints as they are
+    hadoop.set(CHECKPOINT_MANAGER_SETTING, CHECKPOINT_MANAGER_CLASS)
+    checkpoint_key = hmac.new(master_key, b"lakehouse checkpoint", hashlib.sha256).digest()
+    hadoop.set(CHECKPOINT_SECRET_SETTING, base64.b64encode(checkpoint_key).decode("ascii"))
+    hadoop.set(CHECKPOINT_WRITE_SETTING, "true" if write else "false")
 
 
 def disable(spark) -> None:
     """Write Parquet files in clear again (benchmarks' baseline; the tests' unencrypted run)."""
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
-    for key in (*HADOOP_SETTINGS, MASTER_KEYS_SETTING, TOKEN_SETTING):
+    for key in (*HADOOP_SETTINGS, MASTER_KEYS_SETTING, TOKEN_SETTING, CHECKPOINT_SECRET_SETTING,
+                CHECKPOINT_WRITE_SETTING):
         hadoop.unset(key)

@@ -180,10 +180,12 @@ class RealtimeOps:
     # -- real-time applications --------------------------------------------------------------
     def start_app(self, name: str, events: TableSpec, attributes: list[str], sql: str, keys: list[str],
                   output_path: str, checkpoint: str, watermark_seconds: int, trigger_seconds: float,
-                  properties: dict[str, str], available_now: bool = False) -> streams.FeedQuery:
+                  properties: Callable[[list[tuple[str, str]]], dict[str, str]],
+                  available_now: bool = False) -> streams.FeedQuery:
         """Stream the events table through ``sql`` (over the view ``events``, ``event_time`` a
         timestamp with a watermark) and upsert each micro-batch's rows by ``keys`` into the
-        Delta table at ``output_path`` (a replayed batch upserts the same rows again)."""
+        Delta table at ``output_path`` (a replayed batch upserts the same rows again), its
+        properties ``properties(columns)`` of its columns (name, Spark SQL type)."""
         from delta.tables import DeltaTable
 
         from lakehouse.zones.tables import Column
@@ -199,10 +201,11 @@ class RealtimeOps:
             .withWatermark("event_time", f"{watermark_seconds} seconds")
         source.createOrReplaceTempView("events")
         result = session.sql(sql)
-        spec_of = lambda frame: TableSpec(  # noqa: E731
-            name=name, zone="realtime", layer=None, path=output_path,
-            columns=tuple(Column(f.name, f.dataType.simpleString()) for f in frame.schema.fields),
-            keys=tuple(keys), properties=properties)
+        def spec_of(frame) -> TableSpec:
+            columns = [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
+            return TableSpec(name=name, zone="realtime", layer=None, path=output_path,
+                             columns=tuple(Column(*c) for c in columns), keys=tuple(keys),
+                             properties=properties(columns))
         outcomes: list = []
 
         def upsert(batch, batch_id: int) -> None:

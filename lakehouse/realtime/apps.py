@@ -10,6 +10,8 @@ from pathlib import Path
 from lakehouse.config.realtime_apps import RealtimeApp, load_apps
 from lakehouse.realtime.ingestion import feed_contract
 from lakehouse.realtime.tables import events_spec
+from lakehouse.security.at_rest import stats_columns
+from lakehouse.security.column_levels import source_levels
 from lakehouse.zones import Zone, zone_path
 
 
@@ -33,14 +35,20 @@ def start(lakehouse, app: RealtimeApp, available_now: bool = False):
     """Start ``app``'s streaming query; its handle (``wait``, ``stop``, ``outcomes``)."""
     contract = feed_contract(lakehouse, app.input)
     root = lakehouse.root
+    levels = source_levels(contract)
+
+    def properties(columns: list[tuple[str, str]]) -> dict[str, str]:
+        # Delta's statistics (clear, in _delta_log) only for the feed's columns below level 3
+        # passed through as they are; a computed column has no level of its own: none for it
+        return {"lakehouse.app": app.kind, "lakehouse.source": app.input,
+                "lakehouse.security_level": str(contract.table_level),
+                **stats_columns(levels, columns)}
+
     return lakehouse.engine.realtime.start_app(
         app.name, events_spec(contract, root), [a.name for a in contract.attributes], app.bound_sql(),
         list(app.keys), output_path(lakehouse, app),
         zone_path(root, Zone.REALTIME, "_checkpoints", f"app_{app.name}"),
-        app.watermark_seconds, app.trigger_seconds,
-        {"lakehouse.app": app.kind, "lakehouse.source": app.input,
-         "lakehouse.security_level": str(contract.table_level)},
-        available_now)
+        app.watermark_seconds, app.trigger_seconds, properties, available_now)
 
 
 def run_for_feed(lakehouse, source: str) -> list[AppResult]:

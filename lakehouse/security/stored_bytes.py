@@ -4,8 +4,9 @@ quarantine tables, staging, history and backups.
 
 A clear Parquet file is read with pyarrow (its pages are compressed: its raw bytes would hide
 what it holds) and every value of every column is looked up; a Parquet file encrypted with
-modular encryption (footer magic ``PARE``) and a raw file stored encrypted
-(``raw_encryption.MAGIC``) are counted as encrypted, not opened. Every other file (Delta log
+modular encryption (footer magic ``PARE``), a raw file stored encrypted
+(``raw_encryption.MAGIC``) and a sealed streaming checkpoint file (``CHECKPOINT_SEALED``) are
+counted as encrypted, not opened. Every other file (Delta log
 JSON, ``.crc`` checksums, deletion vectors, text, clear raw files) is read as bytes and looked at
 as text, both as UTF-8 and, where that fails, as GB18030 (deliveries of Chinese source systems).
 """
@@ -24,6 +25,8 @@ from lakehouse.zones.storage import filesystem
 
 PARQUET_CLEAR = b"PAR1"
 PARQUET_ENCRYPTED = b"PARE"
+CHECKPOINT_SEALED = b"LHCKPT01"
+"""The head of a checkpoint file sealed by ``engine/jvm/EncryptedCheckpointFileManager.java``."""
 _CHUNK = 1 << 20
 
 
@@ -63,12 +66,13 @@ def scan_stored(values, roots: Iterable[str]) -> StoredScan:
 def _kind(fs: pafs.FileSystem, info: pafs.FileInfo) -> str:
     """``encrypted``, ``parquet`` (clear) or ``bytes``."""
     with fs.open_input_file(info.path) as handle:
-        head = handle.read(len(RAW_MAGIC))
+        head = handle.read(max(len(RAW_MAGIC), len(CHECKPOINT_SEALED)))
         tail = b""
         if info.size >= 8:
             handle.seek(info.size - 4)
             tail = handle.read(4)
-    if head == RAW_MAGIC or (head[:4] == PARQUET_ENCRYPTED and tail == PARQUET_ENCRYPTED):
+    if head.startswith((RAW_MAGIC, CHECKPOINT_SEALED)) or (
+            head[:4] == PARQUET_ENCRYPTED and tail == PARQUET_ENCRYPTED):
         return "encrypted"
     return "parquet" if head[:4] == PARQUET_CLEAR and tail == PARQUET_CLEAR else "bytes"
 

@@ -18,7 +18,7 @@ from lakehouse.errors import ConfigError, TerminalError
 from lakehouse.security import at_rest
 from lakehouse.security.keys import KeyFile, create_key_file, rotate_master_key, wrapped_root_file
 from lakehouse.security.leak_scan import ProtectedValues
-from lakehouse.security.stored_bytes import scan_stored
+from lakehouse.security.stored_bytes import CHECKPOINT_SEALED, scan_stored
 from lakehouse.zones import raw_encryption, raw_zone
 
 ID_NUMBER = "110101199003078515"
@@ -144,11 +144,13 @@ def test_the_byte_scan_finds_clear_values_and_counts_encrypted_files(tmp_path, k
         json.dumps({"add": {"stats": {"minValues": {"id_number": ID_NUMBER}}}}))
     (root / "raw.csv").write_bytes(f"1,{NAME}\n".encode("gb18030"))
     raw_encryption.store_encrypted(root / "raw.csv", pafs.LocalFileSystem(), str(root / "raw.enc"), kek)
+    (root / "state").mkdir()  # a sealed state-store file (the real ones: test_realtime_apps.py)
+    (root / "state" / "1.delta").write_bytes(CHECKPOINT_SEALED + os.urandom(64))
 
     found = scan_stored(values, [str(root), str(tmp_path / "no-backups")])
 
     where = sorted((leak.where.rsplit("/", 1)[-1], leak.locator) for leak in found.leaks)
     assert where == [("0.json", "line 1"), ("clear.parquet", "column id_number row 1"),
                      ("raw.csv", "line 1")]
-    assert found.files == 6 and found.encrypted == 2  # sealed.parquet and raw.enc
+    assert found.files == 7 and found.encrypted == 3  # sealed.parquet, raw.enc and 1.delta
     assert all(ID_NUMBER not in leak.render() and NAME not in leak.render() for leak in found.leaks)
