@@ -52,6 +52,15 @@ def test_a_signature_holds_for_its_message_and_key_only():
         assert not signature_holds(key.public_key(), signature, changed)
 
 
+def copy_conf(target: Path) -> None:
+    """The repository's conf/ without the public keys a `make demo` in this checkout registered
+    (``lakehouse.demo.signing``): the tests start from the committed registry."""
+    shutil.copytree(REPO / "conf", target)
+    systems = target / "systems.yaml"
+    systems.write_text("".join(line for line in systems.read_text(encoding="utf-8").splitlines(True)
+                               if not line.lstrip().startswith("public_key:")), encoding="utf-8")
+
+
 def readme_block(language: str, containing: str) -> str:
     """The README's code block in ``language`` that contains ``containing``."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
@@ -62,7 +71,7 @@ def readme_block(language: str, containing: str) -> str:
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl on this machine")
 def test_the_readme_signing_recipes_sign_a_delivery_that_verifies(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    copy_conf(tmp_path / "conf")
     project = load_project(tmp_path / "conf", paths={"landing": tmp_path / "landing"})
     contract, day = project.sources["ccs.card"], date(2026, 11, 25)
     data = write_delivery(contract, Path(project.settings.landing), day, [])
@@ -163,7 +172,7 @@ def test_a_pem_public_key_and_required_signing_load(tmp_path):
 
 
 def test_registering_a_public_key_keeps_the_comments_of_systems_yaml(tmp_path):
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    copy_conf(tmp_path / "conf")
     project = load_project(tmp_path / "conf")
     key = public_key_text(new_signing_key().public_key())
     register_public_key(project, "ccs", key)
@@ -179,7 +188,7 @@ def test_registering_a_public_key_keeps_the_comments_of_systems_yaml(tmp_path):
 @pytest.fixture
 def card(tmp_path):
     """A copy of the repo's conf with a delivery of ccs.card for D in its landing folder."""
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    copy_conf(tmp_path / "conf")
     project = load_project(tmp_path / "conf", paths={"root": tmp_path / "root",
                                                      "landing": tmp_path / "landing"})
     contract = project.sources["ccs.card"]
@@ -303,7 +312,7 @@ def test_the_demo_signs_the_card_systems_deliveries_with_a_key_kept_in_the_secre
 
     secrets = tmp_path / "secrets"
     monkeypatch.setenv("LAKEHOUSE_KEY_FILE", str(secrets / "master.key"))
-    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    copy_conf(tmp_path / "conf")
     lh = Lakehouse(tmp_path / "conf", root=tmp_path / "root", landing=tmp_path / "landing")
     dates, _, _ = generate(lh, customers=40, days=1, start=D, seed=3, defect_rate=0)
     [key_file] = secrets.iterdir()
