@@ -5,12 +5,13 @@ answered by Spark SQL per request.
     .venv/bin/python benchmarks/services.py --customers 10000 --seconds 5   # quick
 
 Writes one data date of a customer 360 mart (synthetic, ``--customers`` rows, with delta-rs) and a
-risk warning mart into a project in the work folder, publishes the demo services, issues an API
+risk warning mart into a project in the work folder, publishes the demo services (customer_360's
+rate limit lifted, so that no answer is a fast 429), issues an API
 key for ``app.customer_desk`` (a masked role: the masking is part of every answer) and starts
 ``lakehouse serve`` in its own process on a free loopback port. Then:
 
 - **service**: a real HTTP load generator on loopback for ``--seconds``: ``hey`` when it is
-  installed (``apt-get install hey``), else a multi-process asyncio httpx client, ``--concurrency``
+  installed (``make setup`` installs it), else a multi-process asyncio httpx client, ``--concurrency``
   connections, party ids drawn at random (httpx) or one party id (hey); every call is audited.
   With hey, two runs: as fast as it goes (requests/s), then held at 500 requests/s (the latency
   at the goal's rate);
