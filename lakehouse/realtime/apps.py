@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.config.realtime_apps import RealtimeApp, load_apps
-from lakehouse.realtime.ingestion import feed_contract
+from lakehouse.realtime.ingestion import feed_contract, stream_errors
 from lakehouse.realtime.tables import events_spec
 from lakehouse.security.at_rest import stats_columns
 from lakehouse.security.column_levels import source_levels
@@ -31,6 +31,10 @@ def output_path(lakehouse, app: RealtimeApp) -> str:
     return zone_path(lakehouse.root, Zone.REALTIME, app.name)
 
 
+def checkpoint_of(lakehouse, app: RealtimeApp) -> str:
+    return zone_path(lakehouse.root, Zone.REALTIME, "_checkpoints", f"app_{app.name}")
+
+
 def start(lakehouse, app: RealtimeApp, available_now: bool = False):
     """Start ``app``'s streaming query; its handle (``wait``, ``stop``, ``outcomes``)."""
     contract = feed_contract(lakehouse, app.input)
@@ -47,7 +51,7 @@ def start(lakehouse, app: RealtimeApp, available_now: bool = False):
     return lakehouse.engine.realtime.start_app(
         app.name, events_spec(contract, root), [a.name for a in contract.attributes], app.bound_sql(),
         list(app.keys), output_path(lakehouse, app),
-        zone_path(root, Zone.REALTIME, "_checkpoints", f"app_{app.name}"),
+        checkpoint_of(lakehouse, app),
         app.watermark_seconds, app.trigger_seconds, properties, available_now)
 
 
@@ -57,7 +61,9 @@ def run_for_feed(lakehouse, source: str) -> list[AppResult]:
     for app in apps_of(lakehouse).values():
         if app.input != source:
             continue
-        start(lakehouse, app, available_now=True).wait()
+        with stream_errors(f"real-time app {app.name}", f"lakehouse stream run {source} --until-idle "
+                           "--apps", checkpoint_of(lakehouse, app)):
+            start(lakehouse, app, available_now=True).wait()
         results.append(AppResult(app.name, f"realtime.{app.name}",
                                  len(lakehouse.engine.realtime.table_rows(output_path(lakehouse, app)))))
     return results

@@ -10,13 +10,15 @@ and the line as it arrived kept sealed, never dropped silently.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from lakehouse.admission import checks as admission
 from lakehouse.engine.streams import REASON, VALUE, BatchOutcome, FeedPlan, FeedQuery
-from lakehouse.errors import ConfigError, Problem
+from lakehouse.errors import ConfigError, LakehouseError, Problem, TerminalError, first_line
 from lakehouse.governance.records import QuarantineRecord
 from lakehouse.realtime import status as feed_status
 from lakehouse.realtime.tables import checkpoint_path, events_spec, quarantine_spec
@@ -126,8 +128,12 @@ def start(lakehouse, name: str, available_now: bool = False, checks: bool = True
     def on_batch(outcome: BatchOutcome) -> None:
         status.batch(outcome)
 
-    feed = lakehouse.engine.realtime.start_feed(plan, Quarantiner(lakehouse, contract), on_batch,
-                                                available_now)
+    try:
+        feed = lakehouse.engine.realtime.start_feed(plan, Quarantiner(lakehouse, contract), on_batch,
+                                                    available_now)
+    except Exception as error:
+        status.failed(error)
+        raise
     feed.status = status
     return feed
 
@@ -138,9 +144,12 @@ def run(lakehouse, name: str, available_now: bool = True, seconds: float | None 
     # Spark's Kafka source cannot restart an available-now query whose last batch was not
     # committed (it fails on the offsets it planned): a Kafka feed is drained with the feed's
     # own trigger instead, and stopped when a micro-batch finds nothing new
-    drain = available_now and feed_contract(lakehouse, name).realtime.transport == "kafka"
-    feed = start(lakehouse, name, available_now=available_now and not drain)
-    try:
+    contract = feed_contract(lakehouse, name)
+    drain = available_now and contract.realtime.transport == "kafka"
+    checkpoint = checkpoint_path(contract, lakehouse.root)
+    with stream_errors(f"feed {name}", f"lakehouse stream run {name}", checkpoint):
+        feed = start(lakehouse, name, available_now=available_now and not drain)
+    with stream_errors(f"feed {name}", f"lakehouse stream run {name}", checkpoint, feed.status):
         if drain:
             _drain(feed)
         elif available_now:
@@ -148,11 +157,27 @@ def run(lakehouse, name: str, available_now: bool = True, seconds: float | None 
         else:
             feed.wait(seconds)
             feed.stop()
-    except Exception as error:
-        feed.status.failed(error)
-        raise
     feed.status.stopped()
     return feed
+
+
+@contextmanager
+def stream_errors(what: str, rerun: str, checkpoint: str, status=None) -> Iterator[None]:
+    """A streaming query's failure inside (Spark's ``StreamingQueryException``, a failed
+    micro-batch) recorded in ``status`` and raised as a located error with its fix; the
+    framework's own errors pass as they are."""
+    try:
+        yield
+    except Exception as error:
+        if status is not None:
+            status.failed(error)
+        if isinstance(error, LakehouseError):
+            raise
+        raise TerminalError(f"{what} stopped on an error", [Problem(
+            first_line(error), checkpoint,
+            fix=f"see `lakehouse stream status` and the log; once the cause is fixed, `{rerun}` "
+                "resumes from the checkpoint (each event once); --debug shows the traceback")]
+        ) from error
 
 
 def _drain(feed: FeedQuery, poll_seconds: float = 0.5) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from lakehouse.demo.delivery_writer import write_delivery
 from lakehouse.filters import where
 from lakehouse.governance.records import BackupLogRecord
@@ -22,6 +24,7 @@ def load_products(lh, data_date, codes):
     assert result.status == "succeeded", result.message
 
 
+@pytest.mark.slow  # 35 s: the developer's loop stays under 10 minutes; CI runs it in the slow tier
 def test_backup_restore_and_verify(lakehouse, tmp_path):
     lh = lakehouse
     load_products(lh, D1, ["DEP001", "DEP002"])

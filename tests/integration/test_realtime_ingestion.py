@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.errors import TerminalError
 from lakehouse.realtime import ingestion
+from lakehouse.realtime import status as feed_status
 from lakehouse.realtime.tables import checkpoint_path, events_spec, quarantine_spec
 from tests.realtime_events import as_lines, card_txn, checksum, drop_file
 
@@ -63,6 +65,19 @@ def test_bad_events_are_quarantined_with_reasons_and_level3_masked(lakehouse):
     broken = [q for q in quarantined if q["reason"] == "not a JSON object"]
     assert broken[0]["row_json"] is None  # unparseable: kept sealed only
     assert all(q["sealed_line"].startswith("v1:") and q["raw_line"] is None for q in quarantined)
+
+    # a checkpoint Spark cannot read: a located error with its fix, and the feed's status says so
+    checkpoint = Path(checkpoint_path(lakehouse.contract(FEED), lakehouse.root))
+    newest = max((checkpoint / "offsets").glob("[0-9]*"), key=lambda p: int(p.name))
+    newest.write_text("v1\nnot an offset\n")
+    drop_file(landing, "c.jsonl", as_lines([card_txn(9, START + timedelta(seconds=9))]))
+    with pytest.raises(TerminalError) as caught:
+        ingestion.run(lakehouse, FEED)
+    [problem] = caught.value.problems
+    assert (caught.value.summary, problem.file) == (f"feed {FEED} stopped on an error", str(checkpoint))
+    assert f"`lakehouse stream run {FEED}` resumes from the checkpoint" in problem.fix
+    summary = feed_status.summary(lakehouse, lakehouse.contract(FEED))
+    assert summary["state"] == "failed" and summary["last_error"], summary
 
 
 def _mid_batch(checkpoint: Path) -> int | None:
