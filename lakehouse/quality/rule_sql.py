@@ -58,11 +58,6 @@ _CONDITIONS: dict[str, Callable[[Any], str]] = {
 """Per row-level kind of check: the condition a row satisfies to pass a rule of that kind."""
 
 
-def is_row_level(rule: QualityRule) -> bool:
-    """Whether ``rule`` judges rows one by one (and so has a pass/fail SQL condition)."""
-    return rule.kind in _CONDITIONS
-
-
 def passes_sql(rule: QualityRule) -> str:
     """A SQL condition true (or NULL, which GE and the drop both count as passing) for a row
     that passes the row-level ``rule``; uniqueness uses a window over the whole batch."""
