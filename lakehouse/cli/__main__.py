@@ -1,3 +1,3 @@
-from lakehouse.cli.commands import main
+from lakehouse.cli.commands import console_script
 
-main()
+console_script()

@@ -498,6 +498,27 @@ def engine_ping(conf: Path = CONF) -> None:
                   f"{time.time() - began:.3f} s")
 
 
+def console_script() -> None:
+    """The ``lakehouse`` executable: ``main``, then the process ends without the C++ libraries'
+    teardown. The command's work is done and written by then; Python's exit handlers still run
+    (Spark's among them) and the output is flushed. Some native library's thread, torn down by
+    the C++ runtime at exit, sometimes aborted a finished ``make demo`` ("terminate called
+    without an active exception", exit 134, about one run in three)."""
+    import atexit
+    import logging
+
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
+
+
 def main() -> None:
     """Run the command line; ``--debug`` (or ``LAKEHOUSE_DEBUG=1``) shows the traceback of an
     error instead of its message."""

@@ -153,14 +153,15 @@ def test_default_data_date_is_yesterday_in_shanghai(monkeypatch):
     assert Lakehouse(REPO / "conf").yesterday() == date(2026, 11, 30)
 
 
-FAILING_COMMAND = (
-    "import sys\n"
+FAILING_COMMAND = (  # through the console script (the `lakehouse` executable)
+    "import atexit, sys\n"
     "from lakehouse.cli import commands\n"
+    "atexit.register(lambda: print('exit handlers ran'))\n"
     "@commands.app.command('explode')\n"
     "def explode():\n"
     "    raise ValueError('the bug in one line\\nand a second line')\n"
     "sys.argv = ['lakehouse', *sys.argv[1:]]\n"
-    "commands.main()\n")
+    "commands.console_script()\n")
 
 
 def failing(*args, env=None):
@@ -170,7 +171,7 @@ def failing(*args, env=None):
 
 def test_an_unexpected_error_is_one_line_with_the_way_to_its_traceback():
     done = failing("explode", env={"LAKEHOUSE_DEBUG": "0"})
-    assert done.returncode == 1
+    assert done.returncode == 1 and done.stdout == "exit handlers ran\n"  # its exit code, flushed
     assert done.stderr.strip().splitlines() == [
         "unexpected error: ValueError: the bug in one line",
         "run with --debug (or LAKEHOUSE_DEBUG=1) for the traceback"]
