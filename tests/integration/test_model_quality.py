@@ -10,6 +10,8 @@ import json
 import shutil
 from datetime import date
 
+import pytest
+
 from lakehouse import filters
 from lakehouse.api import Lakehouse
 from lakehouse.governance import tables as governance
@@ -153,6 +155,7 @@ rules:
     assert [c["table_name"] for c in only.scorecard] == ["integrated.pty_holder"]
 
 
+@pytest.mark.slow  # 42 s: keeps the developer's loop under 10 minutes; CI runs it in the slow tier
 def test_a_passing_model_is_promoted_scored_on_all_six_dimensions_and_a_drop_rule_quarantines_masked(lakehouse):
     lh = with_models(lakehouse, {
         "pty_holder": """
