@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.engine.change_data_capture import ChangeSpec, apply_changes
+from lakehouse.engine.version_overlap import overlapping_versions
 
 OPEN = "DATE'9999-12-31'"
 CUSTOMER_COLUMNS = ["c_tax_id", "c_st_id", "c_l_name", "c_f_name", "c_m_name", "c_gndr", "c_tier",
@@ -83,22 +84,56 @@ def rejected_messages(wh: Warehouse, batch: int, reads: dict) -> None:
             rows, "MessageSource string, MessageText string, MessageData string"))
 
 
+JOINED_COUNTS = {
+    "FactCashBalances": """FactCashBalances f JOIN DimAccount a ON f.SK_AccountID = a.SK_AccountID
+        JOIN DimCustomer c ON f.SK_CustomerID = c.SK_CustomerID
+        JOIN DimBroker b ON a.SK_BrokerID = b.SK_BrokerID JOIN DimDate d ON f.SK_DateID = d.SK_DateID""",
+    "FactHoldings": """FactHoldings f JOIN DimAccount a ON f.SK_AccountID = a.SK_AccountID
+        JOIN DimCustomer c ON f.SK_CustomerID = c.SK_CustomerID
+        JOIN DimBroker b ON a.SK_BrokerID = b.SK_BrokerID JOIN DimDate d ON f.SK_DateID = d.SK_DateID
+        JOIN DimTime t ON f.SK_TimeID = t.SK_TimeID JOIN DimCompany m ON f.SK_CompanyID = m.SK_CompanyID
+        JOIN DimSecurity s ON f.SK_SecurityID = s.SK_SecurityID""",
+    "FactMarketHistory": """FactMarketHistory f JOIN DimDate d ON f.SK_DateID = d.SK_DateID
+        JOIN DimCompany m ON f.SK_CompanyID = m.SK_CompanyID
+        JOIN DimSecurity s ON f.SK_SecurityID = s.SK_SecurityID""",
+    "FactWatches": """FactWatches f JOIN DimCustomer c ON f.SK_CustomerID = c.SK_CustomerID
+        JOIN DimDate d ON f.SK_DateID_DatePlaced = d.SK_DateID
+        JOIN DimSecurity s ON f.SK_SecurityID = s.SK_SecurityID""",
+}
+AUDIT_COUNTS = {  # the batch validation's additional figures (TPC-DI Appendix B)
+    ("DimCustomer", "Inactive customers"): "DimCustomer WHERE IsCurrent AND Status = 'Inactive'",
+    ("FactWatches", "Inactive watches"): "FactWatches WHERE SK_DateID_DateRemoved IS NOT NULL",
+}
+
+
 def validation(wh: Warehouse, batch: int) -> None:
-    """The batch validation query (clause 7.4): row counts of every table into DImessages."""
-    parts = [f"SELECT '{t}' AS MessageSource, 'Row count' AS MessageText, "
-             f"CAST(COUNT(*) AS STRING) AS MessageData FROM {t}"
-             for t in TABLES if wh.exists(t) and t != "DImessages"]
-    frame = wh.sql(" UNION ALL ".join(parts))
-    wh.write("DImessages", frame.select(
+    """The batch validation query (TPC-DI clause 7.4, Appendix B) into DImessages: each
+    warehouse table's row count, the facts' row counts joined to their dimensions, inactive
+    customers and watches, then the batch's phase-complete record. Batch 0 runs before the
+    historical load: the warehouse is empty and every figure is 0."""
+    def figure(source: str, text: str, body: str, tables: tuple[str, ...]) -> str:
+        count = (f"(SELECT COUNT(*) FROM {body})" if all(wh.exists(t) for t in tables) else "0")
+        return (f"SELECT '{source}' AS MessageSource, '{text}' AS MessageText, "
+                f"CAST({count} AS STRING) AS MessageData")
+
+    parts = [figure(t, "Row count", t, (t,)) for t in VALIDATED]
+    parts += [figure(t, "Row count joined", body, (t,))  # a fact is written after its dimensions
+              for t, body in JOINED_COUNTS.items()]
+    parts += [figure(source, text, body, (source,)) for (source, text), body in AUDIT_COUNTS.items()]
+    frame = wh.sql(" UNION ALL ".join(parts)).select(
+        "MessageSource", "MessageText", F.lit("Validation").alias("MessageType"), "MessageData")
+    done = wh.sql("SELECT 'Phase Complete Record' AS MessageSource, 'Batch Complete' AS MessageText, "
+                  "'PCR' AS MessageType, CAST(NULL AS STRING) AS MessageData")
+    wh.write("DImessages", frame.unionByName(done).select(
         F.current_timestamp().alias("MessageDateAndTime"), F.lit(batch).alias("BatchID"),
-        "MessageSource", "MessageText", F.lit("Validation").alias("MessageType"), "MessageData"),
-        mode="append")
+        "MessageSource", "MessageText", "MessageType", "MessageData"), mode="append")
 
 
 TABLES = ("DimDate", "DimTime", "StatusType", "TaxRate", "TradeType", "Industry", "DimBroker",
           "DimCompany", "DimSecurity", "Financial", "DimCustomer", "DimAccount", "DimTrade",
           "FactCashBalances", "FactHoldings", "FactWatches", "FactMarketHistory", "Prospect",
           "DImessages")
+VALIDATED = tuple(t for t in TABLES if t != "DImessages")
 
 
 # -- historical load ----------------------------------------------------------------------------
@@ -165,28 +200,30 @@ def _companies(wh: Warehouse) -> None:
 
 
 def _securities(wh: Warehouse) -> None:
-    wh.sql("""
-        SELECT f.*, ROW_NUMBER() OVER (ORDER BY f._file, f._line) AS seq FROM s_finwire f
-        WHERE rec_type = 'SEC'""").createOrReplaceTempView("fw_sec")
+    """A security's versions cut where its company's version changes (each row points at the
+    company version valid all through it)."""
+    versions = wh.sql("""
+        WITH sec AS (SELECT f.*, ROW_NUMBER() OVER (ORDER BY f._file, f._line) AS seq
+                     FROM s_finwire f WHERE rec_type = 'SEC')
+        SELECT * FROM (
+          SELECT sec.*, CAST(pts AS DATE) AS start_dt,
+                 COALESCE(LEAD(CAST(pts AS DATE)) OVER (PARTITION BY symbol ORDER BY pts, seq),
+                          """ + OPEN + """) AS end_dt,
+                 COALESCE(CAST(TRY_CAST(co_name_or_cik AS BIGINT) AS STRING), co_name_or_cik)
+                   AS company_ref
+          FROM sec)
+        WHERE start_dt < end_dt""")
+    linked = overlapping_versions(versions, wh.sql(COMPANY_KEYS), F.col("l.company_ref") == F.col("r.k"),
+                                  ["SK_CompanyID"], right_period=("EffectiveDate", "EndDate"))
+    linked.createOrReplaceTempView("security_versions")
     wh.write("DimSecurity", wh.sql("""
-        WITH v AS (
-          SELECT s.*, CAST(pts AS DATE) AS eff,
-                 LEAD(CAST(pts AS DATE)) OVER (PARTITION BY symbol ORDER BY pts, seq) AS nxt
-          FROM fw_sec s),
-        linked AS (
-          SELECT v.*, c.SK_CompanyID,
-                 ROW_NUMBER() OVER (PARTITION BY v.seq ORDER BY c.EffectiveDate DESC) AS pick
-          FROM v JOIN (""" + COMPANY_KEYS + """) c
-            ON c.k = COALESCE(CAST(TRY_CAST(v.co_name_or_cik AS BIGINT) AS STRING), v.co_name_or_cik)
-           AND c.EffectiveDate <= v.eff AND v.eff < c.EndDate)
-        SELECT CAST(ROW_NUMBER() OVER (ORDER BY symbol, pts, seq) AS BIGINT) AS SK_SecurityID,
+        SELECT CAST(ROW_NUMBER() OVER (ORDER BY symbol, start_dt) AS BIGINT) AS SK_SecurityID,
                symbol AS Symbol, issue_type AS Issue, st.st_name AS Status, name AS Name,
                ex_id AS ExchangeID, SK_CompanyID, sh_out AS SharesOutstanding,
                first_trade_date AS FirstTrade, first_trade_exchg AS FirstTradeOnExchange,
-               dividend AS Dividend, nxt IS NULL AS IsCurrent, 1 AS BatchID,
-               eff AS EffectiveDate, COALESCE(nxt, """ + OPEN + """) AS EndDate
-        FROM linked LEFT JOIN StatusType st ON st.st_id = linked.status
-        WHERE pick = 1 AND (nxt IS NULL OR nxt > eff)"""))
+               dividend AS Dividend, end_dt = """ + OPEN + """ AS IsCurrent, 1 AS BatchID,
+               start_dt AS EffectiveDate, end_dt AS EndDate
+        FROM security_versions v LEFT JOIN StatusType st ON st.st_id = v.status"""))
 
 
 def _financials(wh: Warehouse) -> None:
@@ -217,20 +254,73 @@ def _customer_rows(view: str) -> str:
         FROM {view} c LEFT JOIN StatusType st ON st.st_id = c.c_st_id"""
 
 
+PROSPECT_COLUMNS = ("AgencyID", "CreditRating", "NetWorth", "MarketingNameplate")
+
+
+def _phone(n: int) -> str:
+    """Phone<n> as the spec writes it: +C (A) L, (A) L or L, then the extension."""
+    c, a, l, e = (f"v.c_{part}_{n}" for part in ("ctry", "area", "local", "ext"))
+    return (f"CONCAT(CASE WHEN {c} IS NOT NULL AND {a} IS NOT NULL AND {l} IS NOT NULL "
+            f"THEN CONCAT('+', {c}, ' (', {a}, ') ', {l}) "
+            f"WHEN {a} IS NOT NULL AND {l} IS NOT NULL THEN CONCAT('(', {a}, ') ', {l}) "
+            f"WHEN {l} IS NOT NULL THEN {l} END, COALESCE({e}, ''))")
+
+
+def _nameplate(p: str = "") -> str:
+    """The prospect's marketing tags (TPC-DI 4.5.x Prospect.MarketingNameplate)."""
+    tags = [("HighValue", f"{p}net_worth > 1000000 OR {p}income > 200000"),
+            ("Expenses", f"{p}number_children > 3 OR {p}number_credit_cards > 5"),
+            ("Boomer", f"{p}age > 45"),
+            ("MoneyAlert", f"{p}income < 50000 OR {p}credit_rating < 600 OR {p}net_worth < 100000"),
+            ("Spender", f"{p}number_cars > 3 OR {p}number_credit_cards > 7"),
+            ("Inherited", f"{p}age < 25 AND {p}net_worth > 1000000")]
+    parts = ", ".join(f"CASE WHEN {cond} THEN '{tag}' END" for tag, cond in tags)
+    return f"NULLIF(CONCAT_WS('+', {parts}), '')"
+
+
 def _dim_customer(wh: Warehouse, versions: DataFrame, batch: int, batch_date: date,
                   delivered: str) -> None:
-    """DimCustomer from its versions; the tier and age alerts are raised on the customer rows
-    the batch delivered in full (``delivered``: a query of c_id, c_tier, c_dob)."""
-    versions.drop("start_ts", "end_ts", "action_ts").createOrReplaceTempView("customer_versions")
+    """DimCustomer from its versions (same-day changes consolidated into the day's last one).
+    The current versions and those this batch opened (BatchID null) take the demographic
+    columns of the prospect with their name and address in this batch's prospect file (null if
+    there is none): they are overwritten in place, not versioned; closed versions keep theirs. The
+    tier and age alerts are raised on the customer rows the batch delivered in full
+    (``delivered``: a query of c_id, c_tier, c_dob)."""
+    for column in ("BatchID", *PROSPECT_COLUMNS):
+        if column not in versions.columns:
+            versions = versions.withColumn(column, F.lit(None).cast(
+                "string" if column in ("AgencyID", "MarketingNameplate") else "bigint"))
+    (versions.drop("start_ts", "end_ts", "action_ts").filter("start_dt < end_dt")
+     .createOrReplaceTempView("customer_versions"))
+    wh.sql(f"""
+        SELECT {_person_key("last_name", "first_name", "address_line1", "address_line2",
+                            "postal_code")} AS k,
+               agency_id AS AgencyID, CAST(credit_rating AS BIGINT) AS CreditRating,
+               CAST(net_worth AS BIGINT) AS NetWorth, {_nameplate()} AS MarketingNameplate
+        FROM s_prospect""").createOrReplaceTempView("prospect_demographics")
+    new = f"v.BatchID IS NULL OR v.end_dt = {OPEN}"
     wh.write("DimCustomer", wh.sql(f"""
-        SELECT v.*, v.end_dt = {OPEN} AS IsCurrent,
-               COALESCE(v.BatchID, {batch}) AS BatchID_,
+        WITH p AS (SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY AgencyID)
+                                    AS _pick FROM prospect_demographics) WHERE _pick = 1)
+        SELECT v.* EXCEPT (BatchID, gender, status, {", ".join(PROSPECT_COLUMNS)}),
+               v.c_id AS CustomerID, v.c_tax_id AS TaxID, v.status AS Status,
+               v.c_l_name AS LastName, v.c_f_name AS FirstName, v.c_m_name AS MiddleInitial,
+               v.gender AS Gender, v.c_tier AS Tier, v.c_dob AS DOB,
+               v.c_adline1 AS AddressLine1, v.c_adline2 AS AddressLine2,
+               v.c_zipcode AS PostalCode, v.c_city AS City, v.c_state_prov AS StateProv,
+               v.c_ctry AS Country, {_phone(1)} AS Phone1, {_phone(2)} AS Phone2,
+               {_phone(3)} AS Phone3, v.c_email_1 AS Email1, v.c_email_2 AS Email2,
                ntx.tx_name AS NationalTaxRateDesc, ntx.tx_rate AS NationalTaxRate,
-               ltx.tx_name AS LocalTaxRateDesc, ltx.tx_rate AS LocalTaxRate
+               ltx.tx_name AS LocalTaxRateDesc, ltx.tx_rate AS LocalTaxRate,
+               {", ".join(f"CASE WHEN {new} THEN p.{c} ELSE v.{c} END AS {c}"
+                          for c in PROSPECT_COLUMNS)},
+               v.end_dt = {OPEN} AS IsCurrent, COALESCE(v.BatchID, {batch}) AS BatchID,
+               v.start_dt AS EffectiveDate, v.end_dt AS EndDate
         FROM customer_versions v
         LEFT JOIN TaxRate ntx ON ntx.tx_id = v.c_nat_tx_id
-        LEFT JOIN TaxRate ltx ON ltx.tx_id = v.c_lcl_tx_id""")
-        .drop("BatchID").withColumnRenamed("BatchID_", "BatchID"))
+        LEFT JOIN TaxRate ltx ON ltx.tx_id = v.c_lcl_tx_id
+        LEFT JOIN p ON p.k = {_person_key("v.c_l_name", "v.c_f_name", "v.c_adline1",
+                                          "v.c_adline2", "v.c_zipcode")}"""))
     messages(wh, batch, wh.sql(f"""
         SELECT 'DimCustomer' AS MessageSource, 'Invalid customer tier' AS MessageText,
                CONCAT('C_ID = ', c_id, ', C_TIER = ', COALESCE(CAST(c_tier AS STRING), 'null'))
@@ -254,27 +344,48 @@ def _customers_historical(wh: Warehouse, batch_date: date) -> None:
                       surrogate_key="SK_CustomerID", partial_updates=True)
     versions = apply_changes(None, actions, spec, batch_date)
     versions.createOrReplaceTempView("raw_customer_versions")
-    versions = wh.sql(_customer_rows("raw_customer_versions")).withColumn("BatchID", F.lit(1))
+    versions = wh.sql(_customer_rows("raw_customer_versions"))
     # an update carries the tier it leaves out: the alerts look at the new customers' rows
     _dim_customer(wh, versions, 1, batch_date,
                   "SELECT c_id, c_tier, c_dob FROM s_customer_mgmt WHERE action_type = 'NEW'")
 
 
 def _dim_account(wh: Warehouse, versions: DataFrame, batch: int) -> None:
-    versions.drop("start_ts", "end_ts", "action_ts").createOrReplaceTempView("account_versions")
+    """DimAccount: the account's versions (``AccountVersions``, the zipper the next batch's
+    changes apply to) cut where its customer's version changes, so each row points at the
+    customer version valid all through it. A row keeps its surrogate key and batch across
+    batches: it is known by its account version and customer version."""
+    before = wh.read("DimAccount").localCheckpoint() if wh.exists("DimAccount") else None
+    wh.write("AccountVersions", versions.drop("start_ts", "end_ts", "action_ts", "BatchID")
+             .filter("start_dt < end_dt"))
+    customers = wh.read("DimCustomer").select("CustomerID", "SK_CustomerID", "start_dt", "end_dt")
+    overlapping_versions(wh.read("AccountVersions"), customers,
+                         F.col("l.ca_c_id") == F.col("r.CustomerID"), ["SK_CustomerID"],
+                         how="left").createOrReplaceTempView("account_pieces")
+    if before is None:
+        wh.sql("SELECT CAST(NULL AS BIGINT) AS AccountVersionID, CAST(NULL AS BIGINT) AS "
+               "SK_CustomerID, CAST(NULL AS BIGINT) AS SK_AccountID, 0 AS BatchID WHERE FALSE") \
+            .createOrReplaceTempView("account_keys")
+        base = 0
+    else:
+        before.select("AccountVersionID", "SK_CustomerID", "SK_AccountID", "BatchID") \
+            .createOrReplaceTempView("account_keys")
+        base = before.agg(F.max("SK_AccountID")).first()[0] or 0
     wh.write("DimAccount", wh.sql(f"""
-        WITH linked AS (
-          SELECT a.*, c.SK_CustomerID, b.SK_BrokerID, st.st_name AS Status,
-                 ROW_NUMBER() OVER (PARTITION BY a.SK_AccountID
-                                    ORDER BY c.start_dt DESC, c.SK_CustomerID DESC) AS pick
-          FROM account_versions a
-          LEFT JOIN DimCustomer c ON c.c_id = a.ca_c_id AND c.start_dt <= a.start_dt
-                                 AND a.start_dt <= c.end_dt
-          LEFT JOIN DimBroker b ON b.BrokerID = a.ca_b_id
-          LEFT JOIN StatusType st ON st.st_id = a.ca_st_id)
-        SELECT * EXCEPT (pick), end_dt = {OPEN} AS IsCurrent,
-               COALESCE(BatchID, {batch}) AS BatchID_
-        FROM linked WHERE pick = 1""").drop("BatchID").withColumnRenamed("BatchID_", "BatchID"))
+        WITH keyed AS (
+          SELECT p.*, k.SK_AccountID AS known_sk, k.BatchID AS known_batch
+          FROM account_pieces p LEFT JOIN account_keys k
+            ON k.AccountVersionID = p.AccountVersionID AND k.SK_CustomerID <=> p.SK_CustomerID)
+        SELECT COALESCE(known_sk, {base} + ROW_NUMBER() OVER (
+                 PARTITION BY known_sk IS NULL ORDER BY ca_id, start_dt)) AS SK_AccountID,
+               keyed.ca_id AS AccountID, b.SK_BrokerID, keyed.SK_CustomerID,
+               st.st_name AS Status, keyed.ca_name AS AccountDesc, keyed.ca_tax_st AS TaxStatus,
+               keyed.end_dt = {OPEN} AS IsCurrent, COALESCE(known_batch, {batch}) AS BatchID,
+               keyed.start_dt AS EffectiveDate, keyed.end_dt AS EndDate,
+               keyed.AccountVersionID, keyed.ca_id, keyed.start_dt, keyed.end_dt
+        FROM keyed
+        LEFT JOIN DimBroker b ON b.BrokerID = keyed.ca_b_id
+        LEFT JOIN StatusType st ON st.st_id = keyed.ca_st_id"""))
 
 
 def _accounts_historical(wh: Warehouse) -> None:
@@ -284,11 +395,23 @@ def _accounts_historical(wh: Warehouse) -> None:
                CASE WHEN action_type = 'CLOSEACCT' THEN 'INAC'
                     WHEN action_type IN ('NEW', 'ADDACCT') THEN 'ACTV' END AS ca_st_id
         FROM s_customer_mgmt
-        WHERE action_type IN ('NEW', 'ADDACCT', 'UPDACCT', 'CLOSEACCT') AND ca_id IS NOT NULL""")
+        WHERE action_type IN ('NEW', 'ADDACCT', 'UPDACCT', 'CLOSEACCT') AND ca_id IS NOT NULL
+        UNION ALL
+        -- an INACT action closes the customer's accounts with it
+        SELECT 'U', i._line, i.action_ts, a.ca_id, NULL, NULL, NULL, NULL, 'INAC'
+        FROM s_customer_mgmt i
+        JOIN (SELECT DISTINCT ca_id, c_id FROM s_customer_mgmt
+              WHERE action_type IN ('NEW', 'ADDACCT') AND ca_id IS NOT NULL) a ON a.c_id = i.c_id
+        WHERE i.action_type = 'INACT'""")
     spec = ChangeSpec(("ca_id",), "op", "seq", effective_column="action_ts",
-                      surrogate_key="SK_AccountID", partial_updates=True)
-    versions = apply_changes(None, actions, spec, date(1950, 1, 1)).withColumn("BatchID", F.lit(1))
+                      surrogate_key="AccountVersionID", partial_updates=True)
+    versions = apply_changes(None, actions, spec, date(1950, 1, 1))
     _dim_account(wh, versions, 1)
+
+
+# what a trade's update leaves as it was: when and against which versions it was created
+TRADE_CREATION = ("SK_CreateDateID", "SK_CreateTimeID", "SK_AccountID", "SK_CustomerID",
+                  "SK_BrokerID", "SK_SecurityID", "SK_CompanyID")
 
 
 def _trades_historical(wh: Warehouse) -> None:
@@ -397,14 +520,23 @@ def _watches(wh: Warehouse, view: str, batch: int) -> None:
                MAX(CASE WHEN w_action = 'CNCL' THEN w_dts END) AS removed
         FROM {view} GROUP BY w_c_id, w_s_symb""")
     changes.createOrReplaceTempView("watch_changes")
+    # the customer's and the security's versions valid on the day the watch was placed
     new = wh.sql(f"""
-        SELECT c.SK_CustomerID, s.SK_SecurityID, {_date_id('w.placed')} AS SK_DateID_DatePlaced,
-               {_date_id('w.removed')} AS SK_DateID_DateRemoved, {batch} AS BatchID,
-               w.w_c_id AS _c_id, w.w_s_symb AS _symb
-        FROM watch_changes w
-        LEFT JOIN DimCustomer c ON c.c_id = w.w_c_id AND c.end_dt = {OPEN}
-        LEFT JOIN DimSecurity s ON s.Symbol = w.w_s_symb AND s.IsCurrent
-        WHERE w.placed IS NOT NULL""")
+        WITH placed AS (SELECT w.*, CAST(w.placed AS DATE) AS day FROM watch_changes w
+                        WHERE w.placed IS NOT NULL),
+        linked AS (
+          SELECT w.*, c.SK_CustomerID, s.SK_SecurityID,
+                 ROW_NUMBER() OVER (PARTITION BY w.w_c_id, w.w_s_symb
+                                    ORDER BY c.EffectiveDate DESC, s.EffectiveDate DESC) AS _pick
+          FROM placed w
+          LEFT JOIN DimCustomer c ON c.CustomerID = w.w_c_id AND c.EffectiveDate <= w.day
+               AND w.day < c.EndDate
+          LEFT JOIN DimSecurity s ON s.Symbol = w.w_s_symb AND s.EffectiveDate <= w.day
+               AND w.day < s.EndDate)
+        SELECT SK_CustomerID, SK_SecurityID, {_date_id('placed')} AS SK_DateID_DatePlaced,
+               {_date_id('removed')} AS SK_DateID_DateRemoved, {batch} AS BatchID,
+               w_c_id AS _c_id, w_s_symb AS _symb
+        FROM linked WHERE _pick = 1""")
     if batch == 1:
         wh.write("FactWatches", new)
         return
@@ -412,7 +544,10 @@ def _watches(wh: Warehouse, view: str, batch: int) -> None:
     current = wh.read("FactWatches").localCheckpoint()
     cancels = wh.sql("SELECT w_c_id AS _c_id, w_s_symb AS _symb, removed FROM watch_changes "
                      "WHERE placed IS NULL AND removed IS NOT NULL")
+    # (the row then belongs to this batch: its removal date is in this batch's window)
+    removed_now = F.col("removed").isNotNull() & F.col("SK_DateID_DateRemoved").isNull()
     updated = (current.join(cancels, ["_c_id", "_symb"], "left")
+               .withColumn("BatchID", F.when(removed_now, F.lit(batch)).otherwise(F.col("BatchID")))
                .withColumn("SK_DateID_DateRemoved", F.coalesce(
                    "SK_DateID_DateRemoved", F.date_format("removed", "yyyyMMdd").cast("bigint")))
                .drop("removed"))
@@ -459,25 +594,46 @@ def _market_history(wh: Warehouse, view: str, batch: int) -> None:
         .localCheckpoint())
 
 
+PROSPECT_FIELDS = {"last_name": "LastName", "first_name": "FirstName",
+                   "middle_initial": "MiddleInitial", "gender": "Gender",
+                   "address_line1": "AddressLine1", "address_line2": "AddressLine2",
+                   "postal_code": "PostalCode", "city": "City", "state": "State",
+                   "country": "Country", "phone": "Phone", "income": "Income",
+                   "number_cars": "NumberCars", "number_children": "NumberChildren",
+                   "marital_status": "MaritalStatus", "age": "Age",
+                   "credit_rating": "CreditRating", "own_or_rent_flag": "OwnOrRentFlag",
+                   "employer": "Employer", "number_credit_cards": "NumberCreditCards",
+                   "net_worth": "NetWorth"}
+
+
 def _prospects(wh: Warehouse, batch_date: date, batch: int) -> None:
+    """Prospect is the batch's file in full. A prospect delivered unchanged keeps the batch and
+    date of its last change (SK_UpdateDateID); IsCustomer says whether a current customer has
+    its name and address."""
+    fields = ", ".join(f"p.{c} AS {n}" for c, n in PROSPECT_FIELDS.items())
+    wh.sql(f"""SELECT p.agency_id AS AgencyID, {fields}, {_nameplate("p.")} AS MarketingNameplate
+               FROM s_prospect p""").createOrReplaceTempView("prospect_delivered")
+    if wh.exists("Prospect"):
+        wh.read("Prospect").localCheckpoint().createOrReplaceTempView("prospect_before")
+    else:
+        wh.sql("SELECT * FROM prospect_delivered WHERE FALSE").withColumn(
+            "SK_UpdateDateID", F.lit(0).cast("bigint")).withColumn("BatchID", F.lit(0)) \
+            .createOrReplaceTempView("prospect_before")
+    same = " AND ".join(f"b.{n} <=> p.{n}" for n in (*PROSPECT_FIELDS.values(),))
+    today = _date_id(f"DATE'{batch_date}'")
     wh.write("Prospect", wh.sql(f"""
         WITH cur AS (SELECT DISTINCT {_person_key("c_l_name", "c_f_name", "c_adline1",
                                                    "c_adline2", "c_zipcode")} AS k
-                     FROM DimCustomer WHERE end_dt = {OPEN})
-        SELECT p.agency_id AS AgencyID, {_date_id(f"DATE'{batch_date}'")} AS SK_RecordDateID,
-               {_date_id(f"DATE'{batch_date}'")} AS SK_UpdateDateID, {batch} AS BatchID,
+                     FROM DimCustomer WHERE IsCurrent)
+        SELECT p.AgencyID, {today} AS SK_RecordDateID,
+               CASE WHEN {same} THEN b.SK_UpdateDateID ELSE {today} END AS SK_UpdateDateID,
+               CASE WHEN {same} THEN b.BatchID ELSE {batch} END AS BatchID,
                cur.k IS NOT NULL AS IsCustomer,
-               p.last_name AS LastName, p.first_name AS FirstName, p.middle_initial AS MiddleInitial,
-               p.gender AS Gender, p.address_line1 AS AddressLine1, p.address_line2 AS AddressLine2,
-               p.postal_code AS PostalCode, p.city AS City, p.state AS State, p.country AS Country,
-               p.phone AS Phone, p.income AS Income, p.number_cars AS NumberCars,
-               p.number_children AS NumberChildren, p.marital_status AS MaritalStatus,
-               p.age AS Age, p.credit_rating AS CreditRating, p.own_or_rent_flag AS OwnOrRentFlag,
-               p.employer AS Employer, p.number_credit_cards AS NumberCreditCards,
-               p.net_worth AS NetWorth
-        FROM s_prospect p LEFT JOIN cur ON cur.k = {_person_key(
-            "p.last_name", "p.first_name", "p.address_line1", "p.address_line2",
-            "p.postal_code")}"""))
+               {", ".join(f"p.{n}" for n in PROSPECT_FIELDS.values())}, p.MarketingNameplate
+        FROM prospect_delivered p
+        LEFT JOIN prospect_before b ON b.AgencyID = p.AgencyID
+        LEFT JOIN cur ON cur.k = {_person_key("p.LastName", "p.FirstName", "p.AddressLine1",
+                                              "p.AddressLine2", "p.PostalCode")}"""))
 
 
 def _person_key(*columns: str) -> str:
@@ -500,19 +656,27 @@ def incremental(wh: Warehouse, batch: int, batch_date: date) -> None:
                           "end_dt", "SK_CustomerID")
     versions = apply_changes(base, changes, spec, batch_date).withColumnRenamed("cdc_dsn", "seq")
     versions.createOrReplaceTempView("raw_customer_versions")
-    old = current.select("SK_CustomerID", "BatchID")
+    old = current.select("SK_CustomerID", "BatchID", *PROSPECT_COLUMNS)
     versions = s(_customer_rows("raw_customer_versions")).join(old, "SK_CustomerID", "left")
     _dim_customer(wh, versions.localCheckpoint(), batch, batch_date,
                   "SELECT c_id, c_tier, c_dob FROM s_customer_cdc")
 
-    current = wh.read("DimAccount").localCheckpoint()
-    spec = ChangeSpec(("ca_id",), "cdc_flag", "cdc_dsn", surrogate_key="SK_AccountID")
-    base = current.select("ca_id", "seq", *ACCOUNT_COLUMNS, "start_dt", "end_dt", "SK_AccountID",
-                          ).withColumnRenamed("seq", "cdc_dsn")
-    changes = s(f"SELECT cdc_flag, cdc_dsn, ca_id, {', '.join(ACCOUNT_COLUMNS)} FROM s_account_cdc")
+    current = wh.read("AccountVersions").localCheckpoint()
+    spec = ChangeSpec(("ca_id",), "cdc_flag", "cdc_dsn", surrogate_key="AccountVersionID")
+    base = current.select("ca_id", "seq", *ACCOUNT_COLUMNS, "start_dt", "end_dt",
+                          "AccountVersionID").withColumnRenamed("seq", "cdc_dsn")
+    current.createOrReplaceTempView("account_versions_before")
+    # a customer who becomes inactive takes his open accounts with him
+    changes = s(f"""
+        SELECT cdc_flag, cdc_dsn, ca_id, {', '.join(ACCOUNT_COLUMNS)} FROM s_account_cdc
+        UNION ALL
+        SELECT 'U', c.cdc_dsn, a.ca_id, {", ".join(f"a.{c}" for c in ACCOUNT_COLUMNS if c != "ca_st_id")}, 'INAC'
+        FROM s_customer_cdc c
+        JOIN account_versions_before a ON a.ca_c_id = c.c_id AND a.end_dt = {OPEN}
+        WHERE c.c_st_id = 'INAC' AND a.ca_st_id <> 'INAC'
+          AND a.ca_id NOT IN (SELECT ca_id FROM s_account_cdc)""")
     versions = apply_changes(base, changes, spec, batch_date).withColumnRenamed("cdc_dsn", "seq")
-    old = current.select("SK_AccountID", "BatchID")
-    _dim_account(wh, versions.join(old, "SK_AccountID", "left").localCheckpoint(), batch)
+    _dim_account(wh, versions.localCheckpoint(), batch)
 
     # trades: an insert adds a trade, an update moves its status (and closes it)
     current = wh.read("DimTrade").localCheckpoint()
@@ -526,10 +690,11 @@ def incremental(wh: Warehouse, batch: int, batch_date: date) -> None:
     fresh = _trade_rows(wh, "trade_latest", "SELECT * FROM trade_times", batch).localCheckpoint()
     old = current.join(fresh.select("TradeID"), "TradeID", "left_anti")
     kept = current.join(fresh.select("TradeID"), "TradeID", "left_semi")
-    # an updated trade keeps its creation time and first batch
+    # an updated trade keeps its creation time and the dimension versions of that time; its
+    # BatchID is the batch that last changed it
     fresh = (fresh.alias("f").join(kept.alias("k"), "TradeID", "left").select(
         *[F.coalesce(F.col(f"k.{c}"), F.col(f"f.{c}")).alias(c)
-          if c in ("SK_CreateDateID", "SK_CreateTimeID", "BatchID") else F.col(f"f.{c}")
+          if c in TRADE_CREATION else F.col(f"f.{c}")
           for c in fresh.columns if c != "TradeID"], "TradeID"))
     wh.write("DimTrade", old.unionByName(fresh).localCheckpoint())
     _trade_messages(wh, batch)

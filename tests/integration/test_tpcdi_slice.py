@@ -1,5 +1,6 @@
 """A slice of the TPC-DI workload (issue #20) through the historical load and both incremental
-batches on real Spark + Delta: the structural audit checks pass, and the warehouse's counts
+batches on real Spark + Delta: every TPC-DI audit check that does not need the generator's
+figures (which are for the whole data set, not the slice) passes, and the warehouse's counts
 match what the slice's files say, worked out here from the files themselves."""
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ def warehouse(engine, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_the_structural_audit_checks_pass(warehouse):
+def test_the_audit_checks_pass(warehouse):
     spark, _, runs = warehouse
     assert [r.batch for r in runs] == [1, 2, 3]
     assert all(r.rows_rejected == 0 for r in runs)
-    failed = [c for c in audit(spark, SLICE) if "=" not in c.description and not c.passed]
-    assert failed == []
+    checks = [c for c in audit(spark, SLICE) if not c.needs_figures]
+    assert len(checks) > 150
+    assert [c for c in checks if not c.passed] == []
 
 
 @pytest.mark.slow

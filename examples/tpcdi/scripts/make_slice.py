@@ -17,8 +17,8 @@ from pathlib import Path
 CUSTOMERS = 40
 SYMBOLS = 6
 FIN_COMPANIES = 12
-DATES, TIMES = 2000, 2000
 TRADES, ROWS = 2000, 3000
+PROSPECTS = 400
 
 
 def pipe(path: Path) -> list[list[str]]:
@@ -37,8 +37,6 @@ def main(source: Path, target: Path) -> None:
     out1.mkdir(parents=True)
     for name in ("BatchDate.txt", "StatusType.txt", "TaxRate.txt", "TradeType.txt", "Industry.txt"):
         shutil.copy(b1 / name, out1 / name)
-    write(out1 / "Date.txt", pipe(b1 / "Date.txt")[:DATES])
-    write(out1 / "Time.txt", pipe(b1 / "Time.txt")[:TIMES])
 
     # customers 0..CUSTOMERS-1: every action of theirs, as delivered
     xml = (b1 / "CustomerMgmt.xml").read_text()
@@ -71,9 +69,11 @@ def main(source: Path, target: Path) -> None:
     known = set(trade_ids)  # an update only of a trade the slice holds
     for batch in (2, 3):
         src = source / f"Batch{batch}"
-        rows = [r for r in pipe(src / "Trade.txt")
-                if r[10] in accounts and (r[0] == "I" or r[2] in known)]
-        known |= {r[2] for r in rows}
+        rows = []
+        for r in pipe(src / "Trade.txt"):  # in file order: an update may follow its insert
+            if r[10] in accounts and (r[0] == "I" or r[2] in known):
+                rows.append(r)
+                known.add(r[2])
         symbols |= {r[7] for r in rows}
         write(target / f"Batch{batch}" / "Trade.txt", rows)
     write(out1 / "Trade.txt", trades)
@@ -100,9 +100,16 @@ def main(source: Path, target: Path) -> None:
 
     hr = [line.split(",") for line in (b1 / "HR.csv").read_text().splitlines() if line]
     write(out1 / "HR.csv", [r for r in hr if r[0] in brokers or int(r[0]) < 300], sep=",")
-    for batch in (1, 2, 3):
-        lines = (source / f"Batch{batch}" / "Prospect.csv").read_text().splitlines()
-        (target / f"Batch{batch}" / "Prospect.csv").write_text("\n".join(lines[:400]) + "\n")
+    # prospects: the first PROSPECTS of Batch1 and every one an incremental changes
+    prospects = [{line.split(",")[0]: line for line in
+                  (source / f"Batch{batch}" / "Prospect.csv").read_text().splitlines()}
+                 for batch in (1, 2, 3)]
+    kept_ids = set(list(prospects[0])[:PROSPECTS]) | {
+        key for before, after in zip(prospects, prospects[1:])
+        for key, line in after.items() if before.get(key) != line}
+    for batch, lines in enumerate(prospects, start=1):
+        (target / f"Batch{batch}" / "Prospect.csv").write_text(
+            "".join(line + "\n" for key, line in lines.items() if key in kept_ids))
 
     # FINWIRE: every company and security record, financials of a few companies only
     fin_companies: set[str] = set()
@@ -120,6 +127,23 @@ def main(source: Path, target: Path) -> None:
                 records.append(line)
         (out1 / path.name).write_bytes(b"\n".join(records) + b"\n")
     # the generator's audit figures are for the whole data set, not the slice: left out
+    calendar(b1, target)
+
+
+def calendar(b1: Path, target: Path) -> None:
+    """Date.txt and Time.txt cut to the days and seconds the slice's records mention (and the
+    calendar's first day, where batch 1's window opens), so every date and time key resolves."""
+    days, seconds = set(), set()
+    for path in target.rglob("*"):
+        if path.is_file() and path.name not in ("Date.txt", "Time.txt"):
+            text = path.read_text(errors="replace")
+            days |= {"".join(m) for m in re.findall(r"(\d{4})-(\d{2})-(\d{2})", text)}
+            days |= set(re.findall(r"^(\d{8})-\d{6}", text, re.M))  # FINWIRE's PTS
+            seconds |= {"".join(m) for m in re.findall(r"[ T](\d{2}):(\d{2}):(\d{2})", text)}
+            seconds |= set(re.findall(r"^\d{8}-(\d{6})", text, re.M))
+    dates = pipe(b1 / "Date.txt")
+    write(target / "Batch1" / "Date.txt", dates[:1] + [r for r in dates[1:] if r[0] in days])
+    write(target / "Batch1" / "Time.txt", [r for r in pipe(b1 / "Time.txt") if r[0] in seconds])
 
 
 if __name__ == "__main__":
