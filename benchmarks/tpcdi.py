@@ -71,7 +71,7 @@ def main() -> int:
         spark.stop()
         return 0
     try:
-        runs = run(spark, data, work / "warehouse")
+        runs = run(engine, data, work / "warehouse")
         total = time.perf_counter() - started
         print(f"\n{'batch':>5} {'date':>10} {'rows in':>10} {'rejected':>8} {'parse s':>8} "
               f"{'elapsed s':>9} {'rows/s':>9}")

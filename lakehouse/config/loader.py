@@ -350,6 +350,26 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
     return found, problems
 
 
+def load_rule_files(folder: Path) -> dict[str, RuleFile]:
+    """``folder``'s rule files read on their own, without a project to check their columns
+    against (a workload outside the lakehouse's tables, such as TPC-DI's warehouse); a bad one
+    is refused with its file, line and key."""
+    found: dict[str, RuleFile] = {}
+    problems: list[Problem] = []
+    for path in sorted(p for p in Path(folder).glob("*.y*ml") if p.suffix in (".yaml", ".yml")):
+        source = read_yaml(path)
+        if not source.ok:
+            problems += source.problems
+            continue
+        rules, errors = _validate(RuleFile, source, source.data())
+        problems += errors
+        if rules is not None:
+            found[rules.table] = rules
+    if problems:
+        raise ConfigError(f"{len(problems)} problem(s) in the rule files of {folder}", problems)
+    return found
+
+
 def _load_layers(folder: Path, sources: dict[str, SourceContract], standards: set[str] | None = None
                  ) -> tuple[dict[str, LayerModel], list[Problem]]:
     """``layers/<layer>/<name>.yaml``: every model, checked against the project and each other."""

@@ -1,7 +1,8 @@
 """A slice of the TPC-DI workload (issue #20) through the historical load and both incremental
 batches on real Spark + Delta: every TPC-DI audit check that does not need the generator's
-figures (which are for the whole data set, not the slice) passes, and the warehouse's counts
-match what the slice's files say, worked out here from the files themselves."""
+figures (which are for the whole data set, not the slice) passes, each batch is measured into
+the framework's quality records, and the warehouse's counts match what the slice's files say,
+worked out here from the files themselves."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from examples.tpcdi.audit import audit
-from examples.tpcdi.workload import run
+from examples.tpcdi.quality import MEASURED, rule_files
+from examples.tpcdi.workload import batch_date, run
+from lakehouse.governance.records import QualityResultsRecord, QualityScorecardRecord, spec_of
 
 SLICE = Path(__file__).resolve().parents[1] / "fixtures" / "tpcdi_slice"
 
@@ -24,7 +27,7 @@ def pipe(batch: int, name: str) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def warehouse(engine, tmp_path_factory):
     root = tmp_path_factory.mktemp("tpcdi") / "warehouse"
-    runs = run(engine.spark, SLICE, root)
+    runs = run(engine, SLICE, root)
     return engine.spark, root, runs
 
 
@@ -72,3 +75,31 @@ def test_surrogate_keys_stay_with_their_versions_across_batches(warehouse):
     assert before <= after  # every version keeps its key
     closed = spark.sql("SELECT COUNT(*) FROM DimCustomer WHERE BatchID > 1").first()[0]
     assert closed > 0
+
+
+@pytest.mark.slow
+def test_each_batch_is_measured_into_the_framework_quality_records(warehouse):
+    spark, root, _ = warehouse
+
+    def governance(record) -> list:
+        return spark.read.format("delta").load(spec_of(record, str(root)).path).collect()
+
+    results = governance(QualityResultsRecord)
+    rules = {name: [r.name for r in file.rules] for name, file in rule_files().items()}
+    assert sorted((r.table_name, r.rule, r.data_date) for r in results) == sorted(
+        (f"tpcdi.{MEASURED[name].table}", rule, batch_date(SLICE, b))
+        for name, names in rules.items() for rule in names for b in (1, 2, 3))
+    # Great Expectations counts the trades the workload raised a commission alert for
+    for b in (1, 2, 3):
+        measured = next(r for r in results if r.rule == "commission_within_trade_value"
+                        and r.data_date == batch_date(SLICE, b))
+        alerts = spark.sql("SELECT COUNT(*) FROM DImessages WHERE MessageText = "
+                           f"'Invalid trade commission' AND BatchID = {b}").first()[0]
+        assert measured.unexpected_count == alerts
+        assert measured.element_count == spark.sql(
+            f"SELECT COUNT(*) FROM DimTrade WHERE BatchID = {b}").first()[0]
+        assert measured.success == (alerts == 0)
+    scorecard = governance(QualityScorecardRecord)
+    assert {(r.table_name, r.dimension) for r in scorecard if r.rules} == {
+        ("tpcdi.DimTrade", "accuracy"), ("tpcdi.DimTrade", "consistency"),
+        ("tpcdi.DimCustomer", "validity"), ("tpcdi.DimCustomer", "consistency")}
