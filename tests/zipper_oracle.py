@@ -129,3 +129,45 @@ def states_from_changes(changes: Mapping[date, list[Change]]) -> dict[date, dict
                 state[key] = values
         states[day] = dict(state)
     return states
+
+
+#: one row of an incremental extract: (key, values, updated_at, deleted); ``values`` hold every
+#: non-key attribute, the update time and the delete flag included
+IncrementRow = tuple[tuple, tuple, Any, bool]
+
+
+def states_from_increments(increments: Mapping[date, list[IncrementRow]], dated: bool = False
+                           ) -> tuple[dict[date, dict[tuple, tuple]], dict[date, set[tuple]]]:
+    """The state at the end of each date of ``increments`` (incremental extracts applied by
+    watermark, in date order) and the rows held back on each date as ``(key, rule)``.
+
+    The watermark before a date is the newest update of the rows applied before it. A row
+    updated after the end of its date is held (``future_update``); one updated at or before the
+    watermark (``dated``: on a day before it) is a re-delivery when it equals the key's state (or
+    deletes an absent key), else held (``late_correction``); every other row sets its key, or
+    removes it when flagged deleted.
+    A key an extract does not carry keeps its state."""
+    from datetime import datetime, timedelta
+
+    state: dict[tuple, tuple] = {}
+    states, held = {}, {}
+    watermark = None
+    for day in sorted(increments):
+        end = day if dated else datetime.combine(day + timedelta(days=1), datetime.min.time())
+        before, held[day] = watermark, set()
+        for key, values, updated, deleted in increments[day]:
+            if (updated > end) if dated else (updated >= end):
+                held[day].add((key, "future_update"))
+                continue
+            watermark = updated if watermark is None else max(watermark, updated)
+            if before is not None and (updated < before if dated else updated <= before):
+                same = key not in state if deleted else state.get(key) == values
+                if not same:
+                    held[day].add((key, "late_correction"))
+                continue  # a re-delivery changes nothing
+            if deleted:
+                state.pop(key, None)
+            else:
+                state[key] = values
+        states[day] = dict(state)
+    return states, held

@@ -103,7 +103,7 @@ def print_run(summary) -> None:
     for r in summary.failed:
         err_console.print(f"[red]{r.source}[/red]: {r.message}", markup=True, highlight=False)
     for r in summary.results:
-        if r.unchanged:
+        if r.status == "succeeded" and r.message:  # a file loaded already, an incremental extract
             stdout().print(f"{r.source}: {r.message}", highlight=False)
 
 

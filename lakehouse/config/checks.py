@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from .attribute_types import try_parse_type
 from .findings import Finding, did_you_mean, one_of
+from .incremental_extracts import incremental_findings
 from .realtime_feeds import feed_findings
 from .record_layouts import layout_findings
 
@@ -35,6 +36,7 @@ def contract_findings(contract: Mapping) -> list[Finding]:
         *_width_findings(delivery, attributes),
         *_amount_findings(delivery, attributes),
         *feed_findings(contract),
+        *incremental_findings(contract),
         *layout_findings(contract),
     ]
 

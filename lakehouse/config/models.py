@@ -36,6 +36,7 @@ from .fields import (
     dated_path,
 )
 from .findings import Finding, did_you_mean, invalid, key_path
+from .incremental_extracts import IncrementalExtract
 from .realtime_feeds import RealtimeFeed
 from .record_layouts import ChangeCapture, RecordLayouts, XmlRecords
 
@@ -255,6 +256,9 @@ class SourceContract(_Model):
     business_name: BusinessName | None = Field(None, description="the logical entity's {zh: ..., en: ...}")
     owner: Text = Field(description="the data owner's user name, e.g. li.na")
     load_type: Literal["snapshot", "zipper", "append"] = Field(description="snapshot, zipper or append")
+    incremental: IncrementalExtract | None = Field(
+        None, description="zipper only: the daily extract carries just the rows changed since the "
+        "previous one, by their update timestamp (6.3.1.1 c), see README, Real-time zone")
     keys: list[str] = Field(default_factory=list, description="attributes that identify a row")
     delivery: Delivery = Field(description="format, encoding and path of the delivered files")
     attributes: list[Attribute] = Field(min_length=1, description="the entity's columns")
@@ -300,8 +304,9 @@ class SourceContract(_Model):
     def content_hash(self) -> str:
         """sha256 of the contract's canonical JSON; changes whenever the contract does."""
         dumped = self.model_dump(mode="json")
-        if dumped.get("realtime") is None:  # contracts without a feed keep their hash
-            dumped.pop("realtime", None)
+        for optional in ("realtime", "incremental"):  # contracts without one keep their hash
+            if dumped.get(optional) is None:
+                dumped.pop(optional, None)
         canonical = json.dumps(
             dumped, sort_keys=True, ensure_ascii=False, separators=(",", ":")
         )

@@ -25,7 +25,7 @@ from lakehouse.engine.zipper import ZipperWindow, forward_changes, rebuild, row_
 from lakehouse.errors import ConfigError, Problem, TerminalError
 from lakehouse.filters import Filter
 from lakehouse.security.pseudonyms import HmacKey
-from lakehouse.sql import quote_column
+from lakehouse.sql import quote_column, sql_string
 from lakehouse.zones.tables import OPEN_END_DATE, ZIPPER_COLUMNS, TableSpec
 
 __all__ = ["LINE", "Batch", "Engine", "Lookup", "TableLayout", "delta_packages"]
@@ -136,6 +136,14 @@ class Engine:
         from lakehouse.engine.realtime_ops import RealtimeOps
 
         return RealtimeOps(self.spark, self.delta)
+
+    @property
+    def increments(self):
+        """Incremental extracts folded into zipper tables by watermark (6.3.1.1 c):
+        ``lakehouse.engine.increments.IncrementOps`` on this engine's session."""
+        from lakehouse.engine.increments import IncrementOps
+
+        return IncrementOps(self.spark, self.delta)
 
     def ping(self) -> None:
         """Run a trivial Spark job: the session answers."""
@@ -375,6 +383,22 @@ class Engine:
                 frame = frame.unionByName(quality_batches.quarantined(rows, **dropped).select(
                     *[F.col(c.name).cast(c.spark_type) for c in spec.columns]))
             self.delta.replace_where(spec, frame, f"data_date = {_sql_date(data_date)}", {})
+
+    def replace_quarantined(self, spec: TableSpec, data_date: date, stage: str,
+                            held: dict[str, Any] | None) -> None:
+        """Replace ``data_date``'s rows of ``stage`` in the quarantine table ``spec`` with the
+        quarantine rows of ``held`` (as ``write_quarantine``'s ``dropped``; None: no rows), in
+        one commit; the date's rows of the other stages stay."""
+        self.ensure_table(spec)
+        held = dict(held or {})
+        frame = self.delta.rows_frame(spec, [])
+        with self._hmac_keys([held.pop("hmac_key")] if held else []):
+            if held:
+                rows = self.spark.read.parquet(held.pop("path"))
+                frame = quality_batches.quarantined(rows, stage=stage, **held).select(
+                    *[F.col(c.name).cast(c.spark_type) for c in spec.columns])
+            self.delta.replace_where(
+                spec, frame, f"data_date = {_sql_date(data_date)} AND stage = {sql_string(stage)}", {})
 
     # -- governance records ------------------------------------------------------------------
     def append_rows(self, spec: TableSpec, rows: list[dict[str, Any]]) -> None:

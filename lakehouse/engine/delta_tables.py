@@ -82,6 +82,11 @@ class DeltaTables:
 
     def evolve(self, spec: TableSpec, current: TableLayout, added: list[str]) -> None:
         table = f"delta.`{spec.path}`"
+        if any("timestamp_ntz" in c.spark_type for c in spec.columns if c.name in added):
+            # Delta adds a wall-clock timestamp column only to a table that supports the feature
+            # (a table created with one has it already)
+            self.spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES "
+                           "('delta.feature.timestampNtz' = 'supported')")
         previous = None
         for column in spec.columns:
             name = quote_column(column.name)

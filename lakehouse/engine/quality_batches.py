@@ -96,11 +96,13 @@ def key_hash(keys: list[str]):
 
 
 def quarantined(dropped: DataFrame, columns: list[str], masked: Masked, keys: list[str],
-                reasons: dict[str, tuple[str, str]], literals: dict) -> DataFrame:
+                reasons: dict[str, tuple[str, str]], literals: dict, stage: str = "quality"
+                ) -> DataFrame:
     """Quarantine rows for dropped rows: one per failed rule, the row as JSON with the
     ``masked`` columns masked by their rules, its key as a keyed hash (to match corrected rows
     later; the engine makes the quarantine key's view for the work). A row without a
-    delivered line (a layer model's) has none."""
+    delivered line (a layer model's) has none. ``stage``: quality (a rule dropped it) or
+    watermark (an incremental extract's late or future row)."""
     reason = F.create_map(*[F.lit(x) for rule, (dim, text) in reasons.items() for x in (rule, text)])
     dimension = F.create_map(*[F.lit(x) for rule, (dim, text) in reasons.items() for x in (rule, dim)])
     row = ", ".join(f"{mask_sql(quote_column(c), rule_of(masked, c)) if c in masked else quote_column(c)} "
@@ -109,7 +111,7 @@ def quarantined(dropped: DataFrame, columns: list[str], masked: Masked, keys: li
     return exploded.select(
         *[F.lit(v).alias(k) for k, v in literals.items()],
         (F.col(LINE) if LINE in dropped.columns else F.lit(None)).cast("bigint").alias("line"),
-        F.lit("quality").alias("stage"),
+        F.lit(stage).alias("stage"),
         F.col("rule"),
         dimension[F.col("rule")].alias("dimension"),
         reason[F.col("rule")].alias("reason"),

@@ -230,8 +230,10 @@ class QuarantineRecord(GovernanceRecord):
     run_id: str | None = column('string', 'run that quarantined the row')
     file_name: str | None = column('string', 'delivered file')
     line: int | None = column('bigint', 'line number in the file (row number for Parquet)')
-    stage: str | None = column('string', 'parse (unreadable row) or quality (dropped by a rule)')
-    rule: str | None = column('string', 'the quality rule that dropped the row (parse: null)')
+    stage: str | None = column('string', 'parse (unreadable row), quality (dropped by a rule) or '
+                               'watermark (an incremental extract\'s late or future row)')
+    rule: str | None = column('string', 'the quality rule that dropped the row, or late_correction '
+                              'or future_update (watermark); parse: null')
     dimension: str | None = column('string', "the rule's quality dimension")
     reason: str | None = column('string', 'why the row was quarantined')
     raw_line: str | None = column('string', 'the row as delivered, security level 3 and above masked (parse '
@@ -454,6 +456,34 @@ class ZipperDatesRecord(GovernanceRecord):
     loaded_at: datetime | None = column('timestamp', 'when')
 
 
+@record('watermarks', 'Each data date folded into a zipper table from an incremental extract '
+        '(6.3.1.1 c): the watermark its rows were checked against and what they did')
+class WatermarksRecord(GovernanceRecord):
+    """One row per date folded: the date of a load, and each later date a backfill folded again.
+    The newest row of a table and date (``folded_at``) describes the table as it is."""
+
+    run_id: str | None = column('string', 'run that folded the date')
+    source: str | None = column('string', 'source contract, system.entity')
+    table_name: str | None = column('string', 'zipper table, schema.name')
+    data_date: date | None = column('date', 'data date folded')
+    loaded_date: date | None = column('date', 'the data date whose load folded it (earlier than '
+                                      'data_date: a backfill folding the later dates again)')
+    updated_at: str | None = column('string', "the attribute holding a row's last-update time")
+    watermark_before: datetime | None = column(
+        'timestamp_ntz', 'the newest update applied before the date (source wall clock; a date '
+        'attribute: its midnight); a row at or before it is a re-delivery or a late correction')
+    watermark_after: datetime | None = column(
+        'timestamp_ntz', 'the newest update applied up to and including the date')
+    rows_in: int | None = column('bigint', "rows of the date's extract admitted (parse and drop rules passed)")
+    rows_changed: int | None = column('bigint', 'rows that opened a version (a new key or changed values)')
+    rows_unchanged: int | None = column('bigint', 'rows equal to the version in effect: nothing changed')
+    rows_deleted: int | None = column('bigint', 'delete markers that closed a version')
+    rows_late: int | None = column('bigint', 'late corrections quarantined: updated at or before '
+                                   'watermark_before and differing from the version in effect')
+    rows_future: int | None = column('bigint', 'rows quarantined as updated after the end of the data date')
+    folded_at: datetime | None = column('timestamp', 'when')
+
+
 @record('access_audit', 'Every read or export touching security level 2 and above, allowed, masked '
         'or refused; append-only and hash-chained (lakehouse audit verify)')
 class AccessAuditRecord(GovernanceRecord):
@@ -572,7 +602,7 @@ RECORD_TYPES: tuple[type[GovernanceRecord], ...] = (
     RawManifestRecord, LoadLogRecord, AdmissionLogRecord, RegistrationsRecord, CatalogRecord,
     LevelChangesRecord, SystemEventsRecord, QualityResultsRecord, QualitySamplesRecord,
     QualityScorecardRecord, QualityStatusRecord, ModelRunsRecord, LineageRecord,
-    RetentionLogRecord, ZipperDatesRecord, AccessAuditRecord, BackupLogRecord, ServiceEventsRecord,
-    ServiceKeysRecord, ServiceCallsRecord,
+    RetentionLogRecord, ZipperDatesRecord, WatermarksRecord, AccessAuditRecord, BackupLogRecord,
+    ServiceEventsRecord, ServiceKeysRecord, ServiceCallsRecord,
     HistoryLogRecord, ReconciliationRecord)
 """Every governance table kept once per lakehouse (the quarantine is kept per table)."""

@@ -12,6 +12,13 @@ from lakehouse.governance.store import GovernanceStore
 from lakehouse.zones.tables import TableSpec
 
 
+def fold_dates(data_date: date, loaded: list[date]) -> list[date]:
+    """The dates to fold again when ``data_date`` is loaded into a table whose every date's state
+    builds on the date before (change events, incremental extracts): it, then every loaded
+    later one."""
+    return [data_date, *sorted(d for d in set(loaded) if d > data_date)]
+
+
 def loaded_dates(store: GovernanceStore, spec: TableSpec) -> list[date] | None:
     """The data dates recorded as loaded into ``spec``; None when none is recorded yet."""
     found = {r.data_date for r in store.read(ZipperDatesRecord, where(table_name=spec.qualified_name))}

@@ -29,6 +29,7 @@ from lakehouse.ingestion.transfer_verification import TransferCheck, check_trans
 from lakehouse.engine import LINE, Engine
 from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.filters import where
+from lakehouse.ingestion import incremental_load
 from lakehouse.ingestion.extract_parser import ParsedExtract, parse_extract
 from lakehouse.ingestion.text_values import exact_sum
 from lakehouse.ingestion.misnamed import found_instead
@@ -62,6 +63,7 @@ class LoadResult:
     blocking_rules: list[str] = field(default_factory=list)
     unchanged: bool = False  # this very file was already loaded for the date: nothing was written
     loaded_at: datetime | None = None  # when the rows now in the table for the date were loaded
+    watermark: datetime | date | None = None  # incremental extracts: the newest update applied before
 
 
 @dataclass
@@ -376,6 +378,8 @@ def _delivery_problems(contract, parsed: ParsedExtract, data_date: date, control
                                    contract.delivery.path_date_format)
         problems += control_problems(parsed, totals, data_date)
     problems += key_problems(parsed, list(contract.keys))
+    if contract.incremental is not None:  # only changed rows: none, or a key unread, is no loss
+        return totals, problems
     if contract.load_type in ("snapshot", "zipper") and parsed.rows_loaded == 0:
         problems.append(Problem(
             "the full extract has no loadable rows; loading it would empty the table",
@@ -391,7 +395,9 @@ def _delivery_problems(contract, parsed: ParsedExtract, data_date: date, control
 
 
 def _frozen_keys(contract, parsed: ParsedExtract) -> list[tuple]:
-    if contract.load_type != "zipper":
+    """The keys of a full zipper extract whose rows were rejected: they keep their versions
+    (an incremental extract's rejected row is simply not applied)."""
+    if contract.load_type != "zipper" or contract.incremental is not None:
         return []
     return sorted({r.key for r in parsed.rejected if r.key is not None})
 
@@ -426,7 +432,7 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
         kept_path, dropped_path = staging + ".kept", staging + ".dropped"
         result.rows_dropped = quality.drop_failing(engine, checked, kept_path, dropped_path)
         dropped = quality.dropped_rows(ctx.project, checked, dropped_path, ctx.run_id, file_name)
-        if contract.load_type == "zipper":
+        if contract.load_type == "zipper" and contract.incremental is None:
             frozen = sorted({*frozen, *engine.distinct_rows(dropped_path, list(contract.keys))})
         staging = kept_path
     held = quality.quarantine_spec(contract, ctx.root)
@@ -439,7 +445,13 @@ def _write(ctx: LoadContext, contract, spec, parsed: ParsedExtract, staging: str
     # the admission's quality measurement is published with the data, in the load's commit
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
                 "operation": f"{contract.load_type} load", "admission": result.admission}
-    if contract.load_type == "zipper":
+    if contract.incremental is not None:
+        folded = incremental_load.apply_increment(engine, ctx.store, ctx.project, contract, spec,
+                                                  staging, data_date, file_name, ctx.run_id, metadata)
+        result.rows_loaded -= folded.held
+        result.rows_quarantined += folded.held
+        result.watermark, result.message = folded.watermark_before, incremental_load.summary(folded)
+    elif contract.load_type == "zipper":
         zipper_dates.load_zipper(ctx.engine, ctx.store, spec, staging, data_date, ctx.run_id, metadata, frozen)
     else:
         engine.load_partition(spec, staging, data_date, metadata)

@@ -71,6 +71,12 @@ def readmit(engine: Engine, project: Project, contract: SourceContract, data_dat
 
 def _readmit(ctx: LoadContext, contract: SourceContract, spec, data_date: date, file: Path) -> Readmission:
     engine, started = ctx.engine, datetime.now()
+    if contract.incremental is not None:
+        raise DeliveryError(f"{contract.name} is loaded from incremental extracts: its held rows "
+                            "are not re-admitted", [Problem(
+                                "a correction of an incremental extract is a new change", str(file),
+                                fix="the source system delivers the corrected rows in its next "
+                                "extract, updated after the watermark")])
     held_spec = quality.quarantine_spec(contract, ctx.root)
     day = where(data_date=data_date)
     held = ctx.store.read(QuarantineRecord, day & where(stage="quality", readmitted_run=None),

@@ -17,15 +17,11 @@ from datetime import date
 
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.governance import zipper_dates
+from lakehouse.governance.zipper_dates import fold_dates
 from lakehouse.realtime.ingestion import feed_contract
 from lakehouse.realtime.tables import events_spec
 from lakehouse.zones import Zone, zone_path
 from lakehouse.zones.near_source import near_source_spec
-
-
-def fold_dates(data_date: date, applied: list[date]) -> list[date]:
-    """The dates to fold when ``data_date``'s events are applied: it, then every applied later one."""
-    return [data_date, *sorted(d for d in set(applied) if d > data_date)]
 
 
 def fold_changes(engine, events_path: str, keys: list[str], attributes: list[tuple[str, str]],
