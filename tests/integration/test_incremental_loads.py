@@ -122,6 +122,7 @@ def watermarks(lh) -> dict[date, WatermarksRecord]:
     return lh.store.newest(WatermarksRecord, "data_date", "folded_at", where(source=SOURCE))
 
 
+@pytest.mark.slow  # about a minute through `Lakehouse.run`: `make test` stays under 10 minutes
 def test_incremental_extracts_apply_changes_and_hold_late_and_future_rows(incremental):
     lh = incremental
     load(lh, D1)
