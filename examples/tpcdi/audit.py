@@ -134,6 +134,12 @@ def audit(spark, data_dir: Path) -> list[Check]:
     def none_of(table: str, where: str) -> bool:
         return count(table, where) == 0
 
+    def batches_in(table: str, distinct: int = 3, last: int = 3, where: str = "TRUE") -> bool:
+        """``table``'s rows (those ``where`` selects) carry ``distinct`` batch ids, the highest
+        ``last``."""
+        return one(f"SELECT COUNT(DISTINCT BatchID) = {distinct} AND MAX(BatchID) = {last} "
+                   f"FROM {table} WHERE {where}")
+
     def in_window(column: str, batch: int, lower_slack: int = 0, upper_open: bool = False) -> str:
         """``column`` (a date) outside batch's window."""
         first, last = windows[batch]
@@ -143,7 +149,7 @@ def audit(spark, data_dir: Path) -> list[Check]:
     # -- the Audit table and DImessages --------------------------------------------------------
     if has_figures:
         check("Audit table batches",
-              one("SELECT COUNT(DISTINCT BatchID) = 3 AND MAX(BatchID) = 3 FROM Audit"),
+              batches_in("Audit"),
               "Not 3 batches", "There must be audit data for 3 batches", needs_figures=True)
         listed = ", ".join(f"'{d}'" for d in AUDIT_DATASETS)
         check("Audit table sources",
@@ -156,11 +162,10 @@ def audit(spark, data_dir: Path) -> list[Check]:
               "Validation checks not fully reported",
               "Every batch must have a full set of validation reports", batch)
     check("DImessages batches",
-          one("SELECT COUNT(DISTINCT BatchID) = 4 AND MAX(BatchID) = 3 FROM DImessages"),
+          batches_in("DImessages", distinct=4),
           "Not 3 batches plus batch 0", "Must have 3 distinct batches reported in DImessages")
     check("DImessages Phase complete records",
-          one("SELECT COUNT(DISTINCT BatchID) = 4 AND MAX(BatchID) = 3 FROM DImessages "
-              "WHERE MessageType = 'PCR'"),
+          batches_in("DImessages", distinct=4, where="MessageType = 'PCR'"),
           "Not 4 Phase Complete Records", "Must have 4 Phase Complete records")
     sources = ", ".join(f"'{t}'" for t in VALIDATED)
     check("DImessages sources",
@@ -206,8 +211,7 @@ def audit(spark, data_dir: Path) -> list[Check]:
               f"Every {key} has one record with a date range reaching the end of time")
         check(f"{table} consolidation", none_of(table, "EffectiveDate = EndDate"),
               "Not consolidated", "No records become effective and end on the same day")
-        check(f"{table} batches", one(f"SELECT COUNT(DISTINCT BatchID) = {batches} AND "
-                                      f"MAX(BatchID) = {batches} FROM {table}"),
+        check(f"{table} batches", batches_in(table, batches, batches),
               "Mismatch", "BatchID values must match Audit table")
         for batch in BATCHES:
             check(f"{table} EffectiveDate",
@@ -357,7 +361,7 @@ def audit(spark, data_dir: Path) -> list[Check]:
               "Mismatch", "All records from batch have SK_RecordDateID in or after the batch "
               "time window", batch)
     check("Prospect batches",
-          one("SELECT COUNT(DISTINCT BatchID) = 3 AND MAX(BatchID) = 3 FROM Prospect"),
+          batches_in("Prospect"),
           "Mismatch", "BatchID values must match Audit table")
     check("Prospect Country",
           none_of("Prospect", "Country NOT IN ('Canada', 'United States of America')"),
@@ -391,7 +395,7 @@ def audit(spark, data_dir: Path) -> list[Check]:
               == figure("FactWatches", "WH_RECORDS", upto=batch), "Mismatch",
               "Actual total matches Audit table", batch, needs_figures=True)
     check("FactWatches batches",
-          one("SELECT COUNT(DISTINCT BatchID) = 3 AND MAX(BatchID) = 3 FROM FactWatches"),
+          batches_in("FactWatches"),
           "Mismatch", "BatchID values must match Audit table")
     for dim, sk in (("DimCustomer", "SK_CustomerID"), ("DimSecurity", "SK_SecurityID")):
         check(f"FactWatches {sk}", valid_at("FactWatches", dim, sk, "DimDate",
@@ -422,7 +426,7 @@ def audit(spark, data_dir: Path) -> list[Check]:
               == figure("DimTrade", attribute), "Mismatch",
               "Actual row counts matches Audit table", needs_figures=True)
     check("DimTrade batches",
-          one("SELECT COUNT(DISTINCT BatchID) = 3 AND MAX(BatchID) = 3 FROM DimTrade"),
+          batches_in("DimTrade"),
           "Mismatch", "BatchID values must match Audit table")
     check("DimTrade distinct keys", one("SELECT COUNT(DISTINCT TradeID) FROM DimTrade")
           == count("DimTrade"), "Not unique", "All keys are distinct")
@@ -479,7 +483,7 @@ def audit(spark, data_dir: Path) -> list[Check]:
                   "Mismatch", "Actual row count matches Audit table", batch, needs_figures=True)
     for fact in ("FactMarketHistory", "FactHoldings", "FactCashBalances"):
         check(f"{fact} batches",
-              one(f"SELECT COUNT(DISTINCT BatchID) = 3 AND MAX(BatchID) = 3 FROM {fact}"),
+              batches_in(fact),
               "Mismatch", "BatchID values must match Audit table")
     for dim, sk in (("DimCompany", "SK_CompanyID"), ("DimSecurity", "SK_SecurityID")):
         check(f"FactMarketHistory {sk}", valid_at("FactMarketHistory", dim, sk, "DimDate"),

@@ -440,9 +440,9 @@ def _trade_rows(wh: Warehouse, trades: str, history: str, batch: int) -> DataFra
                AND s.EffectiveDate <= CAST(COALESCE(t.created, t.t_dts) AS DATE)
                AND CAST(COALESCE(t.created, t.t_dts) AS DATE) < s.EndDate)
         SELECT l.t_id AS TradeID, SK_BrokerID,
-               CAST(DATE_FORMAT(created, 'yyyyMMdd') AS BIGINT) AS SK_CreateDateID,
+               {_date_id('created')} AS SK_CreateDateID,
                CAST(DATE_FORMAT(created, 'HHmmss') AS BIGINT) AS SK_CreateTimeID,
-               CAST(DATE_FORMAT(closed, 'yyyyMMdd') AS BIGINT) AS SK_CloseDateID,
+               {_date_id('closed')} AS SK_CloseDateID,
                CAST(DATE_FORMAT(closed, 'HHmmss') AS BIGINT) AS SK_CloseTimeID,
                st.st_name AS Status, tt.tt_name AS Type, t_is_cash AS CashFlag,
                SK_SecurityID, SK_CompanyID, t_qty AS Quantity, t_bid_price AS BidPrice,

@@ -332,6 +332,13 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
             else (columns - {"data_date"}) | set(ZIPPER_COLUMNS)
         derived_names[model.name] = {r.name for r in derived_rules.model_rules(model, standards)}
         referable[model.name] = near_source | set(model.inputs)
+    return _read_rule_files(folder, lambda data, path: rule_file_findings(
+        data, path, new_rows, derived_names, whole, referable) if isinstance(data, dict) else [])
+
+
+def _read_rule_files(folder: Path, findings=None) -> tuple[dict[str, RuleFile], list[Problem]]:
+    """Every ``*.yaml`` rule file of ``folder`` by its table, and every located problem (with
+    ``findings(data, path)``: the project's own checks of a file)."""
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     found: dict[str, RuleFile] = {}
     problems: list[Problem] = []
@@ -341,9 +348,8 @@ def _load_quality_rules(folder: Path, sources: dict[str, SourceContract], standa
             problems += source.problems
             continue
         data = source.data()
-        extra = rule_file_findings(data, path, new_rows, derived_names, whole, referable) \
-            if isinstance(data, dict) else []
-        rules, errors = _validate(RuleFile, source, data, extra=extra)
+        rules, errors = _validate(RuleFile, source, data,
+                                  extra=findings(data, path) if findings else ())
         problems += errors
         if rules is not None:
             found[rules.table] = rules
@@ -354,17 +360,7 @@ def load_rule_files(folder: Path) -> dict[str, RuleFile]:
     """``folder``'s rule files read on their own, without a project to check their columns
     against (a workload outside the lakehouse's tables, such as TPC-DI's warehouse); a bad one
     is refused with its file, line and key."""
-    found: dict[str, RuleFile] = {}
-    problems: list[Problem] = []
-    for path in sorted(p for p in Path(folder).glob("*.y*ml") if p.suffix in (".yaml", ".yml")):
-        source = read_yaml(path)
-        if not source.ok:
-            problems += source.problems
-            continue
-        rules, errors = _validate(RuleFile, source, source.data())
-        problems += errors
-        if rules is not None:
-            found[rules.table] = rules
+    found, problems = _read_rule_files(Path(folder))
     if problems:
         raise ConfigError(f"{len(problems)} problem(s) in the rule files of {folder}", problems)
     return found

@@ -7,7 +7,7 @@ from lakehouse.governance import tables as governance
 from lakehouse.security.at_rest import stats_columns
 from lakehouse.security.column_levels import source_levels
 from lakehouse.zones import Zone, zone_path
-from lakehouse.zones.tables import Column, TableSpec
+from lakehouse.zones.tables import Column, TableSpec, attribute_columns
 
 EVENT_COLUMNS = (
     Column("event_id", "string", "事件标识 / event id (business: the event's id; change: the log position)",
@@ -30,9 +30,7 @@ def events_name(contract) -> str:
 
 def events_spec(contract, root: str) -> TableSpec:
     """The feed's events table: every admitted event once, partitioned by its data date."""
-    columns = [Column(a.name, a.spark_type,
-                      f"{a.business_name.zh} / {a.business_name.en} [level {a.security_level}, "
-                      f"standard {a.standard}]") for a in contract.attributes]
+    columns = attribute_columns(contract)
     columns += EVENT_COLUMNS
     levels = {**source_levels(contract), **{c.name: TECHNICAL_LEVEL for c in EVENT_COLUMNS}}
     stats = stats_columns(levels, [(c.name, c.spark_type) for c in columns], ("data_date",))

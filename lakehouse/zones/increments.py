@@ -11,7 +11,7 @@ from __future__ import annotations
 from lakehouse.security.at_rest import stats_columns
 from lakehouse.security.column_levels import source_levels
 from lakehouse.zones import Zone, zone_path
-from lakehouse.zones.tables import Column, TableSpec
+from lakehouse.zones.tables import Column, TableSpec, attribute_columns
 
 TECHNICAL_COLUMNS = (
     Column("delivered_line", "bigint", "行号 / the row's line in the delivered file"),
@@ -27,9 +27,7 @@ def increments_name(contract) -> str:
 
 def increments_spec(contract, root: str) -> TableSpec:
     """The table of ``contract``'s admitted incremental extracts, one partition per data date."""
-    columns = [Column(a.name, a.spark_type,
-                      f"{a.business_name.zh} / {a.business_name.en} [level {a.security_level}, "
-                      f"standard {a.standard}]") for a in contract.attributes]
+    columns = attribute_columns(contract)
     columns += TECHNICAL_COLUMNS
     levels = {**source_levels(contract), **{c.name: TECHNICAL_LEVEL for c in TECHNICAL_COLUMNS}}
     stats = stats_columns(levels, [(c.name, c.spark_type) for c in columns], ("data_date",))

@@ -5,21 +5,14 @@ from __future__ import annotations
 from lakehouse.security.at_rest import stats_columns
 from lakehouse.security.column_levels import source_levels
 from lakehouse.zones import Zone, zone_path
-from lakehouse.zones.tables import Column, TableSpec, load_layout
+from lakehouse.zones.tables import TableSpec, attribute_columns, load_layout
 
 LAYER = "near_source"
 
 
 def near_source_spec(contract, root: str) -> TableSpec:
     """The Delta table a contract loads into, with comments and governance properties."""
-    keys = set(contract.keys)
-    columns = [
-        Column(a.name, a.spark_type,
-               f"{a.business_name.zh} / {a.business_name.en} [level {a.security_level}, "
-               f"standard {a.standard}]",
-               nullable=a.name not in keys)
-        for a in contract.attributes
-    ]
+    columns = attribute_columns(contract, tuple(contract.keys))
     extra, partition_by, storage = load_layout(contract.load_type)
     columns += extra
     stats = stats_columns(source_levels(contract), [(c.name, c.spark_type) for c in columns], partition_by)

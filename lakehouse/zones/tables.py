@@ -19,6 +19,15 @@ class Column:
     nullable: bool = True
 
 
+def attribute_columns(contract, required: tuple[str, ...] = ()) -> list[Column]:
+    """A source contract's attributes as table columns, each commented with its business
+    names, security level and data standard; ``required`` columns are not nullable."""
+    return [Column(a.name, a.spark_type,
+                   f"{a.business_name.zh} / {a.business_name.en} [level {a.security_level}, "
+                   f"standard {a.standard}]", nullable=a.name not in required)
+            for a in contract.attributes]
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """A Delta table the framework writes: identity, storage and physical layout."""
