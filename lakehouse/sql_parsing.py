@@ -4,6 +4,7 @@ it reads and the columns it returns, and binding its ``:name`` parameters to lit
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -67,6 +68,16 @@ def parse(sql: str) -> exp.Expression:
     return tree
 
 
+@lru_cache(maxsize=256)
+def shared_tree(sql: str) -> exp.Expression:
+    """``parse(sql)``, parsed once per query text, for questions that only read the tree (the
+    tables it reads, its output columns, its ``pseudonym()`` calls): a project load asks several
+    of them of every model's query, and a process loads its project again and again. Never
+    change the tree (``parse`` gives one of the caller's own); a query that does not parse
+    raises ``SqlProblem`` each time."""
+    return parse(sql)
+
+
 def parameters(sql: str) -> set[str]:
     """The ``:name`` parameter markers the query uses."""
     found: set[str] = set()
@@ -76,7 +87,13 @@ def parameters(sql: str) -> set[str]:
 
 def tables_read(sql: str) -> set[str]:
     """The tables the query reads (common table expressions excluded)."""
-    tree = parse(sql)
+    return set(_tables_read(sql))
+
+
+@lru_cache(maxsize=256)
+def _tables_read(sql: str) -> frozenset[str]:
+    """``tables_read``, found once per query text (a walk of the whole tree)."""
+    tree = shared_tree(sql)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     found = set()
     for table in tree.find_all(exp.Table):
@@ -84,12 +101,12 @@ def tables_read(sql: str) -> set[str]:
         # inside its own definition, a CTE's name is the table it shadows (not recursive)
         if table.name and (table.name not in ctes or (inside is not None and inside.alias_or_name == table.name)):
             found.add(table.name)
-    return found
+    return frozenset(found)
 
 
 def output_columns(sql: str) -> list[str] | None:
     """The query's output column names, or None when it selects ``*``."""
-    tree = parse(sql)
+    tree = shared_tree(sql)
     names = []
     for projection in tree.selects:
         if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column)

@@ -31,16 +31,30 @@ def column_sources(sql: str, columns: list[str], schemas: dict[str, dict[str, st
 
 def traced_sources(sql: str, columns: list[str], schemas: dict[str, dict[str, str]]
                    ) -> tuple[list[ColumnSource], set[str]]:
-    """``column_sources`` and the output columns sqlglot could not trace."""
+    """``column_sources`` and the output columns sqlglot could not trace.
+
+    The query is qualified once and every column traced through that one scope (sqlglot's
+    ``lineage`` would otherwise copy and qualify the whole query again for each column)."""
     from sqlglot.lineage import lineage
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import build_scope
+    from sqlglot.schema import ensure_schema
 
     bound = parseable_text(sql)
     tree = sqlglot.parse_one(bound, dialect="spark")
+    schema = ensure_schema(schemas, dialect="spark")
+    try:  # as lineage() qualifies when given no scope
+        scope = build_scope(qualify(tree, dialect="spark", schema=schema,
+                                    validate_qualify_columns=False, identify=False))
+    except Exception:  # noqa: BLE001 - then no column can be traced
+        scope = None
     found: list[ColumnSource] = []
     untraced: set[str] = set()
     for column in columns:
         try:
-            node = lineage(column, tree, schema=schemas, dialect="spark")
+            if scope is None:
+                raise ValueError("the query cannot be qualified")
+            node = lineage(column, tree, schema=schema, dialect="spark", scope=scope, copy=False)
         except Exception:  # noqa: BLE001 - sqlglot cannot trace every construct; keep the rest
             untraced.add(column)
             continue

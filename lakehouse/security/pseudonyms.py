@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lakehouse.security.keys import KeyProvider
 
@@ -109,12 +110,18 @@ def expand(sql: str, provider: KeyProvider) -> tuple[str, list[HmacKey]]:
 def call_problems(sql: str) -> list[str]:
     """What keeps the ``pseudonym()`` calls of a model query from running: a call without
     exactly one argument, or one in a join condition. Raises ``SqlProblem`` if it does not parse."""
+    return list(_call_problems(sql))
+
+
+@lru_cache(maxsize=256)
+def _call_problems(sql: str) -> tuple[str, ...]:
+    """``call_problems``, found once per query text (a walk of the whole tree)."""
     from sqlglot import exp
 
-    from lakehouse.sql_parsing import parse
+    from lakehouse.sql_parsing import shared_tree
 
     problems = []
-    for call in parse(sql).find_all(exp.Anonymous):
+    for call in shared_tree(sql).find_all(exp.Anonymous):
         if str(call.this).lower() != FUNCTION:
             continue
         shown = f"{FUNCTION}({', '.join(e.sql(dialect='spark') for e in call.expressions)})"
@@ -125,7 +132,7 @@ def call_problems(sql: str) -> list[str]:
             node = node.parent
         if node.parent is not None and node.arg_key == "on":
             problems.append(f"{shown} is in a join condition, where Spark cannot read its key")
-    return problems
+    return tuple(problems)
 
 
 def _calls(sql: str) -> list[tuple[int, int, int]]:

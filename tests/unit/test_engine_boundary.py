@@ -4,6 +4,7 @@ only there and in the Great Expectations adapter (which hands its rows to GE).""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lakehouse"
@@ -55,12 +56,18 @@ def _engine_insides(tree: ast.AST) -> list[tuple[int, str]]:
             and (node.value.attr if isinstance(node.value, ast.Attribute) else node.value.id) == "engine"]
 
 
+@functools.cache
+def _parsed(path: Path) -> ast.AST:
+    """The syntax tree of one module, parsed once for all the checks (they only read it)."""
+    return ast.parse(path.read_text(), filename=str(path))
+
+
 def _offences(check, allowed) -> list[str]:
     offences = []
     for path in _modules():
         if allowed(path):
             continue
-        tree = ast.parse(path.read_text(), filename=str(path))
+        tree = _parsed(path)
         offences += [f"{path.relative_to(PACKAGE.parent)}, line {line}: {what}" for line, what in check(tree)]
     return offences
 
