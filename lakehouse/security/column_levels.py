@@ -115,7 +115,10 @@ def _derived(sql: str, inputs_json: str) -> tuple[tuple[str, int, tuple[str, str
     sources, untraced = traced_sources(sql, columns, schemas)
     highest = max((level for levels in inputs.values() for level in levels.values()), default=1)
     levels = {column: (highest if column in untraced else TECHNICAL_LEVEL, None) for column in columns}
-    for source in sources:
+    # the highest input level wins; among inputs of one level, the first by table and column
+    # name (sqlglot's tracing order varies between processes, and so would the masking)
+    for source in sorted(sources, key=lambda s: (-inputs[s.input_table][s.input_column],
+                                                 s.input_table, s.input_column)):
         level = inputs[source.input_table][source.input_column]
         if level > levels[source.column][0] or levels[source.column][1] is None:
             levels[source.column] = (max(level, levels[source.column][0]),
