@@ -1,5 +1,6 @@
-"""What retention looks at, zone by zone: the Delta tables holding a data table's rows (near-source,
-model snapshots, history, quarantine, governance samples) and the raw zone's date folders.
+"""What retention looks at, zone by zone: the Delta tables holding a data table's rows (near-source
+with, for an incremental extract, its stored increments; model snapshots, history, quarantine,
+governance samples) and the raw zone's date folders.
 
 A zone's tables are one more ``TableTarget`` list: the history zone plugs in through
 ``history_targets``.
@@ -14,6 +15,7 @@ from pyarrow import fs as pafs
 from lakehouse.governance.records import QualitySamplesRecord, QuarantineRecord, spec_of
 from lakehouse.lifecycle.retention_rules import Keep, RetentionRules
 from lakehouse.zones import Zone, zone_path
+from lakehouse.zones.increments import increments_spec
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.storage import filesystem
 from lakehouse.zones.tables import TableSpec, join_path
@@ -61,6 +63,8 @@ def table_targets(project, rules: RetentionRules) -> list[TableTarget]:
     for contract in project.sources.values():
         add("near_source", contract.table_name, near_source_spec(contract, root),
             "end_dt" if contract.load_type == "zipper" else "data_date")
+        if contract.incremental is not None:  # the admitted extracts a backfill folds again
+            add("near_source", contract.table_name, increments_spec(contract, root))
     if project.models:
         from lakehouse.layers.model_tables import model_spec
 

@@ -14,7 +14,9 @@ import pytest
 
 from lakehouse.demo.delivery_writer import write_delivery
 from lakehouse.filters import where
-from lakehouse.governance.records import LoadLogRecord, QuarantineRecord, WatermarksRecord
+from lakehouse.governance.records import (
+    LoadLogRecord, QuarantineRecord, RetentionLogRecord, WatermarksRecord)
+from lakehouse.zones.increments import increments_spec
 from tests.conftest import ROOT, open_project
 
 SOURCE = "cbs.customer"
@@ -53,6 +55,10 @@ incremental:
   deletes: {column: op, value: D}
 """
 ID_NUMBER = "11010519491231002X"
+RETENTION_RULE = """  - table: cbs_customer
+    keep: {near_source: 1}
+    reason: a test's one-day window
+"""
 
 
 @pytest.fixture
@@ -118,12 +124,17 @@ def held(lh, day: date) -> list[QuarantineRecord]:
     return sorted(found, key=lambda r: r.line)
 
 
+def increment_dates(lh, spec) -> list[date]:
+    return sorted({r["data_date"] for r in lh.engine.rows(spec)})
+
+
 def watermarks(lh) -> dict[date, WatermarksRecord]:
     return lh.store.newest(WatermarksRecord, "data_date", "folded_at", where(source=SOURCE))
 
 
 @pytest.mark.slow  # about a minute through `Lakehouse.run`: `make test` stays under 10 minutes
-def test_incremental_extracts_apply_changes_and_hold_late_and_future_rows(incremental):
+def test_incremental_extracts_apply_changes_and_hold_late_and_future_rows(incremental, project,
+                                                                         engine):
     lh = incremental
     load(lh, D1)
     second = load(lh, D2)
@@ -153,6 +164,28 @@ def test_incremental_extracts_apply_changes_and_hold_late_and_future_rows(increm
     assert log[D2].message == (
         "incremental extract against the watermark 2026-11-01 12:00:00: 2 changed, 1 unchanged, "
         "1 deleted; 1 late correction(s) and 1 row(s) from the future quarantined")
+
+    # the stored extracts expire with the table's near-source keep; a hold pins them
+    retention = project / "conf" / "retention.yaml"
+    retention.write_text(retention.read_text(encoding="utf-8") + RETENTION_RULE, encoding="utf-8")
+    lh = open_project(project, engine)
+    stored = increments_spec(lh.contract(SOURCE), lh.root)
+    assert increment_dates(lh, stored) == [D1, D2]
+    pinned = lh.retention(latest=D2)
+    mine = [r for r in pinned.removals if r.table == stored.qualified_name]
+    assert [(r.zone, r.action, r.data_date, r.held_by) for r in mine] == [
+        ("near_source", "held", D1, "aml_inquiry_2026_017")]
+    assert increment_dates(lh, stored) == [D1, D2]
+
+    (project / "conf" / "holds.yaml").write_text("holds: []\n", encoding="utf-8")
+    lh = open_project(project, engine)
+    done = lh.retention(latest=D2)
+    mine = [r for r in done.removals if r.table == stored.qualified_name]
+    assert [(r.action, r.data_date, r.rows, r.rule) for r in mine] == [
+        ("deleted", D1, 4, "retention.yaml tables[cbs_customer]")]
+    assert increment_dates(lh, stored) == [D2]
+    logged = {(r.table_name, r.action, r.data_date) for r in lh.store.read(RetentionLogRecord)}
+    assert (stored.qualified_name, "deleted", D1) in logged
 
 
 @pytest.mark.slow  # four loads through `Lakehouse.run` (the engine-level backfill and rerun are fast)
