@@ -210,7 +210,8 @@ class Lakehouse:
                     f"no model {name!r} under {self.project.layers_dir}", key="--model", value=name,
                     fix=f"use one of: {', '.join(self.project.models)}")])
         run_id = f"{data_date:%Y%m%d}-layers-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
-        build = LayerBuild(self.engine, self.project, run_id, data_date, record_skips, skip_current)
+        build = LayerBuild(self.engine, self.project, run_id, data_date, record_skips, skip_current,
+                           workers=self.settings.parallel_loads)
         try:
             results = build.run(models, on_result)
         finally:

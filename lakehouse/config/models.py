@@ -111,8 +111,9 @@ class Settings(_Model):
     encrypt_at_rest: bool = Field(True, description="encrypt every Parquet file and raw file "
                                   "the lakehouse stores (4.2.2.2 c; see README, Encryption at rest)")
     spark: SparkSettings = Field(default_factory=SparkSettings)
-    parallel_loads: int = Field(2, ge=1, le=64, description="sources of one run loaded side by side "
-                                "in one Spark application (1: one after another)")
+    parallel_loads: int = Field(2, ge=1, le=64, description="sources of one run loaded, and models "
+                                "of one layer build built, side by side in one Spark application "
+                                "(1: one after another)")
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
 
     @field_validator("timezone")

@@ -1,4 +1,5 @@
-"""Build the integrated, common and mart layers for one data date, model by model.
+"""Build the integrated, common and mart layers for one data date, model by model (models that
+do not read each other side by side, ``parallel_loads`` at a time).
 
 A model runs for data date D only when every input is ready for D: a near-source table whose
 delivery was admitted, loaded and not held by a failed quality rule, or a model built for D and
@@ -11,6 +12,7 @@ the Delta version of every input the model read.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,6 +32,7 @@ from lakehouse.security.column_levels import key_masks
 from lakehouse.security.masking import masked_key
 from lakehouse.security import pseudonyms
 from lakehouse.security.keys import for_project
+from lakehouse.side_by_side import side_by_side
 from lakehouse.zones.locks import TableBusy, table_date_lock
 from lakehouse.zones.near_source import near_source_spec
 from lakehouse.zones.storage import remove_dir
@@ -80,8 +83,11 @@ class LayerBuild:
     staging folder."""
 
     def __init__(self, engine, project, run_id: str, data_date: date, record_skips: bool = True,
-                 skip_current: bool = False):
-        self.engine, self.project, self.run_id, self.data_date = engine, project, run_id, data_date
+                 skip_current: bool = False, workers: int = 1):
+        self._engine, self.project, self.run_id, self.data_date = engine, project, run_id, data_date
+        self.workers = workers  # models built side by side (each once its model inputs are built)
+        self._local = threading.local()  # the engine of a thread building side by side
+        self._lock = threading.RLock()  # the lazily read governance state, the build's lists
         self.record_skips = record_skips  # False: a model not ready yet is not a recorded event
         self.skip_current = skip_current  # True: leave a model built after its inputs changed
         self.root = project.settings.root
@@ -95,20 +101,39 @@ class LayerBuild:
         self._hashes: set[str] | None = None  # model definitions whose lineage is recorded
         self.validations: list = []  # Great Expectations results of the build, for the Data Docs
 
+    @property
+    def engine(self):
+        """The engine of the calling thread (a worker's own session when building side by side)."""
+        return getattr(self._local, "engine", None) or self._engine
+
     def run(self, models: list[str] | None = None, on_result=None) -> list[ModelResult]:
-        """Build ``models`` (default: all) in dependency order; returns a result per model.
-        ``on_result`` is called with each result as it is done (for progress)."""
+        """Build ``models`` (default: all) in dependency order, up to ``workers`` side by side
+        (a model once the models it reads are done); returns a result per model, in build
+        order. ``on_result`` is called with each result as it is done (for progress)."""
         order = build_order(self.project)
-        wanted = set(models) if models else set(order)
+        wanted = [name for name in order if not models or name in models]
+
+        def done(name: str, result: ModelResult) -> None:
+            self.results[name] = result
+            self._record(result)
+            self.store.checkpoint()
+            if on_result is not None:
+                on_result(result)
+
         with self.store.holding():  # the build's governance records: one commit per table
-            for name in order:
-                if name in wanted:
-                    self.results[name] = self._build(self.project.models[name])
-                    self._record(self.results[name])
-                    self.store.checkpoint()
-                    if on_result is not None:
-                        on_result(self.results[name])
+            if self.workers <= 1 or len(wanted) <= 1 or not self._engine.has_workers:
+                for name in wanted:
+                    done(name, self._build(self.project.models[name]))
+            else:
+                waits_for = {name: [i for i in self.project.models[name].inputs if i in wanted]
+                             for name in wanted}
+                side_by_side(self._engine, wanted, lambda name: name, waits_for, self.workers,
+                             self._build_with, done, pool="model")
         return [self.results[n] for n in order if n in self.results]
+
+    def _build_with(self, engine, name: str) -> ModelResult:
+        self._local.engine = engine
+        return self._build(self.project.models[name])
 
     # -- readiness -----------------------------------------------------------------------------
     def _blocked(self, model) -> list[tuple[str, str]]:
@@ -129,25 +154,30 @@ class LayerBuild:
             if result.held:
                 return False, self._held_reason(name, result.blocking_rules)
             return result.ok, f"model {name} {result.status}" + (f": {result.reason}" if result.reason else "")
-        if self._model_state is None:
-            self._model_state = {}
-            for row in self.store.newest_of_date(ModelRunsRecord, self.data_date, "model",
-                                                 "finished_at").values():
-                status = self._quality_status(row.table_name)
-                if row.status == "succeeded" and status is not None and not status.promotable:
-                    self._model_state[row.model] = (False, self._held_reason(
-                        row.model, list(status.blocking_rules or [])))
-                    continue
-                self._model_state[row.model] = (row.status == "succeeded",
-                                                f"model {row.model} {row.status}"
-                                                + (f": {row.reason}" if row.reason else ""))
+        with self._lock:
+            if self._model_state is None:
+                self._model_state = self._recorded_model_state()
         return self._model_state.get(name, (False, f"model {name} has not been built for {self.data_date}"))
+
+    def _recorded_model_state(self) -> dict[str, tuple[bool, str]]:
+        """Model -> (ready, why not) as the governance records have it for the data date."""
+        state = {}
+        for row in self.store.newest_of_date(ModelRunsRecord, self.data_date, "model",
+                                             "finished_at").values():
+            status = self._quality_status(row.table_name)
+            if row.status == "succeeded" and status is not None and not status.promotable:
+                state[row.model] = (False, self._held_reason(row.model, list(status.blocking_rules or [])))
+                continue
+            state[row.model] = (row.status == "succeeded", f"model {row.model} {row.status}"
+                                + (f": {row.reason}" if row.reason else ""))
+        return state
 
     def _quality_status(self, table_name: str) -> QualityStatusRecord | None:
         """The latest promotion decision on a model table for the data date (None: none)."""
-        if self._model_status is None:
-            self._model_status = self.store.newest_of_date(QualityStatusRecord, self.data_date,
-                                                           "table_name", "decided_at")
+        with self._lock:
+            if self._model_status is None:
+                self._model_status = self.store.newest_of_date(QualityStatusRecord, self.data_date,
+                                                               "table_name", "decided_at")
         return self._model_status.get(table_name)
 
     def _held_reason(self, name: str, blocking_rules: list[str]) -> str:
@@ -156,25 +186,31 @@ class LayerBuild:
                                          self.data_date, blocking_rules)
 
     def _source_ready(self, table: str) -> tuple[bool, str]:
-        if self._source_state is None:
-            self._source_state = {}
-            loads = self.store.newest_of_date(LoadLogRecord, self.data_date, "source", "finished_at")
-            held = self.store.newest_of_date(QualityStatusRecord, self.data_date, "source",
-                                             "decided_at")
-            for contract in self.project.sources.values():
-                load, status = loads.get(contract.name), held.get(contract.name)
-                if load is None:
-                    state = (False, f"{contract.name} has no load for {self.data_date}")
-                elif load.status != "succeeded":
-                    state = (False, f"{contract.name} {load.status} for {self.data_date}: "
-                                    f"{load.message.splitlines()[0] if load.message else ''}")
-                elif status is not None and not status.promotable:
-                    state = (False, f"{contract.name} held by quality rule "
-                                    f"{', '.join(status.blocking_rules or [])}")
-                else:
-                    state = (True, "")
-                self._source_state[contract.table_name] = state
+        with self._lock:
+            if self._source_state is None:
+                self._source_state = self._recorded_source_state()
         return self._source_state.get(table, (False, f"{table} is not a table of this project"))
+
+    def _recorded_source_state(self) -> dict[str, tuple[bool, str]]:
+        """Near-source table -> (ready, why not) as the load log and promotions have it."""
+        found = {}
+        loads = self.store.newest_of_date(LoadLogRecord, self.data_date, "source", "finished_at")
+        held = self.store.newest_of_date(QualityStatusRecord, self.data_date, "source",
+                                         "decided_at")
+        for contract in self.project.sources.values():
+            load, status = loads.get(contract.name), held.get(contract.name)
+            if load is None:
+                state = (False, f"{contract.name} has no load for {self.data_date}")
+            elif load.status != "succeeded":
+                state = (False, f"{contract.name} {load.status} for {self.data_date}: "
+                                f"{load.message.splitlines()[0] if load.message else ''}")
+            elif status is not None and not status.promotable:
+                state = (False, f"{contract.name} held by quality rule "
+                                f"{', '.join(status.blocking_rules or [])}")
+            else:
+                state = (True, "")
+            found[contract.table_name] = state
+        return found
 
     # -- one model -----------------------------------------------------------------------------
     def _build(self, model) -> ModelResult:
@@ -231,9 +267,10 @@ class LayerBuild:
     def _current(self, model, input_versions: dict[str, int]) -> ModelRunsRecord | None:
         """The model's latest successful run for D, when it ran the same definition on the same
         version of every input; else None."""
-        if self._built is None:
-            self._built = self.store.newest_of_date(ModelRunsRecord, self.data_date, "model",
-                                                    "finished_at", where(status="succeeded"))
+        with self._lock:
+            if self._built is None:
+                self._built = self.store.newest_of_date(ModelRunsRecord, self.data_date, "model",
+                                                        "finished_at", where(status="succeeded"))
         built = self._built.get(model.name)
         if built is None or built.sql_hash != model_hash(model):
             return None
@@ -286,7 +323,8 @@ class LayerBuild:
         removals = retention.expire_model(engine, self.project, model, spec, self.data_date, self.run_id)
         status, validations = model_quality.record_quality(engine, self.store, self.project, model,
                                                            spec, checked, self.run_id)
-        self.validations += validations
+        with self._lock:
+            self.validations += validations
         result.promotable, result.blocking_rules = status.promotable, list(status.blocking_rules)
         version = engine.version(spec)
         self.store.append(retention.records(removals, self.run_id))
@@ -324,7 +362,12 @@ class LayerBuild:
 
     # -- records -------------------------------------------------------------------------------
     def _lineage(self, model, spec, columns: list[tuple[str, str]]) -> None:
-        """Table-level lineage from the declared inputs, column-level where the query shows it."""
+        """Table-level lineage from the declared inputs, column-level where the query shows it
+        (one model at a time: each replaces its rows of the shared lineage and catalog tables)."""
+        with self._lock:
+            self._lineage_of(model, spec, columns)
+
+    def _lineage_of(self, model, spec, columns: list[tuple[str, str]]) -> None:
         digest = model_hash(model)
         if digest in self._recorded_hashes():
             return
@@ -355,9 +398,10 @@ class LayerBuild:
         return dict(layout.types) if layout else {}
 
     def _recorded_hashes(self) -> set[str]:
-        if self._hashes is None:
-            self._hashes = {r.model_hash for r in self.store.read(LineageRecord)}
-        return self._hashes
+        with self._lock:
+            if self._hashes is None:
+                self._hashes = {r.model_hash for r in self.store.read(LineageRecord)}
+            return self._hashes
 
     def _record(self, result: ModelResult) -> None:
         """Append the model's run (not for a current model, nor a skip when skips are not

@@ -142,3 +142,71 @@ def test_concurrent_requests_to_the_engine_service_match_loads_one_after_another
     for table in expected:
         assert records[table] == expected[table], table
     assert len(records["load_log"]) == len(sources)  # two runs appended at once, none lost
+
+
+def _model_rows(lh) -> dict[str, list[str]]:
+    from lakehouse.layers.model_tables import model_spec
+
+    found = {}
+    for model in lh.project.models.values():
+        spec = model_spec(lh.project, model)
+        if lh.engine.table_exists(spec):
+            found[model.name] = sorted(map(repr, (tuple(r.values()) for r in lh.engine.rows(spec))))
+    return found
+
+
+def _model_records(lh) -> dict[str, list]:
+    from lakehouse.governance.records import LineageRecord, ModelRunsRecord
+
+    store = lh.store
+    return {
+        "model_runs": sorted(repr((r.model, str(r.data_date), r.status, r.rows, r.blocked_by))
+                             for r in store.read(ModelRunsRecord)),
+        "quality_results": sorted(repr((r.table_name, str(r.data_date), r.rule, r.success,
+                                        r.unexpected_count)) for r in store.read(QualityResultsRecord)),
+        "quality_status": sorted((r.table_name, str(r.data_date), r.promotable)
+                                 for r in store.read(QualityStatusRecord)),
+        "lineage": sorted(repr((r.table_name, r.column_name, r.input_table, r.input_column))
+                          for r in store.read(LineageRecord)),
+    }
+
+
+@pytest.mark.slow  # the demo's sources loaded twice, then every model built one after another and side by side
+def test_models_built_side_by_side_match_models_built_one_after_another(
+        tmp_path, engine, registered_root, monkeypatch):
+    from lakehouse.layers import runner
+
+    serial = _lakehouse(tmp_path / "serial", engine, registered_root)
+    parallel = _lakehouse(tmp_path / "parallel", engine, registered_root)
+    for lh in (serial, parallel):
+        assert all(r.status == "succeeded" for r in lh.run(START, parallel=2).results)
+    monkeypatch.setattr(serial.settings, "parallel_loads", 1)
+    one = serial.build_layers(START)
+
+    pools, started, ended = set(), {}, []
+    build = runner.LayerBuild._build
+
+    def spy(self, model):
+        pools.add(self.engine.spark.sparkContext.getLocalProperty("spark.scheduler.pool"))
+        started[model.name] = list(ended)
+        result = build(self, model)
+        ended.append(model.name)
+        return result
+
+    monkeypatch.setattr(runner.LayerBuild, "_build", spy)
+    monkeypatch.setattr(parallel.settings, "parallel_loads", 2)
+    many = parallel.build_layers(START)
+
+    assert [(r.model, r.status, r.rows) for r in one.results] == \
+           [(r.model, r.status, r.rows) for r in many.results]
+    assert all(r.status == "succeeded" for r in many.results), [(r.model, r.reason) for r in many.results]
+    assert len(pools - {None}) == 2, "two models were built in their own fair-scheduler pools"
+    for model in parallel.project.models.values():  # each after the models it reads
+        assert all(i in started[model.name] for i in model.inputs if i in parallel.project.models)
+    assert len(set(map(tuple, started.values()))) < len(started), "some models started side by side"
+
+    assert _model_rows(parallel) == _model_rows(serial)
+    records, expected = _model_records(parallel), _model_records(serial)
+    for table in expected:
+        assert records[table] == expected[table], table
+    assert len(records["model_runs"]) == len(parallel.project.models)  # none lost
