@@ -15,6 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.filters import where
+
 FEED = "ccs.card_txn"
 
 
@@ -55,8 +57,9 @@ def run_feed_demo(lh, last: date, console: Console) -> None:
 
     contract = lh.contract(FEED)
     folder = Path(lh.settings.landing) / contract.realtime.path
-    batch_rows = lh.engine.sql(f"SELECT * FROM near_source.ccs_card_txn WHERE data_date = DATE'{last}' "
-                               "ORDER BY txn_id")
+    # by the table's path: a rerun of the demo finds its deliveries loaded already, and this
+    # process then never names the table in its catalog
+    batch_rows = lh.engine.rows(lh.table(contract.name), where(data_date=last), order_by=["txn_id"])
     seen = [dict(r) for r in batch_rows[1:]]  # the stream lost the first one
     if seen:
         seen[0]["amount"] = seen[0]["amount"] + Decimal("1.00")  # and read one amount wrong
