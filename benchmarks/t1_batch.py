@@ -42,16 +42,16 @@ LOAD_TYPES = ("snapshot", "zipper", "append")
 
 
 def synthetic_project(work: Path, sources: int, large: int) -> tuple[list[str], list[str]]:
+    """The repo's project (conf, layers and quality rules: its holds, retention, history and
+    services name the demo bank's tables, so its sources stay registered, though not run) plus
+    a system ``bnk`` of cloned deposit-account contracts: ``sources`` small and ``large`` large
+    ones, load types in turn, and a master key of its own. Returns their names (small, large)."""
     from lakehouse.security.keys import create_key_file
 
-    """The repo's project (conf, layers and quality rules: its holds, retention, history and
-    services name the demo bank's tables, so its sources stay registered, though not run) plus a system ``bnk`` of cloned deposit-account
-    contracts: ``sources`` small and ``large`` large ones, load types in turn. Returns their
-    names (small, large)."""
     shutil.copytree(REPO / "conf", work / "conf")
-    for folder in ("layers", "quality_rules"):  # the clones get the rules derived from contract and standards
+    for folder in ("layers", "quality_rules"):  # the clones get the rules derived from their contract
         shutil.copytree(REPO / folder, work / folder)
-    create_key_file(work / ".secrets" / "master.key")  # the project's own, removed with it
+    create_key_file(work / ".secrets" / "master.key")  # removed with the work folder
     systems = (REPO / "conf" / "systems.yaml").read_text()
     cbs = systems[systems.index("  - code: cbs"):systems.index("  - code: ccs")]
     (work / "conf" / "systems.yaml").write_text(systems + cbs.replace("code: cbs", "code: bnk"))

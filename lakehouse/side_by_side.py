@@ -24,7 +24,15 @@ def side_by_side(engine, items: Sequence[T], name_of: Callable[[T], Hashable],
                  pool: str = "work") -> None:
     """Run ``work(engine_of_the_thread, item)`` for every item, at most ``workers`` at a time;
     ``waits_for`` maps an item's name to the names of items that must be done before it starts
-    (names of other items only). ``done(name, result)`` is called on the calling thread."""
+    (names of other items only). ``done(name, result)`` is called on the calling thread.
+
+    With one worker, one item, or an engine that cannot make workers (Spark Connect), the items
+    run one after another on the calling thread with ``engine``, in the given order (which must
+    then put every item after those it waits for)."""
+    if workers <= 1 or len(items) <= 1 or not engine.has_workers:
+        for item in items:
+            done(name_of(item), work(engine, item))
+        return
     local, pools = threading.local(), count(1)
 
     def run(item: T):

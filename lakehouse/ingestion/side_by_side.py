@@ -27,13 +27,9 @@ def load_all(ctx: LoadContext, contracts: Sequence, data_date: date, file: Path 
         if on_result is not None:
             on_result(result)
 
-    if workers <= 1 or len(contracts) <= 1 or not ctx.engine.has_workers:
-        for contract in contracts:
-            done(contract.name, load_source(ctx, contract, data_date, file))
-    else:
-        ctx.store  # noqa: B018 - made here, shared by every thread's context
-        side_by_side(ctx.engine, contracts, lambda c: c.name, waits_for, workers,
-                     lambda engine, contract: load_source(replace(ctx, engine=engine), contract,
-                                                          data_date, file),
-                     done, pool="load")
+    ctx.store  # noqa: B018 - made here, shared by every thread's context
+    side_by_side(ctx.engine, contracts, lambda c: c.name, waits_for, workers,
+                 lambda engine, contract: load_source(replace(ctx, engine=engine), contract,
+                                                      data_date, file),
+                 done, pool="load")
     return [results[c.name] for c in contracts]

@@ -120,18 +120,15 @@ class LayerBuild:
             if on_result is not None:
                 on_result(result)
 
+        waits_for = {name: [i for i in self.project.models[name].inputs if i in wanted]
+                     for name in wanted}
         with self.store.holding():  # the build's governance records: one commit per table
-            if self.workers <= 1 or len(wanted) <= 1 or not self._engine.has_workers:
-                for name in wanted:
-                    done(name, self._build(self.project.models[name]))
-            else:
-                waits_for = {name: [i for i in self.project.models[name].inputs if i in wanted]
-                             for name in wanted}
-                side_by_side(self._engine, wanted, lambda name: name, waits_for, self.workers,
-                             self._build_with, done, pool="model")
+            side_by_side(self._engine, wanted, lambda name: name, waits_for, self.workers,
+                         self._build_with, done, pool="model")
         return [self.results[n] for n in order if n in self.results]
 
     def _build_with(self, engine, name: str) -> ModelResult:
+        """Build model ``name`` with ``engine`` (this thread's, when building side by side)."""
         self._local.engine = engine
         return self._build(self.project.models[name])
 
