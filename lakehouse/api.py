@@ -260,6 +260,10 @@ class Lakehouse:
             raise ConfigError("--file needs exactly one --source", [Problem(
                 "a delivered file belongs to one source", key="--source",
                 fix="add --source SYSTEM.ENTITY")])
+        if file is not None and contracts[0].feed_only:
+            raise ConfigError(f"{contracts[0].name} takes no delivered file", [Problem(
+                "it is known only by its real-time feed: its table is kept from the feed's events",
+                str(file), key="--file", fix="run without --file")])
         run_id = f"{data_date:%Y%m%d}-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
         ctx = LoadContext(self.engine, self.project, run_id,
                           latest_registrations(self.engine, self.root), force=force)

@@ -31,6 +31,7 @@ def contract_findings(contract: Mapping) -> list[Finding]:
     delivery = contract.get("delivery")
     delivery = delivery if isinstance(delivery, Mapping) else {}
     return [
+        *_delivered_somehow(contract),
         *_duplicate_attributes(attributes),
         *_key_findings(contract, attributes),
         *_width_findings(delivery, attributes),
@@ -39,6 +40,16 @@ def contract_findings(contract: Mapping) -> list[Finding]:
         *incremental_findings(contract),
         *layout_findings(contract),
     ]
+
+
+def _delivered_somehow(contract: Mapping) -> list[Finding]:
+    """A contract declares its T-1 extract (``delivery``), its real-time feed, or both."""
+    if contract.get("delivery") is not None or contract.get("realtime") is not None:
+        return []
+    return [Finding(("delivery",), "the contract declares neither a T-1 extract (delivery) nor a "
+                    "real-time feed (realtime)", None,
+                    "add delivery: {format: csv, path: ...} for the daily extract, or a realtime "
+                    "block for its feed (see README, Real-time zone)")]
 
 
 def attribute_findings(attribute: Mapping) -> list[Finding]:

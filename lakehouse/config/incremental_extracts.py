@@ -65,6 +65,10 @@ def incremental_findings(contract: Mapping) -> list[Finding]:
                                 "set load_type: zipper, or remove incremental (a snapshot or append "
                                 "load takes each delivery as it is)"))
     delivery = contract.get("delivery")
+    if delivery is None:
+        findings.append(Finding(("incremental",), "an incremental extract needs the T-1 extract "
+                                "it describes, and the contract declares no delivery", None,
+                                "add the delivery block, or remove incremental"))
     if isinstance(delivery, Mapping) and delivery.get("cdc") is not None:
         findings.append(Finding(("incremental",), "a delivery is either change rows "
                                 "(delivery.cdc) or an incremental extract, not both", None,

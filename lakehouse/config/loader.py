@@ -288,7 +288,8 @@ def _schedule_problems(sources: dict[str, SourceContract]) -> list[Problem]:
 
     by_system: dict[str, list[SourceContract]] = {}
     for contract in sources.values():
-        by_system.setdefault(contract.system, []).append(contract)
+        if contract.delivery is not None:  # a feed-only source follows its system's schedule
+            by_system.setdefault(contract.system, []).append(contract)
     problems = []
     for system, contracts in by_system.items():
         usual = Counter(c.delivery.schedule for c in contracts).most_common(1)[0][0]

@@ -261,7 +261,8 @@ class SourceContract(_Model):
         None, description="zipper only: the daily extract carries just the rows changed since the "
         "previous one, by their update timestamp (6.3.1.1 c), see README, Real-time zone")
     keys: list[str] = Field(default_factory=list, description="attributes that identify a row")
-    delivery: Delivery = Field(description="format, encoding and path of the delivered files")
+    delivery: Delivery | None = Field(None, description="format, encoding and path of the delivered "
+                                      "files; none for a source known only by its real-time feed")
     attributes: list[Attribute] = Field(min_length=1, description="the entity's columns")
     realtime: RealtimeFeed | None = Field(None, description="the entity's real-time feed (business "
                                           "events or change events), see README, Real-time zone")
@@ -305,7 +306,7 @@ class SourceContract(_Model):
     def content_hash(self) -> str:
         """sha256 of the contract's canonical JSON; changes whenever the contract does."""
         dumped = self.model_dump(mode="json")
-        for optional in ("realtime", "incremental"):  # contracts without one keep their hash
+        for optional in ("realtime", "incremental", "delivery"):  # contracts without one keep their hash
             if dumped.get(optional) is None:
                 dumped.pop(optional, None)
         canonical = json.dumps(
@@ -318,6 +319,12 @@ class SourceContract(_Model):
             if attribute.name == name:
                 return attribute
         raise KeyError(f"{self.name} has no attribute '{name}'")
+
+    @property
+    def feed_only(self) -> bool:
+        """Known only by its real-time feed: no T-1 extract, the near-source table kept from
+        the feed's events."""
+        return self.delivery is None
 
     @property
     def key_attributes(self) -> list[Attribute]:

@@ -140,4 +140,23 @@ def feed_findings(contract: Mapping) -> list[Finding]:
     elif feed.get("kind") == "change_events" and not keys:
         findings.append(Finding(("keys",), "change events need the contract's keys, to know which "
                                 "row an event changes", None, "declare keys: [...]"))
+    if contract.get("delivery") is None:
+        findings += _feed_only_findings(contract, feed)
     return findings
+
+
+FEED_ONLY_LOADS = {"change_events": ("zipper", "snapshot"), "business_events": ("append",)}
+"""The load types a feed without a T-1 extract can maintain its near-source table as."""
+
+
+def _feed_only_findings(contract: Mapping, feed: Mapping) -> list[Finding]:
+    """A contract with a feed and no T-1 extract: its near-source table is kept from the feed,
+    so its load type must be one the feed's events can give."""
+    kind, load_type = feed.get("kind"), contract.get("load_type")
+    allowed = FEED_ONLY_LOADS.get(kind)
+    if allowed is None or load_type in allowed:
+        return []
+    return [Finding(("load_type",), f"without a T-1 extract the near-source table is kept from "
+                    f"the feed's {kind.replace('_', ' ')}, so its load type is "
+                    f"{' or '.join(allowed)}, not {load_type}", load_type,
+                    f"set load_type: {allowed[0]}, or declare the T-1 extract under delivery")]

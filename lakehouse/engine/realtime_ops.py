@@ -54,6 +54,18 @@ class RealtimeOps:
         state.write.mode("overwrite").parquet(out_path)
         return self.spark.read.parquet(out_path).count()
 
+    def stage_events_of_date(self, events_path: str, attributes: list[tuple[str, str]], day: date,
+                             out_path: str) -> int:
+        """Write to ``out_path`` (Parquet) the attribute values of the business events of data
+        date ``day`` at ``events_path``; the number of rows."""
+        if not self.delta.exists(events_path):
+            frame = self.spark.createDataFrame([], ", ".join(f"`{n}` {k}" for n, k in attributes))
+        else:
+            frame = self.delta.read(events_path).filter(F.col("data_date") == F.lit(day)) \
+                .select(*[F.col(name).cast(kind).alias(name) for name, kind in attributes])
+        frame.write.mode("overwrite").parquet(out_path)
+        return self.spark.read.parquet(out_path).count()
+
     # -- stream/batch fusion (6.2.3 c) -------------------------------------------------------
     def _events(self, events: TableSpec):
         if self.delta.exists(events.path):

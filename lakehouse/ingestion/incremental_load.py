@@ -6,7 +6,8 @@ every loaded date after it again, in date order (D's rows change the state of ea
 each fold turns the date's rows into the full state at the end of that date, checking them
 against the watermark (``lakehouse.engine.increments``), quarantines its late corrections and
 rows from the future, folds the state into the zipper table with the zipper's own load
-(``zipper_dates.load_zipper``) and records the watermark in ``governance.watermarks``. So the
+(``zipper_dates.load_zipper``) and records the watermark in ``governance.watermarks``; a later date folded again gets a
+load-log record of its own (operation ``refold``) with the counts it has now. So the
 zipper's guarantees hold: a rerun changes nothing, and loading the dates in any order gives the
 table loading them in order gives. The same scheme as the change-event path
 (``lakehouse.realtime.change_zipper``), for extracts instead of log events.
@@ -21,7 +22,7 @@ from typing import Any
 from lakehouse.engine.increments import FUTURE, LATE, FoldOutcome, IncrementPlan, as_timestamp
 from lakehouse.filters import where
 from lakehouse.governance import zipper_dates
-from lakehouse.governance.records import QuarantineRecord, WatermarksRecord
+from lakehouse.governance.records import LoadLogRecord, QuarantineRecord, WatermarksRecord
 from lakehouse.governance.zipper_dates import fold_dates
 from lakehouse.security.masking import masked_attributes
 from lakehouse.security.pseudonyms import quarantine_key
@@ -30,6 +31,8 @@ from lakehouse.zones.tables import join_path
 
 STAGE = "watermark"
 """The quarantine stage of the rows a watermark check holds back."""
+REFOLD = "refold"
+"""The load-log operation of a later date folded again by a backfill."""
 
 
 def increment_plan(contract) -> IncrementPlan:
@@ -86,6 +89,8 @@ def apply_increment(engine, store, project, contract, spec, staged_path: str, da
             **metadata, "operation": "incremental zipper load", "folded_date": day.isoformat(),
             "watermark": _text(outcome.watermark_before)})
         store.append([_record(contract, spec, plan, outcome, data_date, run_id)])
+        if day != data_date:
+            store.append(_refold_log(engine, store, contract, spec, outcome, data_date, run_id))
 
     folded = fold_increments(engine, spec, increments, plan, data_date, loaded,
                              staged_path.rsplit("/", 1)[0], fold)
@@ -146,6 +151,29 @@ def _record(contract, spec, plan: IncrementPlan, outcome: FoldOutcome, loaded_da
         rows_changed=outcome.changed, rows_unchanged=outcome.unchanged,
         rows_deleted=outcome.deleted, rows_late=outcome.late, rows_future=outcome.future,
         folded_at=datetime.now())
+
+
+def _refold_log(engine, store, contract, spec, outcome: FoldOutcome, backfilled: date,
+                run_id: str) -> list[LoadLogRecord]:
+    """The load log's record of a later date folded again by the backfill of ``backfilled``:
+    its delivery's counts with the rows the watermark holds back now (none when the date has
+    no successful delivery on record)."""
+    day, now = outcome.data_date, datetime.now()
+    found = [r for r in store.read(LoadLogRecord, where(source=contract.name, data_date=day,
+                                                       status="succeeded"))
+             if r.operation in (None, "delivery", REFOLD)]
+    if not found:
+        return []
+    previous = max(found, key=lambda r: r.finished_at)
+    loaded = outcome.rows_in - outcome.held
+    return [LoadLogRecord(
+        run_id=run_id, source=contract.name, table_name=spec.qualified_name, data_date=day,
+        load_type=contract.load_type, file_name=previous.file_name, sha256=previous.sha256,
+        rows_in=previous.rows_in, rows_loaded=loaded,
+        rows_quarantined=previous.rows_in - (previous.rows_refused or 0) - loaded,
+        rows_refused=previous.rows_refused, status="succeeded",
+        message=f"folded again by the backfill of {backfilled}: {summary(outcome)}",
+        table_version=engine.version(spec), started_at=now, finished_at=now, operation=REFOLD)]
 
 
 def _text(value: datetime | date | None) -> str | None:

@@ -89,11 +89,12 @@ class LoadContext:
     def last_load(self, source: str, data_date: date) -> LoadLogRecord | None:
         """The latest successful load of a delivered file of ``source`` for ``data_date`` (read
         once per date); re-admissions do not count, so rerunning the delivery they corrected
-        does not undo them, nor do reruns that found the file loaded already."""
+        does not undo them, nor do reruns that found the file loaded already. A later date
+        folded again by a backfill counts, with the counts it has since."""
         if data_date not in self._loaded:
             deliveries = [r for r in self.store.read(LoadLogRecord, where(data_date=data_date,
                                                                            status="succeeded"))
-                          if r.operation in (None, "delivery")]
+                          if r.operation in (None, "delivery", incremental_load.REFOLD)]
             self._loaded[data_date] = {key[0]: r for key, r in
                                        newest_per_key(deliveries, ["source"], "finished_at").items()}
         return self._loaded[data_date].get(source)
@@ -118,7 +119,12 @@ class LoadContext:
 
 def load_source(ctx: LoadContext, contract, data_date: date, file: Path | None = None) -> LoadResult:
     """Land, admit and load ``contract``'s delivery for ``data_date``; never raises for bad
-    input, reports it. A delivery refused admission stays in the raw zone only."""
+    input, reports it. A delivery refused admission stays in the raw zone only. A source known
+    only by its real-time feed is kept from the feed's events (``realtime.feed_loads``)."""
+    if contract.feed_only:
+        from lakehouse.realtime.feed_loads import load_from_feed
+
+        return load_from_feed(ctx, contract, data_date)
     spec = near_source_spec(contract, ctx.root)
     started = datetime.now()
     result = LoadResult(contract.name, spec.qualified_name, data_date, "failed")

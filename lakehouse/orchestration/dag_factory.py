@@ -14,6 +14,8 @@ the backup, retention and history DAGs.
   publishes the model's asset for D in turn.
 * A source with a real-time feed gets ``reconcile_<entity>`` after its load: its events of D
   reconciled against the batch (``governance.reconciliation``), the events it covers retired.
+  A source known only by its feed has no ``wait_<entity>`` and no reconciliation: its
+  ``load_<entity>`` keeps the near-source table from the events of D the zone holds.
 * ``lakehouse_realtime``: every 5 minutes, ``watch_<system>_<entity>`` per real-time feed: lag,
   last batch, last error; a stream that is down is started again from its checkpoint.
 * ``lakehouse_backup``: on ``orchestration.backup_schedule``; takes an incremental backup and
@@ -244,6 +246,14 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
         with dag:
             for source in system["sources"]:
                 asset = table_asset(source["table"])
+                if source.get("feed_only"):
+                    loads[source["name"]] = LoadOperator(
+                        task_id=f"load_{source['entity']}", source=source, manifest=manifest,
+                        manifest_path=path, outlets=[asset], inlets=[asset], owner=source["owner"],
+                        doc_md="Keeps the near-source table from the real-time feed's events of "
+                        "the data date (no T-1 extract): change events folded into the state at "
+                        "the end of D, business events of D as its partition.")
+                    continue
                 wait = DeliverySensor(task_id=f"wait_{source['entity']}", source=source,
                                       manifest=manifest, manifest_path=path, mode="reschedule",
                                       poke_interval=300, timeout=36 * 3600, retries=0,
@@ -253,7 +263,7 @@ def build_dags(manifest: dict, manifest_path: str | Path) -> dict[str, DAG]:
                     manifest_path=path, outlets=[asset], inlets=[asset], owner=source["owner"])
                 wait >> loads[source["name"]]
             for source in system["sources"]:
-                if source.get("realtime"):
+                if source.get("realtime") and not source.get("feed_only"):
                     loads[source["name"]] >> ReconcileOperator(
                         task_id=f"reconcile_{source['entity']}", source=source, manifest=manifest,
                         manifest_path=path, owner=source["owner"],

@@ -8,7 +8,8 @@ Assets are named after the tables (``near_source.cbs_customer``, ``integrated.pt
 every asset event carries the data date it published as its partition key and in
 ``extra["data_dates"]``. A source whose quality rules look up a table of its own system loads
 ``after`` it; one that looks up a table of another system ``waits_for`` that table's event for
-the same date (``cross_system_wait_hours`` at most).
+the same date (``cross_system_wait_hours`` at most). A source known only by its real-time
+feed (no ``delivery``) is marked ``feed_only``: its T-1 load keeps its table from the feed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # the DAG files import this module: it stays free of pydantic
     from lakehouse.config import Project
 
 FORMAT = 2
+FEED_ONLY_SCHEDULE = "daily"
+"""The T-1 schedule of a system whose sources are all known only by their real-time feeds."""
 DAGS_DIR = "dags"
 MANIFEST_FILE = "lakehouse_manifest.json"
 
@@ -46,12 +49,14 @@ def compile_manifest(project: Project, path: Path) -> dict:
     tables.update({name: model_spec(project, m).qualified_name for name, m in project.models.items()})
     by_table = {c.table_name: c for c in project.sources.values()}
     systems: dict[str, dict] = {}
+    schedules = {c.system: c.delivery.schedule for c in reversed(project.sources.values())
+                 if c.delivery is not None}
     for contract in project.sources.values():
         system = project.systems[contract.system]
+        schedule = schedules.get(contract.system, FEED_ONLY_SCHEDULE)
         entry = systems.setdefault(system.code, {
             "name": system.name, "name_en": system.name_en, "owner": system.owner,
-            "schedule": contract.delivery.schedule, "cron": cron_of(contract.delivery.schedule),
-            "sources": []})
+            "schedule": schedule, "cron": cron_of(schedule), "sources": []})
         delivery = contract.delivery
         referenced = [by_table[t] for t in referenced_tables(project, contract)
                       if t in by_table and t != contract.table_name]
@@ -62,10 +67,13 @@ def compile_manifest(project: Project, path: Path) -> dict:
         entry["sources"].append({
             "name": contract.name, "entity": contract.entity, "owner": contract.owner,
             "table": tables[contract.table_name], "load_type": contract.load_type,
-            "path": delivery.path, "path_date_format": delivery.path_date_format,
-            "control": delivery.control.path if delivery.control else None,
-            "expected_by": delivery.expected_by.strftime("%H:%M") if delivery.expected_by else None,
-            "after": after, "waits_for": waits_for, "realtime": contract.realtime is not None})
+            "path": delivery.path if delivery else None,
+            "path_date_format": delivery.path_date_format if delivery else None,
+            "control": delivery.control.path if delivery and delivery.control else None,
+            "expected_by": delivery.expected_by.strftime("%H:%M")
+            if delivery and delivery.expected_by else None,
+            "after": after, "waits_for": waits_for, "realtime": contract.realtime is not None,
+            **({"feed_only": True} if delivery is None else {})})
     layers: dict[str, list[dict]] = {}
     for name in build_order(project):
         model = project.models[name]

@@ -46,18 +46,27 @@ def apply_changes(lakehouse, source: str, data_date: date, run_id: str | None = 
             f"its feed is {contract.realtime.kind} and its load type {contract.load_type}",
             file=contract.source_file, key="realtime.kind",
             fix="declare realtime.kind: change_events on a contract with load_type: zipper")])
-    root, engine, store = lakehouse.root, lakehouse.engine, lakehouse.store
+    return fold_into_zipper(lakehouse.engine, lakehouse.store, lakehouse.root, contract, data_date,
+                            run_id or f"changes-{uuid.uuid4().hex[:12]}")
+
+
+def fold_into_zipper(engine, store, root: str, contract, data_date: date, run_id: str) -> list[date]:
+    """Fold ``contract``'s change events of ``data_date``, and of the applied dates after it,
+    into its near-source zipper table; the dates folded."""
     spec = near_source_spec(contract, root)
-    run_id = run_id or f"changes-{uuid.uuid4().hex[:12]}"
     applied = zipper_dates.loaded_dates(store, spec) or []
-    metadata = {"run_id": run_id, "source": source, "operation": "change events",
+    metadata = {"run_id": run_id, "source": contract.name, "operation": "change events",
                 "data_date": data_date.isoformat()}
 
     def fold(staged: str, day: date) -> None:
         zipper_dates.load_zipper(engine, store, spec, staged, day, run_id,
                                  {**metadata, "folded_date": day.isoformat()})
 
-    staging = zone_path(root, Zone.REALTIME, "_staging", contract.table_name, run_id)
     return fold_changes(engine, events_spec(contract, root).path, list(contract.keys),
                         [(a.name, a.spark_type) for a in contract.attributes], data_date, applied,
-                        staging, fold)
+                        staging_path(root, contract, run_id), fold)
+
+
+def staging_path(root: str, contract, run_id: str) -> str:
+    """Where a run stages the states it folds from a feed's events."""
+    return zone_path(root, Zone.REALTIME, "_staging", contract.table_name, run_id)

@@ -10,6 +10,7 @@ import json
 import uuid
 from datetime import date, datetime
 
+from lakehouse.errors import ConfigError, Problem
 from lakehouse.governance.records import ReconciliationRecord
 from lakehouse.realtime.ingestion import feed_contract
 from lakehouse.realtime.tables import events_spec
@@ -59,6 +60,11 @@ def reconcile(lakehouse, source: str, data_date: date, run_id: str | None = None
     """Reconcile ``source``'s events of ``data_date`` against the T-1 batch of that date, record
     the result and (``retire``) retire the business events it covers; the record."""
     contract, batch, events = _parts(lakehouse, source)
+    if contract.feed_only:
+        raise ConfigError(f"{source} has no T-1 batch to reconcile its events against", [Problem(
+            "it is known only by its real-time feed: its near-source table is kept from the events",
+            file=contract.source_file, key="delivery",
+            fix="nothing to reconcile; declare its T-1 extract under delivery to reconcile against it")])
     feed, engine = contract.realtime, lakehouse.engine
     run_id = run_id or f"reconcile-{uuid.uuid4().hex[:12]}"
     found = engine.realtime.reconcile(batch, events, feed.kind, list(contract.keys),
@@ -89,4 +95,4 @@ def reconcile(lakehouse, source: str, data_date: date, run_id: str | None = None
 def feeds_to_reconcile(project, system: str | None = None) -> list[str]:
     """The sources (of ``system``) whose real-time feed is reconciled after their T-1 load."""
     return [c.name for c in project.sources.values()
-            if c.realtime is not None and (system is None or c.system == system)]
+            if c.realtime is not None and not c.feed_only and (system is None or c.system == system)]

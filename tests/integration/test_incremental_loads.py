@@ -194,12 +194,22 @@ def test_a_backfill_gives_the_in_order_table_and_a_rerun_changes_nothing(increme
     load(lh, D2)  # first: no watermark yet, so the late row is applied
     assert ("C0000000005", "13800000001", D2, OPEN) in table(lh)
     assert [r.rule for r in held(lh, D2)] == ["future_update"]
+    before = lh.store.newest(LoadLogRecord, "data_date", "finished_at", where(source=SOURCE))[D2]
+    assert (before.rows_in, before.rows_loaded, before.rows_quarantined) == (6, 5, 1)
     load(lh, D1)  # the backfill folds D2 again over D1: the late row is held back now
     assert table(lh) == EXPECTED
+    log = lh.store.newest(LoadLogRecord, "data_date", "finished_at", where(source=SOURCE))
+    assert (log[D2].operation, log[D2].rows_in, log[D2].rows_loaded, log[D2].rows_quarantined,
+            log[D2].sha256) == ("refold", 6, 4, 2, before.sha256)
+    assert log[D2].message.startswith("folded again by the backfill of 2026-11-01: incremental "
+                                      "extract against the watermark 2026-11-01 12:00:00")
+    assert log[D1].operation == "delivery"
     assert [(r.line, r.rule) for r in held(lh, D2)] == [(6, "late_correction"), (7, "future_update")]
     first = watermarks(lh)[D2]
     assert (first.loaded_date, first.watermark_before, first.rows_late) == (D1, at(D1, 12), 1)
 
+    unchanged = load(lh, D2)  # the same file again: reported with the counts it has now
+    assert unchanged.unchanged and (unchanged.rows_loaded, unchanged.rows_quarantined) == (4, 2)
     version = lh.engine.version(lh.table(SOURCE))
     rerun = load(lh, D2, force=True)  # the same extract loaded again: the same table
     assert not rerun.unchanged and lh.engine.version(lh.table(SOURCE)) > version

@@ -67,6 +67,64 @@ def test_cross_key_feed_rules(copy):
     assert all(p.file.endswith("sources/ccs/card_txn.yaml") and p.line for p in problems.values())
 
 
+def _without_delivery(contract: Path) -> str:
+    """The contract's text without its ``delivery:`` block."""
+    lines, kept, inside = contract.read_text().splitlines(keepends=True), [], False
+    for line in lines:
+        if line.startswith("delivery:"):
+            inside = True
+            continue
+        if inside and (line.startswith(" ") or not line.strip()):
+            continue
+        inside = False
+        kept.append(line)
+    return "".join(kept)
+
+
+def test_a_contract_needs_an_extract_or_a_feed_and_a_feed_only_load_type(copy):
+    customer = copy / "conf" / "sources" / "cbs" / "customer.yaml"
+    customer.write_text(_without_delivery(customer))
+    problems = _problems(lambda: load_project(copy / "conf"))
+    assert [(p.key, p.file.endswith("cbs/customer.yaml")) for p in problems] == [("delivery", True)]
+    assert "neither a T-1 extract (delivery) nor a real-time feed" in problems[0].message
+
+    customer.write_text(customer.read_text() + "realtime:\n  kind: business_events\n"
+                        "  path: realtime/cbs/customer\n")
+    problems = {p.key: p for p in _problems(lambda: load_project(copy / "conf"))}
+    assert problems["load_type"].message == ("without a T-1 extract the near-source table is kept "
+                                             "from the feed's business events, so its load type is "
+                                             "append, not zipper")
+    assert problems["load_type"].line == 6
+    assert problems["load_type"].fix == "set load_type: append, or declare the T-1 extract under delivery"
+
+    customer.write_text(customer.read_text().replace("kind: business_events", "kind: change_events"))
+    project = load_project(copy / "conf")
+    assert project.sources["cbs.customer"].feed_only
+    assert not project.sources["cbs.account"].feed_only
+    customer.write_text(customer.read_text() + "incremental:\n  updated_at: open_date\n")
+    problems = _problems(lambda: load_project(copy / "conf"))
+    assert any(p.key == "incremental" and "needs the T-1 extract" in p.message for p in problems)
+
+
+def test_a_feed_only_source_loads_from_its_feed_in_its_systems_dag(copy):
+    from lakehouse.orchestration import manifest
+    from lakehouse.orchestration.dag_factory import build_dags
+
+    customer = copy / "conf" / "sources" / "cbs" / "customer.yaml"
+    customer.write_text(_without_delivery(customer) + "realtime:\n  kind: change_events\n"
+                        "  path: realtime/cbs/customer\n")
+    project = load_project(copy / "conf")
+    path = copy / "dags" / "lakehouse_manifest.json"
+    compiled = manifest.compile_manifest(project, path)
+    entry = next(s for s in compiled["systems"]["cbs"]["sources"] if s["name"] == "cbs.customer")
+    assert (entry["feed_only"], entry["path"], entry["realtime"]) == (True, None, True)
+    assert compiled["systems"]["cbs"]["schedule"] == "daily"
+    t1 = build_dags(compiled, path)["t1_cbs"]
+    assert "wait_customer" not in t1.task_ids and "reconcile_customer" not in t1.task_ids
+    assert t1.get_task("load_customer").upstream_task_ids == set()
+    assert "wait_account" in t1.task_ids
+
+
 def test_apps_load_and_their_mistakes_are_located(copy):
     project = load_project(copy / "conf")
     apps = load_apps(copy, project.sources)
