@@ -12,6 +12,9 @@ aggregates of a stateful query (a real-time app's card numbers and sums) in Spar
 ``jvm/EncryptedCheckpointFileManager.java``, Spark's checkpoint file manager, seals each
 state-store file with AES-256-GCM under a key derived from the Parquet master key.
 
+The same jar carries ``jvm/GuardedKafkaSource.java``: Spark's Kafka source with the one guard a
+feed restarted after a crash needs on Spark 4.1.1 (see ``engine.streams``).
+
 The classes are compiled once per machine from their sources into one jar in
 ``~/.cache/lakehouse`` (``javac`` 17, Spark's jars on the class path).
 """
@@ -100,6 +103,11 @@ def session_conf(jars: str | None = None) -> dict[str, str]:
         log.warning("Parquet encryption is unavailable: %s", problem.render())
         return {"spark.redaction.regex": REDACTION}
     return {"spark.jars": ",".join(filter(None, [jars, jar])), "spark.redaction.regex": REDACTION}
+
+
+def jvm_classes_available() -> bool:
+    """Whether this process's Spark sessions start with the lakehouse's JVM jar."""
+    return not _BUILD_PROBLEM
 
 
 def enable(spark, master_key: bytes, write: bool = True) -> None:

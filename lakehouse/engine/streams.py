@@ -267,9 +267,18 @@ class FeedQuery:
         return self.query.lastProgress
 
 
+GUARDED_KAFKA = "lakehouse.kafka.GuardedKafkaSource"
+"""Spark's Kafka source with the guard a restart needs on Spark 4.1.1: a query killed in the
+middle of a micro-batch replays that batch on restart, and Kafka's progress metrics then throw a
+NullPointerException before its latest offsets are known (SPARK-55271), so the feed would never
+come back (``jvm/GuardedKafkaSource.java``)."""
+
+
 def _source(spark, plan: FeedPlan) -> DataFrame:
     if plan.transport == "kafka":
-        reader = spark.readStream.format("kafka")
+        from lakehouse.engine.parquet_encryption import jvm_classes_available
+
+        reader = spark.readStream.format(GUARDED_KAFKA if jvm_classes_available() else "kafka")
         for key, value in plan.kafka.items():
             reader = reader.option(key, value)
         frame = reader.load()

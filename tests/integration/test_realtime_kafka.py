@@ -62,10 +62,6 @@ def _switch_to_kafka(project: Path, engine, broker):
     return lh
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Spark 4.1.1's Kafka source throws a NullPointerException in KafkaMicroBatchStream.metrics "
-    "when a restarted query replays a batch it had not committed (SPARK-55271, fixed upstream by "
-    "apache/spark#56526, SPARK-57438): the restart fails before it writes anything"))
 def test_kafka_feed_killed_mid_batch_and_restarted_yields_every_event_exactly_once(
         broker, project, engine, registered_root):
     import shutil
