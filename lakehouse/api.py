@@ -366,8 +366,14 @@ class Lakehouse:
         self._require("manage", "re-admit quarantined rows")
         from lakehouse.quality.readmission import readmit
 
+        contract = self.contract(source)
+        if contract.feed_only:
+            raise ConfigError(f"{source} takes no corrected file", [Problem(
+                "it is known only by its real-time feed: its rows are corrected at the source "
+                "and arrive as new events", str(file), key="--file",
+                fix="send the corrections as events of the feed")])
         run_id = f"{data_date:%Y%m%d}-readmit-{datetime.now():%H%M%S}-{uuid.uuid4().hex[:6]}"
-        return readmit(self.engine, self.project, self.contract(source), data_date, Path(file), run_id)
+        return readmit(self.engine, self.project, contract, data_date, Path(file), run_id)
 
     # -- governance: registration, admission, catalog, system lifecycle -----------------------
 

@@ -84,6 +84,8 @@ def test_a_change_feed_without_extract_keeps_its_zipper_through_the_t1_run(proje
 
     with pytest.raises(ConfigError, match="takes no delivered file"):
         lh.run(D1, [source], file=project / "anything.csv")
+    with pytest.raises(ConfigError, match="takes no corrected file"):
+        lh.readmit(source, D1, project / "anything.csv")
     with pytest.raises(ConfigError, match="no T-1 batch to reconcile"):
         fusion.reconcile(lh, source, D3)
     assert fusion.feeds_to_reconcile(lh.project, "cbs") == []
