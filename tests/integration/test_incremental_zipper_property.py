@@ -185,6 +185,8 @@ SCENARIO = {
 }                                                        # k5 is absent: it stays as it is
 
 
+@pytest.mark.slow  # 18 s: `make test` stays under 10 minutes; the same backfill runs end to end
+# in test_incremental_loads.py (slow) and the hypothesis test above covers every date order
 def test_a_backfill_folds_the_later_extract_again_and_a_rerun_changes_nothing(engine):
     """D2 loaded first has no watermark: its late row applies. The backfill of D1 folds D2
     again over D1's state: the late row is held back and the table is the in-order one. D2
