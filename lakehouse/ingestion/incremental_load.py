@@ -6,10 +6,10 @@ every loaded date after it again, in date order (D's rows change the state of ea
 each fold turns the date's rows into the full state at the end of that date, checking them
 against the watermark (``lakehouse.engine.increments``), quarantines its late corrections and
 rows from the future, folds the state into the zipper table with the zipper's own load
-(``zipper_dates.load_zipper``) and records the watermark in ``governance.watermarks``; a later date folded again gets a
-load-log record of its own (operation ``refold``) with the counts it has now. So the
-zipper's guarantees hold: a rerun changes nothing, and loading the dates in any order gives the
-table loading them in order gives. The same scheme as the change-event path
+(``zipper_dates.load_zipper``) and records the watermark in ``governance.watermarks``; a later
+date folded again gets a load-log record of its own (operation ``refold``) with the counts it
+has now. So the zipper's guarantees hold: a rerun changes nothing, and loading the dates in
+any order gives the table loading them in order gives. The same scheme as the change-event path
 (``lakehouse.realtime.change_zipper``), for extracts instead of log events.
 """
 
