@@ -124,6 +124,7 @@ def test_a_system_required_to_sign_is_refused_an_unsigned_delivery_and_loads_a_s
     assert [r["account_id"] for r in rows] == ["A4"]
 
 
+@pytest.mark.slow  # 11 s: the demo generator and two loads; the signed path itself is tested above
 def test_the_demo_card_systems_signed_deliveries_load(lakehouse):
     from lakehouse.demo.run import generate
 
