@@ -116,3 +116,30 @@ def test_business_events_without_extract_become_the_dates_partition(project, eng
     state = fusion.current_state(lh, source)  # D2 from the table, D3 from the stream
     assert sorted((r["txn_id"], r["origin"]) for r in state) == sorted(
         [(e["txn_id"], "batch") for e in first] + [(e["txn_id"], "stream") for e in later])
+
+
+@pytest.mark.slow
+def test_a_change_feed_without_extract_gives_each_dates_snapshot(project, engine):
+    source = "cbs.customer"
+    contract_file = _feed_only(project, "cbs", "customer",
+                               {"kind": "change_events", "path": "realtime/cbs/customer"})
+    contract_file.write_text(contract_file.read_text(encoding="utf-8").replace(
+        "load_type: zipper", "load_type: snapshot"), encoding="utf-8")
+    lh = open_project(project, engine)
+    assert [r.status for r in lh.register(contract_file, by="test", reason="feed only")] == ["registered"]
+    a, b, c = customer("C001", "张三"), customer("C002", "李四"), customer("C003", "王五")
+    events = [change_event("r", "C001", a, None, shanghai("2026-11-01"), 1),
+              change_event("r", "C002", b, None, shanghai("2026-11-01", 1), 2),
+              change_event("u", "C001", {**a, "branch_id": "B002"}, a, shanghai("2026-11-02"), 3),
+              change_event("d", "C002", None, b, shanghai("2026-11-02", 5), 4),
+              change_event("c", "C003", c, None, shanghai("2026-11-02", 9), 5)]
+    drop_file(Path(lh.settings.landing) / "realtime/cbs/customer", "binlog_1.jsonl", as_lines(events))
+    ingestion.run(lh, source)
+
+    results = [lh.run(day, [source]).results[0] for day in (D2, D1)]
+    assert [(r.status, r.rows_loaded) for r in results] == [("succeeded", 2), ("succeeded", 2)], \
+        [r.message for r in results]
+    rows = sorted((str(r["data_date"]), r["customer_id"], r["branch_id"])
+                  for r in lh.engine.rows(lh.table(source)))
+    assert rows == [("2026-11-01", "C001", "B001"), ("2026-11-01", "C002", "B001"),
+                    ("2026-11-02", "C001", "B002"), ("2026-11-02", "C003", "B001")]
