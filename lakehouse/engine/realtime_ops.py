@@ -49,21 +49,20 @@ class RealtimeOps:
         newest = Window.partitionBy(*keys).orderBy(F.col("event_time").desc(), F.col("log_file").desc(),
                                                    F.col("log_pos").desc())
         state = frame.withColumn("_n", F.row_number().over(newest)).filter("_n = 1") \
-            .filter(F.col("op") != "d").select(*[F.col(name).cast(kind).alias(name)
-                                                  for name, kind in attributes])
-        state.write.mode("overwrite").parquet(out_path)
-        return self.spark.read.parquet(out_path).count()
+            .filter(F.col("op") != "d")
+        return self._staged_rows(state, attributes, out_path)
 
     def stage_events_of_date(self, events_path: str, attributes: list[tuple[str, str]], day: date,
                              out_path: str) -> int:
         """Write to ``out_path`` (Parquet) the attribute values of the business events of data
         date ``day`` at ``events_path``; the number of rows."""
-        if not self.delta.exists(events_path):
-            frame = self.spark.createDataFrame([], ", ".join(f"`{n}` {k}" for n, k in attributes))
-        else:
-            frame = self.delta.read(events_path).filter(F.col("data_date") == F.lit(day)) \
-                .select(*[F.col(name).cast(kind).alias(name) for name, kind in attributes])
-        frame.write.mode("overwrite").parquet(out_path)
+        events = self.delta.read(events_path).filter(F.col("data_date") == F.lit(day))
+        return self._staged_rows(events, attributes, out_path)
+
+    def _staged_rows(self, frame, attributes: list[tuple[str, str]], out_path: str) -> int:
+        """Write ``frame``'s ``attributes`` (name, type) to ``out_path`` as Parquet; how many rows."""
+        frame.select(*[F.col(name).cast(kind).alias(name) for name, kind in attributes]) \
+            .write.mode("overwrite").parquet(out_path)
         return self.spark.read.parquet(out_path).count()
 
     # -- stream/batch fusion (6.2.3 c) -------------------------------------------------------

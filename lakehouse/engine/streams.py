@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from lakehouse.engine.delta_tables import DeltaTables, _user_metadata
+from lakehouse.engine.parquet_encryption import jvm_classes_available
 from lakehouse.zones.storage import filesystem
 from lakehouse.zones.tables import TableSpec, join_path
 
@@ -276,8 +277,6 @@ come back (``jvm/GuardedKafkaSource.java``)."""
 
 def _source(spark, plan: FeedPlan) -> DataFrame:
     if plan.transport == "kafka":
-        from lakehouse.engine.parquet_encryption import jvm_classes_available
-
         reader = spark.readStream.format(GUARDED_KAFKA if jvm_classes_available() else "kafka")
         for key, value in plan.kafka.items():
             reader = reader.option(key, value)

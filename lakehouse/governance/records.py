@@ -211,8 +211,9 @@ class LoadLogRecord(GovernanceRecord):
     finished_at: datetime | None = column('timestamp', 'end of the load')
     operation: str | None = column('string', 'delivery (a delivered file), unchanged (a rerun of a file '
                                    'already loaded: nothing written), readmission (corrected rows), '
-                                   'refold (an incremental date folded again by a backfill) or '
-                                   'change events (a zipper kept from its change feed)')
+                                   'refold (an incremental date folded again by a backfill), or '
+                                   'change events or business events (a table kept from its '
+                                   'real-time feed)')
     rows_refused: int | None = column('bigint', 'records of a delivery refused as a whole; rows_in = '
                                       'rows_loaded + rows_quarantined + rows_refused')
 

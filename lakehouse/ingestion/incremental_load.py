@@ -33,6 +33,9 @@ STAGE = "watermark"
 """The quarantine stage of the rows a watermark check holds back."""
 REFOLD = "refold"
 """The load-log operation of a later date folded again by a backfill."""
+FILE_LOADS = (None, "delivery", REFOLD)
+"""The load-log operations whose counts are those of a delivered file now in the table (not a
+re-admission, nor a rerun that found the file loaded already)."""
 
 
 def increment_plan(contract) -> IncrementPlan:
@@ -161,7 +164,7 @@ def _refold_log(engine, store, contract, spec, outcome: FoldOutcome, backfilled:
     day, now = outcome.data_date, datetime.now()
     found = [r for r in store.read(LoadLogRecord, where(source=contract.name, data_date=day,
                                                        status="succeeded"))
-             if r.operation in (None, "delivery", REFOLD)]
+             if r.operation in FILE_LOADS]
     if not found:
         return []
     previous = max(found, key=lambda r: r.finished_at)

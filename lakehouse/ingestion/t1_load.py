@@ -94,7 +94,7 @@ class LoadContext:
         if data_date not in self._loaded:
             deliveries = [r for r in self.store.read(LoadLogRecord, where(data_date=data_date,
                                                                            status="succeeded"))
-                          if r.operation in (None, "delivery", incremental_load.REFOLD)]
+                          if r.operation in incremental_load.FILE_LOADS]
             self._loaded[data_date] = {key[0]: r for key, r in
                                        newest_per_key(deliveries, ["source"], "finished_at").items()}
         return self._loaded[data_date].get(source)

@@ -22,6 +22,7 @@ from lakehouse.errors import DeliveryError, LakehouseError, Problem
 from lakehouse.filters import compare, where
 from lakehouse.ingestion.t1_load import LoadContext, LoadResult, log_load
 from lakehouse.realtime.change_zipper import fold_into_zipper, staging_path
+from lakehouse.realtime.ingestion import feed_decision
 from lakehouse.realtime.tables import events_spec
 from lakehouse.security.masking import masked_attributes
 from lakehouse.zones.locks import table_date_lock
@@ -37,10 +38,18 @@ def load_from_feed(ctx: LoadContext, contract, data_date: date) -> LoadResult:
     result = LoadResult(contract.name, spec.qualified_name, data_date, "failed")
     operation = contract.realtime.kind.replace("_", " ")
     staging = staging_path(ctx.root, contract, ctx.run_id)
+    events = events_spec(contract, ctx.root)
     with table_date_lock(ctx.root, spec.qualified_name, data_date, ctx.run_id):
         try:
-            result.admission = _admit(ctx, contract, data_date)
-            result.rows_in = result.rows_loaded = _load(ctx, contract, spec, data_date, staging)
+            arrived = ctx.engine.table_exists(events)
+            result.admission = _admit(ctx, contract, data_date, events, arrived)
+            if not arrived:
+                raise DeliveryError(f"no events of {contract.name} have arrived in the real-time zone", [
+                    Problem("the feed's events table does not exist yet", events.path,
+                            fix=f"start its stream (`lakehouse stream run {contract.name}`), then "
+                                "run the date again")])
+            result.rows_in = result.rows_loaded = _load(ctx, contract, spec, data_date, events.path,
+                                                        staging)
             result.table_version = ctx.engine.version(spec)
             result.status = "succeeded"
             of = "in the state at the end of" if contract.realtime.kind == "change_events" \
@@ -54,18 +63,15 @@ def load_from_feed(ctx: LoadContext, contract, data_date: date) -> LoadResult:
     return result
 
 
-def _admit(ctx: LoadContext, contract, data_date: date) -> dict:
-    """The static admission checks at ``data_date``, recorded; raises when one fails."""
-    registered = ctx.registered.get(contract.name)
-    checks = admission.static_checks(ctx.project, contract, data_date, registered)
-    events = events_spec(contract, ctx.root)
+def _admit(ctx: LoadContext, contract, data_date: date, events, arrived: bool) -> dict:
+    """The static admission checks at ``data_date``, recorded; raises when one fails. The
+    quality evidence is how many events of the date the feed admitted (``arrived``: its events
+    table exists)."""
     profile = {"measured": "on the feed, per micro-batch: malformed, duplicate and late events "
                            "are quarantined",
-               "events_of_date": ctx.engine.count(events, where(data_date=data_date))
-               if ctx.engine.table_exists(events) else 0}
-    checks["quality"] = admission.check_quality(profile, [])
-    decision = admission.Decision(contract.name, data_date, contract.content_hash,
-                                  registered.version if registered else None, checks)
+               "events_of_date": ctx.engine.count(events, where(data_date=data_date)) if arrived else 0}
+    decision = feed_decision(ctx.project, contract, data_date, ctx.registered.get(contract.name),
+                             admission.check_quality(profile, []))
     masked = masked_attributes(ctx.project, contract.attributes)
     ctx.store.append(decision.log_records(ctx.run_id, None, masked))
     if decision.failed:
@@ -73,21 +79,15 @@ def _admit(ctx: LoadContext, contract, data_date: date) -> dict:
     return profile
 
 
-def _load(ctx: LoadContext, contract, spec, data_date: date, staging: str) -> int:
-    """Write the table's rows of ``data_date`` from the events; how many rows the date has."""
-    engine, root = ctx.engine, ctx.root
-    events_table = events_spec(contract, root)
-    if not engine.table_exists(events_table):
-        raise DeliveryError(f"no events of {contract.name} have arrived in the real-time zone", [
-            Problem("the feed's events table does not exist yet", events_table.path,
-                    fix=f"start its stream (`lakehouse stream run {contract.name}`), then run "
-                        "the date again")])
-    events = events_table.path
+def _load(ctx: LoadContext, contract, spec, data_date: date, events: str, staging: str) -> int:
+    """Write the table's rows of ``data_date`` from the events at ``events``; how many rows the
+    date has."""
+    engine = ctx.engine
     attributes = [(a.name, a.spark_type) for a in contract.attributes]
     metadata = {"run_id": ctx.run_id, "source": contract.name, "data_date": data_date.isoformat(),
                 "operation": f"{contract.load_type} load from {contract.realtime.kind}"}
     if contract.load_type == "zipper":
-        fold_into_zipper(engine, ctx.store, root, contract, data_date, ctx.run_id)
+        fold_into_zipper(engine, ctx.store, ctx.root, contract, data_date, ctx.run_id)
         return engine.count(spec, compare("start_dt", "<=", data_date) & compare("end_dt", ">", data_date))
     staged = f"{staging}/{data_date.isoformat()}.parquet"
     if contract.realtime.kind == "change_events":

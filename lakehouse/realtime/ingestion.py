@@ -69,16 +69,24 @@ def admit_feed(lakehouse, contract) -> admission.Decision:
     when one fails (the feed does not start)."""
     from lakehouse.admission.registration import latest_registrations
 
-    today = lakehouse.today()
     registered = latest_registrations(lakehouse.engine, lakehouse.root).get(contract.name)
-    checks = admission.static_checks(lakehouse.project, contract, today, registered)
-    checks["quality"] = admission.CheckResult("quality", admission.NOT_RUN, {
-        "note": "measured per micro-batch: malformed, duplicate and late events are quarantined"})
-    decision = admission.Decision(contract.name, today, contract.content_hash,
-                                  registered.version if registered else None, checks)
+    decision = feed_decision(lakehouse.project, contract, lakehouse.today(), registered,
+                             admission.CheckResult("quality", admission.NOT_RUN, {
+                                 "note": "measured per micro-batch: malformed, duplicate and late "
+                                         "events are quarantined"}))
     if decision.failed:
         raise decision.rejection(f"real-time feed of {contract.name}")
     return decision
+
+
+def feed_decision(project, contract, day, registered, quality: admission.CheckResult
+                  ) -> admission.Decision:
+    """The admission decision on ``contract``'s feed at ``day``: the static checks against its
+    registration ``registered`` (None when unregistered), and ``quality`` as the quality check."""
+    checks = admission.static_checks(project, contract, day, registered)
+    checks["quality"] = quality
+    return admission.Decision(contract.name, day, contract.content_hash,
+                              registered.version if registered else None, checks)
 
 
 @dataclass
