@@ -103,6 +103,31 @@ def lakehouse(project: Path, engine, registered_root: Path):
     return open_project(project, engine)
 
 
+def java_root_cause(error: BaseException) -> str | None:
+    """The innermost ``Caused by:`` of a JVM error anywhere in ``error``'s chain (a Py4J error's
+    text holds the whole Java trace, whose root cause sits in its middle)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        causes = [line.strip() for line in str(error).splitlines()
+                  if line.strip().startswith("Caused by:")]
+        if causes:
+            return causes[-1]
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failure's Java root cause as a section of its own, printed after the traceback: a CI
+    log that keeps only the head and tail of a long Java trace still says what went wrong."""
+    report = (yield).get_result()
+    if call.excinfo is not None and report.failed:
+        cause = java_root_cause(call.excinfo.value)
+        if cause:
+            report.sections.append((f"Java root cause ({call.when})", cause))
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "integration" in str(item.fspath):

@@ -21,6 +21,9 @@ DELTA_CONF = {
 }
 
 NON_UTC_COMMIT_CHECK = "spark.databricks.delta.allFilesInCrc.verificationMode.forceOnNonUTC.enabled"
+DELTA_LOG_CACHE_SIZE = "spark.databricks.delta.delta.log.cacheSize"
+"""How many tables' Delta logs (each with its latest snapshot and that snapshot's query plans)
+the driver keeps in memory; Delta's own default is 10,000 for an hour."""
 
 # Quiet, small-machine friendly defaults; every one can be overridden in conf/lakehouse.yaml.
 EMBEDDED_DEFAULTS = {
@@ -39,6 +42,14 @@ EMBEDDED_DEFAULTS = {
     # about half of a governance append). The check guards timestamp partition values; our
     # tables partition by dates only (TableSpec refuses a timestamp partition column).
     NON_UTC_COMMIT_CHECK: "false",
+    # A cached Delta log holds 2-4 MB of query plans (its snapshot's state and file-list
+    # plans). Under Delta's default of 10,000 logs kept for an hour, an engine that touches a
+    # few thousand tables in an hour (a night of sources, each with its near-source, quarantine
+    # and history tables) fills a 4 GB driver and then spends its time in garbage collection.
+    # A run touches a few tables at a time, and the governance tables every time, so the
+    # least recently used beyond 100 are re-read from their log when needed again
+    # (benchmarks/delta_log_cache.py).
+    DELTA_LOG_CACHE_SIZE: "100",
 }
 
 _lock = threading.Lock()
