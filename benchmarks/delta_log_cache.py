@@ -22,29 +22,29 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.workdir import add_workdir_options, workdir  # noqa: E402
+
 DELTA_DEFAULT = 10_000
 
 
-def child(tables: int, reread: int, cache_size: int) -> dict:
+def child(root: Path, tables: int, reread: int, cache_size: int) -> dict:
     from lakehouse.engine import Engine
     from lakehouse.engine.session import DELTA_LOG_CACHE_SIZE
 
     engine = Engine("local[2]", conf={"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "1",
                                       DELTA_LOG_CACHE_SIZE: str(cache_size)})
     spark = engine.spark
-    root = Path(tempfile.mkdtemp(prefix="delta_log_cache_"))
-    rows = "id", "CAST(id AS STRING) AS name", "DATE'2026-11-01' AS data_date"
+    rows = spark.range(10).selectExpr("id", "CAST(id AS STRING) AS name", "DATE'2026-11-01' AS data_date")
     began = time.perf_counter()
     for index in range(tables):
         path = str(root / f"t{index}")
-        spark.range(10).selectExpr(*rows).write.format("delta").partitionBy("data_date").save(path)
-        (spark.range(10).selectExpr(*rows).write.format("delta").mode("overwrite")
+        rows.write.format("delta").partitionBy("data_date").save(path)
+        (rows.write.format("delta").mode("overwrite")
          .option("replaceWhere", "data_date = DATE'2026-11-01'").save(path))
         assert spark.read.format("delta").load(path).count() == 10
     written = time.perf_counter() - began
@@ -61,8 +61,8 @@ def child(tables: int, reread: int, cache_size: int) -> dict:
             "reread_s": again, "heap_mb": heap / 2**20}
 
 
-def run_side(args, cache_size: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", "--tables", str(args.tables),
+def run_side(args, root: Path, cache_size: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(root), "--tables", str(args.tables),
                           "--reread", str(args.reread), "--cache-size", str(cache_size)],
                          capture_output=True, text=True)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -76,15 +76,18 @@ def main() -> None:
     ap.add_argument("--tables", type=int, default=250, help="tables written (default 250)")
     ap.add_argument("--reread", type=int, default=20, help="first tables counted again (default 20)")
     ap.add_argument("--cache-size", type=int, default=None, help="ours (default: the engine's)")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child", type=Path, metavar="ROOT", help=argparse.SUPPRESS)
+    add_workdir_options(ap)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.tables, args.reread, args.cache_size)))
+        print(json.dumps(child(args.child, args.tables, args.reread, args.cache_size)))
         return
     from lakehouse.engine.session import DELTA_LOG_CACHE_SIZE, EMBEDDED_DEFAULTS
 
     ours_size = args.cache_size or int(EMBEDDED_DEFAULTS[DELTA_LOG_CACHE_SIZE])
-    ours, delta = run_side(args, ours_size), run_side(args, DELTA_DEFAULT)
+    with workdir(ap, args, "delta_log_cache_") as work:
+        ours = run_side(args, work / "bounded", ours_size)
+        delta = run_side(args, work / "delta_default", DELTA_DEFAULT)
     print(f"{args.tables} Delta tables (create, replace a partition, count), then the first "
           f"{args.reread} counted again, 2 GB driver")
     for label, side in (("bounded", ours), ("Delta's default", delta)):
